@@ -1,0 +1,1 @@
+"""optax_extras: classic first-order optimizer variants as optax transforms."""
