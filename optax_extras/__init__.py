@@ -1,1 +1,47 @@
-"""optax_extras: classic first-order optimizer variants as optax transforms."""
+"""optax_extras: classic first-order optimizer variants as optax transforms.
+
+Each family is a low-level ``scale_by_*`` transform and a full optimizer
+(learning rate and sign included), both ``optax.GradientTransformationExtraArgs``.
+"""
+
+from optax_extras.transforms.adadelta import (
+    AdadeltaBigstartState,
+    adadelta_bigstart,
+    scale_by_adadelta_bigstart,
+)
+from optax_extras.transforms.adagrad import (
+    AdagradFamilyState,
+    adagrad_family,
+    scale_by_adagrad_family,
+)
+from optax_extras.transforms.adam import (
+    BIAS_CORRECTIONS,
+    AdamCalibratedState,
+    BiasCorrection,
+    adam_calibrated,
+    scale_by_adam_calibrated,
+)
+from optax_extras.transforms.lookahead import (
+    MomentumLookaheadState,
+    nesterov_lookahead,
+    scale_by_momentum_lookahead,
+)
+
+__version__ = "0.1.0"
+
+__all__ = (
+    "AdadeltaBigstartState",
+    "AdagradFamilyState",
+    "AdamCalibratedState",
+    "BIAS_CORRECTIONS",
+    "BiasCorrection",
+    "MomentumLookaheadState",
+    "adadelta_bigstart",
+    "adagrad_family",
+    "adam_calibrated",
+    "nesterov_lookahead",
+    "scale_by_adadelta_bigstart",
+    "scale_by_adagrad_family",
+    "scale_by_adam_calibrated",
+    "scale_by_momentum_lookahead",
+)

@@ -1,0 +1,99 @@
+"""Adadelta whose running average of squared updates starts high."""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from optax import ScalarOrSchedule
+
+from optax_extras import _validation
+from optax_extras.transforms._numerics import upcast
+
+
+class AdadeltaBigstartState(NamedTuple):
+  """State of `scale_by_adadelta_bigstart`."""
+
+  e_g: optax.Updates  # Running average of squared gradients, E[g^2].
+  e_x: optax.Updates  # Running average of squared updates, E[dx^2].
+
+
+def scale_by_adadelta_bigstart(
+    rho: jax.typing.ArrayLike = 0.9,
+    eps: jax.typing.ArrayLike = 1e-6,
+    initial_delta_sq: jax.typing.ArrayLike = 1.0,
+) -> optax.GradientTransformationExtraArgs:
+  r"""Adadelta with the running average of squared updates started at a value.
+
+  .. math::
+    E[g^2]_t = \rho E[g^2]_{t-1} + (1 - \rho) g_t^2, \quad
+    \Delta_t = \frac{\sqrt{E[\Delta^2]_{t-1} + \epsilon}}
+                    {\sqrt{E[g^2]_t + \epsilon}} g_t, \quad
+    E[\Delta^2]_t = \rho E[\Delta^2]_{t-1} + (1 - \rho) \Delta_t^2,
+
+  with :math:`E[\Delta^2]_0` = ``initial_delta_sq``. With 0 this is
+  ``optax.scale_by_adadelta``: the first steps are of size about
+  :math:`\sqrt{\epsilon}` and grow only as updates accumulate, so parameters
+  that are updated *often* get the larger steps. A "big start" (the seed
+  article uses 50) gives every parameter large steps at first, like RMSProp
+  with learning rate :math:`\sqrt{E[\Delta^2]_0}`, fading with the
+  time scale :math:`1 / (1 - \rho)`.
+
+  Args:
+    rho: decay :math:`\rho` of both running averages, in [0, 1).
+    eps: :math:`\epsilon \ge 0`, added inside both roots.
+    initial_delta_sq: :math:`E[\Delta^2]_0 \ge 0`.
+
+  Returns:
+    An ``optax.GradientTransformationExtraArgs`` whose updates rescale the
+    gradient (no sign flip; see `adadelta_bigstart` for the optimizer).
+
+  References:
+    Zeiler, "ADADELTA: An Adaptive Learning Rate Method", arXiv:1212.5701, 2012.
+  """
+  owner = "scale_by_adadelta_bigstart"
+  _validation.check_decay(owner, "rho", rho)
+  _validation.check_nonnegative(owner, "eps", eps)
+  _validation.check_nonnegative(owner, "initial_delta_sq", initial_delta_sq)
+
+  def init_fn(params: optax.Params) -> AdadeltaBigstartState:
+    return AdadeltaBigstartState(
+        e_g=optax.tree.zeros_like(params),
+        e_x=jax.tree.map(lambda p: jnp.full_like(p, initial_delta_sq), params),
+    )
+
+  def update_fn(updates, state, params=None):
+    del params
+    grads, e_x = upcast(updates), upcast(state.e_x)
+    e_g = optax.tree.update_moment_per_elem_norm(grads, upcast(state.e_g), rho, 2)
+    deltas = jax.tree.map(
+        lambda g, eg, ex: jnp.sqrt(ex + eps) / jnp.sqrt(eg + eps) * g,
+        grads, e_g, e_x,
+    )
+    e_x = optax.tree.update_moment_per_elem_norm(deltas, e_x, rho, 2)
+    new_state = AdadeltaBigstartState(
+        e_g=optax.tree.cast_like(e_g, state.e_g),
+        e_x=optax.tree.cast_like(e_x, state.e_x),
+    )
+    return optax.tree.cast_like(deltas, updates), new_state
+
+  return optax.with_extra_args_support(
+      optax.GradientTransformation(init_fn, update_fn)
+  )
+
+
+def adadelta_bigstart(
+    learning_rate: ScalarOrSchedule = 1.0,
+    rho: jax.typing.ArrayLike = 0.9,
+    eps: jax.typing.ArrayLike = 1e-6,
+    initial_delta_sq: jax.typing.ArrayLike = 1.0,
+) -> optax.GradientTransformationExtraArgs:
+  """Adadelta with a big start, as a full optimizer: `-learning_rate * Delta`.
+
+  See `scale_by_adadelta_bigstart` for the rule and the reference.
+  """
+  _validation.check_learning_rate("adadelta_bigstart", learning_rate)
+  return optax.chain(
+      scale_by_adadelta_bigstart(rho, eps, initial_delta_sq),
+      optax.scale_by_learning_rate(learning_rate),
+  )

@@ -1,0 +1,51 @@
+"""Running transforms over gradient sequences, and comparing to references."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+
+def run_sequence(
+    transform: optax.GradientTransformation, grads, params=None, **extra_args
+):
+  """Feeds `grads` (leaves shaped `[T, ...]`) step by step; stacked updates.
+
+  The parameters stay at `params` (zeros by default): the elementwise
+  transforms ignore them.
+  """
+  if params is None:
+    params = jax.tree.map(lambda g: jnp.zeros_like(g[0]), grads)
+
+  def step(state, g):
+    updates, state = transform.update(g, state, params, **extra_args)
+    return state, updates
+
+  return jax.lax.scan(step, transform.init(params), grads)[1]
+
+
+def assert_close(actual, expected, tol: float) -> None:
+  """Each leaf within `tol` relative, or `tol` times the leaf's largest value."""
+  actual_leaves = jax.tree.leaves(actual)
+  expected_leaves = jax.tree.leaves(expected)
+  assert len(actual_leaves) == len(expected_leaves)
+  for a, e in zip(actual_leaves, expected_leaves):
+    e = np.asarray(e, np.float64)
+    scale = max(float(np.max(np.abs(e), initial=0.0)), 1e-30)
+    np.testing.assert_allclose(
+        np.asarray(a, np.float64), e, rtol=tol, atol=tol * scale
+    )
+
+
+def random_tree(seed: int, num_steps: int, scale: float = 1.0) -> dict:
+  """A multi-leaf gradient sequence with leaves of several shapes."""
+  rng = np.random.default_rng(seed)
+  return {
+      "w": scale * rng.standard_normal((num_steps, 3, 4)),
+      "b": scale * rng.standard_normal((num_steps, 4)),
+      "layers": [scale * rng.standard_normal((num_steps, 2)),
+                 scale * rng.standard_normal((num_steps,))],
+  }
+
+
+TOLERANCE = {np.float64: 1e-10, np.float32: 1e-5}

@@ -1,0 +1,162 @@
+"""Float64 NumPy references of the update rules, written from the formulas alone."""
+
+import math
+
+import numpy as np
+
+
+def seed_signals() -> dict[str, np.ndarray]:
+    """The six seed signals over x = 0..299, noise from RandomState(413) drawn per element."""
+    n = 300
+    rng = np.random.RandomState(413)
+    noise_a = np.array([rng.random_sample() for _ in range(n)], dtype=np.float64)
+    noise_b = np.array([rng.random_sample() for _ in range(n)], dtype=np.float64)
+    signals = {name: np.zeros(n, dtype=np.float64) for name in (
+        "spikes", "rectangles", "noisy_sin", "very_noisy_sin",
+        "uneven_sawtooth", "saturation")}
+    for x in range(n):
+        signals["spikes"][x] = 1.0 if x % 60 == 0 else 0.0
+        signals["rectangles"][x] = 2.0 * (x % 40 < 20) - 1.0
+        signals["noisy_sin"][x] = math.sin(x / 20) + noise_a[x] - 0.5
+        signals["very_noisy_sin"][x] = math.sin(x / 20) / 5 + noise_b[x] - 0.5
+        signals["uneven_sawtooth"][x] = (x % 20) / (15 * (x > 80) + 5)
+        signals["saturation"][x] = 1.0 if x % 80 < 40 else 0.0
+    return signals
+
+
+def interpolate(signal: np.ndarray, position: float) -> float:
+    """Linear interpolation of X at a real position; X[0] before 0, a trailing 0 after the end."""
+    n = len(signal)
+    if position <= 0:
+        return float(signal[0])
+    if position >= n:
+        return 0.0
+
+    def sample(k):
+        return float(signal[k]) if k < n else 0.0
+
+    lo = math.floor(position)
+    hi = math.ceil(position)
+    frac = position - lo
+    return (1.0 - frac) * sample(lo) + frac * sample(hi)
+
+
+def signal_momentum_response(signal, learning_rate, decay, fractions) -> np.ndarray:
+    """v = decay*v + lr*mean_c X(i + c*decay*v), recorded for each i."""
+    out = np.zeros(len(signal), dtype=np.float64)
+    v = 0.0
+    for i in range(len(signal)):
+        g = np.mean([interpolate(signal, i + c * decay * v) for c in fractions])
+        v = decay * v + learning_rate * g
+        out[i] = v
+    return out
+
+
+def momentum_lookahead(grad_fn, theta0, learning_rates, decay, fractions) -> tuple[np.ndarray, np.ndarray]:
+    """v = decay*v - lr_t*mean_c grad(theta + c*decay*v); theta = theta + v."""
+    theta = np.asarray(theta0, dtype=np.float64).copy()
+    v = np.zeros_like(theta)
+    num_steps = len(learning_rates)
+    thetas = np.zeros((num_steps,) + theta.shape, dtype=np.float64)
+    velocities = np.zeros_like(thetas)
+    for t in range(num_steps):
+        g = np.mean([np.asarray(grad_fn(theta + c * decay * v), dtype=np.float64)
+                     for c in fractions], axis=0)
+        v = decay * v - np.float64(learning_rates[t]) * g
+        theta = theta + v
+        thetas[t] = theta
+        velocities[t] = v
+    return thetas, velocities
+
+
+def heavy_ball_trace(grads, decay) -> np.ndarray:
+    """t = decay*t + g."""
+    grads = np.asarray(grads, dtype=np.float64)
+    out = np.zeros_like(grads)
+    trace = np.zeros_like(grads[0])
+    for step, g in enumerate(grads):
+        trace = decay * trace + g
+        out[step] = trace
+    return out
+
+
+def nesterov_sgd_params(grad_fn, phi0, learning_rate, momentum, num_steps) -> np.ndarray:
+    """t = mu*t + g; phi = phi - lr*(g + mu*t), with g = grad(phi)."""
+    phi = np.asarray(phi0, dtype=np.float64).copy()
+    trace = np.zeros_like(phi)
+    out = np.zeros((num_steps,) + phi.shape, dtype=np.float64)
+    for step in range(num_steps):
+        g = np.asarray(grad_fn(phi), dtype=np.float64)
+        trace = momentum * trace + g
+        phi = phi - learning_rate * (g + momentum * trace)
+        out[step] = phi
+    return out
+
+
+def adadelta(grads, rho, eps, initial_delta_sq) -> np.ndarray:
+    """E = rho*E + (1-rho)*g^2; u = sqrt(D+eps)/sqrt(E+eps)*g; D = rho*D + (1-rho)*u^2."""
+    grads = np.asarray(grads, dtype=np.float64)
+    out = np.zeros_like(grads)
+    e = np.zeros_like(grads[0])
+    d = np.full_like(grads[0], initial_delta_sq)
+    for step, g in enumerate(grads):
+        e = rho * e + (1 - rho) * g**2
+        u = np.sqrt(d + eps) / np.sqrt(e + eps) * g
+        d = rho * d + (1 - rho) * u**2
+        out[step] = u
+    return out
+
+
+def adam(grads, b1, b2, eps, eps_root, bias_correction="standard", nesterov=False) -> np.ndarray:
+    """u = m_hat / (sqrt(s_hat + eps_root) + eps) with the chosen moment corrections."""
+    if callable(bias_correction):
+        def c1(x, k):
+            return bias_correction(x, b1, k)
+
+        def c2(x, k):
+            return bias_correction(x, b2, k)
+    else:
+        correct_first = bias_correction in ("standard", "first_moment_only")
+        correct_second = bias_correction in ("standard", "second_moment_only")
+        if bias_correction not in ("standard", "none", "first_moment_only",
+                                   "second_moment_only", "first_gradient"):
+            raise ValueError(f"unknown bias_correction {bias_correction!r}")
+
+        def c1(x, k):
+            return x / (1 - b1**k) if correct_first else x
+
+        def c2(x, k):
+            return x / (1 - b2**k) if correct_second else x
+
+    grads = np.asarray(grads, dtype=np.float64)
+    out = np.zeros_like(grads)
+    m = np.zeros_like(grads[0])
+    s = np.zeros_like(grads[0])
+    for index, g in enumerate(grads):
+        t = index + 1
+        if bias_correction == "first_gradient" and t == 1:
+            m = g.copy()
+            s = g**2
+        else:
+            m = b1 * m + (1 - b1) * g
+            s = b2 * s + (1 - b2) * g**2
+        if nesterov:
+            m_hat = b1 * c1(m, t + 1) + (1 - b1) * c1(g, t)
+        else:
+            m_hat = c1(m, t)
+        s_hat = c2(s, t)
+        out[index] = m_hat / (np.sqrt(s_hat + eps_root) + eps)
+    return out
+
+
+def adagrad_family(grads, power, order, eps, initial_accumulator_value) -> np.ndarray:
+    """A = A + |g|**order; u = g / (A + eps)**power, and u = 0 where A + eps == 0."""
+    grads = np.asarray(grads, dtype=np.float64)
+    out = np.zeros_like(grads)
+    acc = np.full_like(grads[0], initial_accumulator_value)
+    for step, g in enumerate(grads):
+        acc = acc + np.abs(g)**order
+        denom = acc + eps
+        safe = np.where(denom == 0, 1.0, denom)
+        out[step] = np.where(denom == 0, 0.0, g / safe**power)
+    return out
