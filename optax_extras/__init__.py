@@ -4,6 +4,7 @@ Each family is a low-level ``scale_by_*`` transform and a full optimizer
 (learning rate and sign included), both ``optax.GradientTransformationExtraArgs``.
 """
 
+from optax_extras import landscapes, signals
 from optax_extras.transforms.adadelta import (
     AdadeltaBigstartState,
     adadelta_bigstart,
@@ -39,9 +40,11 @@ __all__ = (
     "adadelta_bigstart",
     "adagrad_family",
     "adam_calibrated",
+    "landscapes",
     "nesterov_lookahead",
     "scale_by_adadelta_bigstart",
     "scale_by_adagrad_family",
     "scale_by_adam_calibrated",
     "scale_by_momentum_lookahead",
+    "signals",
 )
