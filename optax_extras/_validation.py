@@ -19,6 +19,8 @@ def _concrete(value: Any) -> np.ndarray | None:
   """The value as a float64 NumPy array, or None if it is traced."""
   if isinstance(value, jax.core.Tracer):
     return None
+  if isinstance(value, (str, bytes)):  # NumPy would parse "0.9" silently.
+    raise TypeError(f"expected a number or an array of numbers, got {value!r}")
   try:
     return np.asarray(value, dtype=np.float64)
   except (TypeError, ValueError) as error:

@@ -49,3 +49,21 @@ def random_tree(seed: int, num_steps: int, scale: float = 1.0) -> dict:
 
 
 TOLERANCE = {np.float64: 1e-10, np.float32: 1e-5}
+
+
+def descend(transform, loss, params, num_steps: int):
+  """`num_steps` of `transform` on `loss`: (params, updates) after each step.
+
+  `grad_fn` is always passed, so look-ahead transforms work unchanged.
+  """
+  grad_fn = jax.grad(loss)
+
+  def step(carry, _):
+    params, state = carry
+    updates, state = transform.update(
+        grad_fn(params), state, params, grad_fn=grad_fn)
+    params = optax.apply_updates(params, updates)
+    return (params, state), (params, updates)
+
+  return jax.lax.scan(
+      step, (params, transform.init(params)), length=num_steps)[1]

@@ -10,7 +10,8 @@ from jax.flatten_util import ravel_pytree
 import optax_extras
 from optax_extras import signals
 from tests import references
-from tests.helpers import TOLERANCE, assert_close, random_tree, run_sequence
+from tests.helpers import (
+    TOLERANCE, assert_close, descend, random_tree, run_sequence)
 
 SIGNALS = np.stack(list(references.seed_signals().values()))  # [6, T]
 DECAYS = np.array([0.25, 0.9, 0.975])  # The seed's sweep.
@@ -25,21 +26,6 @@ def loss(params):
 
 def loss_grad_numpy(flat):
   return np.cos(flat) + flat + np.sum(flat) / 5
-
-
-def descend(transform, params, num_steps):
-  """Runs `num_steps` of `transform` on `loss`; (params, updates) per step."""
-  grad_fn = jax.grad(loss)
-
-  def step(carry, _):
-    params, state = carry
-    updates, state = transform.update(
-        grad_fn(params), state, params, grad_fn=grad_fn)
-    params = optax.apply_updates(params, updates)
-    return (params, state), (params, updates)
-
-  return jax.lax.scan(
-      step, (params, transform.init(params)), length=num_steps)[1]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -77,7 +63,8 @@ def test_parameter_space_matches_reference_with_schedule(dtype, lookahead):
   num_steps = 30
   start = jax.tree.map(lambda p: p.astype(dtype), PARAMS)
   params, updates = jax.jit(lambda p: descend(
-      optax_extras.nesterov_lookahead(schedule, 0.8, lookahead), p, num_steps))(
+      optax_extras.nesterov_lookahead(schedule, 0.8, lookahead), loss, p,
+      num_steps))(
           start)
   thetas, velocities = references.momentum_lookahead(
       loss_grad_numpy, ravel_pytree(PARAMS)[0],
@@ -92,10 +79,10 @@ def test_parameter_space_matches_reference_with_schedule(dtype, lookahead):
 def test_nesterov_maps_onto_optax_sgd_through_phi(learning_rate, decay):
   # phi = theta + decay * v follows optax.sgd(nesterov=True) exactly.
   thetas, velocities = descend(
-      optax_extras.nesterov_lookahead(learning_rate, decay), PARAMS, 40)
+      optax_extras.nesterov_lookahead(learning_rate, decay), loss, PARAMS, 40)
   phis = jax.tree.map(lambda t, v: t + decay * v, thetas, velocities)
   sgd_params, _ = descend(
-      optax.sgd(learning_rate, decay, nesterov=True), PARAMS, 40)
+      optax.sgd(learning_rate, decay, nesterov=True), loss, PARAMS, 40)
   assert_close(phis, sgd_params, 1e-10)
   # And optax's iterates are those of the independent reference.
   expected = references.nesterov_sgd_params(
@@ -129,6 +116,6 @@ def test_grad_fn_called_once_per_nonzero_fraction():
 def test_grad_fn_forwarded_through_chain():
   transform = optax_extras.nesterov_lookahead(0.1, 0.9, (0.5, 1.0))
   chained = optax.chain(optax.clip_by_global_norm(1e9), transform)
-  _, alone = descend(transform, PARAMS, 10)
-  _, in_chain = descend(chained, PARAMS, 10)
+  _, alone = descend(transform, loss, PARAMS, 10)
+  _, in_chain = descend(chained, loss, PARAMS, 10)
   assert_close(in_chain, alone, 1e-12)

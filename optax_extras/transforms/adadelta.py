@@ -8,7 +8,7 @@ import optax
 from optax import ScalarOrSchedule
 
 from optax_extras import _validation
-from optax_extras.transforms._numerics import upcast
+from optax_extras.transforms._numerics import safe_divide, upcast
 
 
 class AdadeltaBigstartState(NamedTuple):
@@ -31,7 +31,8 @@ def scale_by_adadelta_bigstart(
                     {\sqrt{E[g^2]_t + \epsilon}} g_t, \quad
     E[\Delta^2]_t = \rho E[\Delta^2]_{t-1} + (1 - \rho) \Delta_t^2,
 
-  with :math:`E[\Delta^2]_0` = ``initial_delta_sq``. With 0 this is
+  with :math:`E[\Delta^2]_0` = ``initial_delta_sq`` (and :math:`\Delta_t = 0`
+  where :math:`E[g^2]_t + \epsilon = 0`). With 0 this is
   ``optax.scale_by_adadelta``: the first steps are of size about
   :math:`\sqrt{\epsilon}` and grow only as updates accumulate, so parameters
   that are updated *often* get the larger steps. A "big start" (the seed
@@ -67,7 +68,7 @@ def scale_by_adadelta_bigstart(
     grads, e_x = upcast(updates), upcast(state.e_x)
     e_g = optax.tree.update_moment_per_elem_norm(grads, upcast(state.e_g), rho, 2)
     deltas = jax.tree.map(
-        lambda g, eg, ex: jnp.sqrt(ex + eps) / jnp.sqrt(eg + eps) * g,
+        lambda g, eg, ex: safe_divide(jnp.sqrt(ex + eps) * g, jnp.sqrt(eg + eps)),
         grads, e_g, e_x,
     )
     e_x = optax.tree.update_moment_per_elem_norm(deltas, e_x, rho, 2)

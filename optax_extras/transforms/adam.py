@@ -9,7 +9,7 @@ import optax
 from optax import ScalarOrSchedule
 
 from optax_extras import _validation
-from optax_extras.transforms._numerics import upcast
+from optax_extras.transforms._numerics import safe_divide, upcast
 
 BiasCorrection = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 """`(moment, decay, count) -> calibrated moment`, applied leaf by leaf."""
@@ -54,7 +54,8 @@ def scale_by_adam_calibrated(
   .. math::
     m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t, \quad
     s_t = \beta_2 s_{t-1} + (1 - \beta_2) g_t^2, \quad
-    u_t = \frac{C_1(m_t, t)}{\sqrt{C_2(s_t, t) + \epsilon_{root}} + \epsilon}.
+    u_t = \frac{C_1(m_t, t)}{\sqrt{C_2(s_t, t) + \epsilon_{root}} + \epsilon}
+    \quad (0 \text{ where the denominator is } 0).
 
   Moments that start at 0 are too small for the first
   :math:`\sim 1/(1-\beta)` steps. The seed article reads the standard
@@ -154,7 +155,7 @@ def scale_by_adam_calibrated(
       mu_hat = jax.tree.map(lambda m: correct_mu(m, b1, count), mu)
     nu_hat = jax.tree.map(lambda v: correct_nu(v, b2, count), nu)
     scaled = jax.tree.map(
-        lambda m, v: m / (jnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat
+        lambda m, v: safe_divide(m, jnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat
     )
     new_state = AdamCalibratedState(
         count=count,

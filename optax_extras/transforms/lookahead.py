@@ -53,6 +53,12 @@ def scale_by_momentum_lookahead(
   ``decay`` and a numeric ``learning_rate`` may be traced (``vmap``,
   ``optax.inject_hyperparams``); ``lookahead`` is static.
 
+  In an ``optax.chain``, the gradients that ``grad_fn`` returns do not pass
+  through the transforms *before* this one: with ``lookahead=(1.0,)`` the
+  incoming gradient is not used at all, so clip or decay inside ``grad_fn``
+  (or after this transform) instead. Under ``optax.masked``, ``grad_fn``
+  receives the masked parameter tree.
+
   Args:
     learning_rate: step size :math:`\eta`, a number or a schedule.
     decay: momentum :math:`\gamma` in [0, 1).
