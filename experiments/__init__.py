@@ -1,0 +1,4 @@
+"""Experiments: the figure catalogue, the gallery, benchmarks and examples.
+
+Run `python -m experiments --help`.
+"""
