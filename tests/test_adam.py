@@ -100,3 +100,12 @@ def test_calibrations_agree_once_history_is_long():
       for c in ("standard", "none", "second_moment_only", "first_gradient")
   ]
   np.testing.assert_allclose(last_steps, 1.0, rtol=1e-6)
+
+
+def test_float16_small_gradients_keep_the_unit_first_step():
+  # (1 - b2) g^2 = 1e-11 underflows in float16; computing in float32 keeps
+  # Adam's first step g / |g| instead of a silent 0.
+  grads = jnp.full((1, 3), 1e-4, jnp.float16)
+  updates = run_sequence(optax_extras.scale_by_adam_calibrated(), grads)
+  assert updates.dtype == jnp.float16
+  np.testing.assert_allclose(np.asarray(updates, np.float32), 1.0, rtol=1e-3)

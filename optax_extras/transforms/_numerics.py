@@ -5,7 +5,9 @@ back to the dtypes it was created with, and its updates back to the
 gradient's dtype. So float16 and bfloat16 parameters get float32 arithmetic
 (no underflow of `eps`, no 0/0 for a zero gradient), the state keeps a fixed
 dtype across steps (as `jax.lax.cond` and `lax.scan` require), and float32 or
-float64 computations are unchanged.
+float64 computations are unchanged. The state itself is stored in the
+parameters' dtype, so float16 moments can still underflow from one step to
+the next: train float16 models with float32 master parameters.
 """
 
 import jax
