@@ -49,6 +49,16 @@ def scale_by_adadelta_bigstart(
     An ``optax.GradientTransformationExtraArgs`` whose updates rescale the
     gradient (no sign flip; see `adadelta_bigstart` for the optimizer).
 
+  Example: the first step for a unit gradient, zero start against big start.
+
+    >>> import jax.numpy as jnp, optax_extras
+    >>> for start in (0.0, 50.0):
+    ...   t = optax_extras.scale_by_adadelta_bigstart(0.9, 1e-6, start)
+    ...   step, _ = t.update(jnp.array(1.0), t.init(jnp.array(0.0)))
+    ...   print(start, f"{float(step):.3g}")
+    0.0 0.00316
+    50.0 22.4
+
   References:
     Zeiler, "ADADELTA: An Adaptive Learning Rate Method", arXiv:1212.5701, 2012.
   """

@@ -49,6 +49,21 @@ def scale_by_adagrad_family(
     An ``optax.GradientTransformationExtraArgs`` whose updates rescale the
     gradient (no sign flip; see `adagrad_family` for the optimizer).
 
+  Example: a constant gradient; steps fall like 1/sqrt(t), or 1/t without
+  the root.
+
+    >>> import jax.numpy as jnp, optax_extras
+    >>> for power in (0.5, 1.0):
+    ...   t = optax_extras.scale_by_adagrad_family(power, eps=0.0)
+    ...   state = t.init(jnp.array(0.0))
+    ...   steps = []
+    ...   for _ in range(4):
+    ...     step, state = t.update(jnp.array(1.0), state)
+    ...     steps.append(round(float(step), 3))
+    ...   print(power, steps)
+    0.5 [1.0, 0.707, 0.577, 0.5]
+    1.0 [1.0, 0.5, 0.333, 0.25]
+
   References:
     Duchi, Hazan & Singer, "Adaptive Subgradient Methods for Online Learning
     and Stochastic Optimization", JMLR 12, 2011.

@@ -100,6 +100,19 @@ def scale_by_adam_calibrated(
     An ``optax.GradientTransformationExtraArgs`` whose updates rescale the
     gradient (no sign flip; see `adam_calibrated` for the optimizer).
 
+  Example: the first step for a gradient of 2 under each rule.
+
+    >>> import jax.numpy as jnp, optax_extras
+    >>> for rule in optax_extras.BIAS_CORRECTIONS:
+    ...   t = optax_extras.scale_by_adam_calibrated(eps=0.0, bias_correction=rule)
+    ...   step, _ = t.update(jnp.array(2.0), t.init(jnp.array(0.0)))
+    ...   print(f"{rule:>18s} {float(step):.3f}")
+              standard 1.000
+                  none 3.162
+     first_moment_only 31.623
+    second_moment_only 0.100
+        first_gradient 1.000
+
   References:
     Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015.
     Dozat, "Incorporating Nesterov Momentum into Adam", ICLR Workshop 2016.
