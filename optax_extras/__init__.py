@@ -19,6 +19,7 @@ from optax_extras.transforms.adam import (
     BIAS_CORRECTIONS,
     AdamCalibratedState,
     BiasCorrection,
+    Calibration,
     adam_calibrated,
     scale_by_adam_calibrated,
 )
@@ -36,6 +37,7 @@ __all__ = (
     "AdamCalibratedState",
     "BIAS_CORRECTIONS",
     "BiasCorrection",
+    "Calibration",
     "MomentumLookaheadState",
     "adadelta_bigstart",
     "adagrad_family",

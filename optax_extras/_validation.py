@@ -8,7 +8,7 @@ fails early with a message naming the parameter, not deep inside a trace.
 Schedules (callables) are checked by the caller, not here.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -95,15 +95,17 @@ def check_fractions(owner: str, name: str, value: Sequence[float]) -> tuple[floa
   return fractions
 
 
-def check_choice(
-    owner: str, name: str, value: Any, choices: Sequence[str], *, allow_callable: bool
+def check_calibration(
+    owner: str, name: str, value: Any, choices: Sequence[str]
 ) -> None:
-  """A string among `choices` (or, if allowed, a callable)."""
-  if allow_callable and isinstance(value, Callable):
+  """A string among `choices`, a callable, or a pair of callables."""
+  if callable(value) or (
+      isinstance(value, tuple) and len(value) == 2 and all(map(callable, value))
+  ):
     return
   if not isinstance(value, str) or value not in choices:
     allowed = ", ".join(repr(c) for c in choices)
-    extra = " or a callable" if allow_callable else ""
+    extra = ", a callable or a pair of callables"
     raise ValueError(
         f"{owner}: `{name}` must be one of {allowed}{extra}; got {value!r}."
     )

@@ -109,12 +109,15 @@ def adadelta(grads, rho, eps, initial_delta_sq) -> np.ndarray:
 
 def adam(grads, b1, b2, eps, eps_root, bias_correction="standard", nesterov=False) -> np.ndarray:
     """u = m_hat / (sqrt(s_hat + eps_root) + eps) with the chosen moment corrections."""
-    if callable(bias_correction):
+    if callable(bias_correction) or isinstance(bias_correction, tuple):
+        first, second = (bias_correction if isinstance(bias_correction, tuple)
+                         else (bias_correction, bias_correction))
+
         def c1(x, k):
-            return bias_correction(x, b1, k)
+            return first(x, b1, k)
 
         def c2(x, k):
-            return bias_correction(x, b2, k)
+            return second(x, b2, k)
     else:
         correct_first = bias_correction in ("standard", "first_moment_only")
         correct_second = bias_correction in ("standard", "second_moment_only")
@@ -134,7 +137,7 @@ def adam(grads, b1, b2, eps, eps_root, bias_correction="standard", nesterov=Fals
     s = np.zeros_like(grads[0])
     for index, g in enumerate(grads):
         t = index + 1
-        if bias_correction == "first_gradient" and t == 1:
+        if isinstance(bias_correction, str) and bias_correction == "first_gradient" and t == 1:
             m = g.copy()
             s = g**2
         else:
@@ -149,14 +152,30 @@ def adam(grads, b1, b2, eps, eps_root, bias_correction="standard", nesterov=Fals
     return out
 
 
-def adagrad_family(grads, power, order, eps, initial_accumulator_value) -> np.ndarray:
-    """A = A + |g|**order; u = g / (A + eps)**power, and u = 0 where A + eps == 0."""
+def adagrad_family(grads, power, order, eps, initial_accumulator_value,
+                   eps_in_power=True) -> np.ndarray:
+    """A = A + |g|**order; u = g / (A + eps)**power (or g / (A**power + eps)); 0 where 0/0."""
     grads = np.asarray(grads, dtype=np.float64)
     out = np.zeros_like(grads)
     acc = np.full_like(grads[0], initial_accumulator_value)
     for step, g in enumerate(grads):
         acc = acc + np.abs(g)**order
-        denom = acc + eps
+        denom = (acc + eps)**power if eps_in_power else acc**power + eps
         safe = np.where(denom == 0, 1.0, denom)
-        out[step] = np.where(denom == 0, 0.0, g / safe**power)
+        out[step] = np.where(denom == 0, 0.0, g / safe)
+    return out
+
+
+def tf1_adam(grads, learning_rate, b1, b2, eps) -> np.ndarray:
+    """TF1/Lasagne Adam: lr_t = lr sqrt(1-b2^t)/(1-b1^t); update = -lr_t m/(sqrt(v) + eps)."""
+    grads = np.asarray(grads, dtype=np.float64)
+    out = np.zeros_like(grads)
+    m = np.zeros_like(grads[0])
+    v = np.zeros_like(grads[0])
+    for index, g in enumerate(grads):
+        t = index + 1
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        lr_t = learning_rate * math.sqrt(1 - b2**t) / (1 - b1**t)
+        out[index] = -lr_t * m / (np.sqrt(v) + eps)
     return out

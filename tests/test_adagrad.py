@@ -60,3 +60,14 @@ def test_without_root_decays_as_one_over_t():
   grads = np.ones((100, 1))
   updates = run_sequence(optax_extras.scale_by_adagrad_family(1.0, eps=0.0), grads)
   np.testing.assert_allclose(updates[:, 0], 1.0 / np.arange(1, 101), rtol=1e-12)
+
+
+@pytest.mark.parametrize("power", [0.5, 1.0])
+def test_eps_outside_the_power_matches_reference(power):
+  # Seed 002's Adagrad: g / (sqrt(G) + 1e-8).
+  grads = random_tree(seed=3, num_steps=30)
+  updates = run_sequence(optax_extras.scale_by_adagrad_family(
+      power, 2.0, 1e-8, eps_in_power=False), grads)
+  expected = jax.tree.map(lambda g: references.adagrad_family(
+      g, power, 2.0, 1e-8, 0.0, eps_in_power=False), grads)
+  assert_close(updates, expected, 1e-10)

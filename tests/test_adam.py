@@ -19,6 +19,12 @@ def halfway_correction(moment, decay, count):
   return moment / (1 - decay**count / 2)
 
 
+def tf1_calibration(b2):
+  """TF1's and Lasagne's rule as a pair: sqrt(1 - b2^t) / (1 - b1^t) on m only."""
+  return (lambda m, b1, t: m * jnp.sqrt(1 - b2**t) / (1 - b1**t),
+          lambda s, decay, t: s)
+
+
 CALIBRATIONS = [*optax_extras.BIAS_CORRECTIONS, halfway_correction]
 
 
@@ -109,3 +115,14 @@ def test_float16_small_gradients_keep_the_unit_first_step():
   updates = run_sequence(optax_extras.scale_by_adam_calibrated(), grads)
   assert updates.dtype == jnp.float16
   np.testing.assert_allclose(np.asarray(updates, np.float32), 1.0, rtol=1e-3)
+
+
+@pytest.mark.parametrize("learning_rate", [0.25, 1.0])
+def test_calibration_pair_reproduces_tf1_adam(learning_rate):
+  grads = random_tree(seed=4, num_steps=30)
+  ours = run_sequence(optax_extras.adam_calibrated(
+      learning_rate, 0.9, 0.999, 1e-8, bias_correction=tf1_calibration(0.999)),
+      grads)
+  expected = jax.tree.map(
+      lambda g: references.tf1_adam(g, learning_rate, 0.9, 0.999, 1e-8), grads)
+  assert_close(ours, expected, 1e-10)

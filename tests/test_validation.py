@@ -62,9 +62,10 @@ def test_wrong_type_raises_type_error_naming_it(kwargs, parameter):
     optax_extras.nesterov_lookahead(**kwargs)
 
 
-def test_bias_correction_of_wrong_type():
+@pytest.mark.parametrize("bias_correction", [1, (lambda m, d, t: m,), ("none", "none")])
+def test_bias_correction_of_wrong_type(bias_correction):
   with pytest.raises(ValueError, match="`bias_correction`"):
-    optax_extras.scale_by_adam_calibrated(bias_correction=1)
+    optax_extras.scale_by_adam_calibrated(bias_correction=bias_correction)
 
 
 def test_traced_hyperparameters_are_not_checked():

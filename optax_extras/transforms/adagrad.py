@@ -22,15 +22,19 @@ def scale_by_adagrad_family(
     order: jax.typing.ArrayLike = 2.0,
     eps: jax.typing.ArrayLike = 1e-7,
     initial_accumulator_value: jax.typing.ArrayLike = 0.0,
+    *,
+    eps_in_power: bool = True,
 ) -> optax.GradientTransformationExtraArgs:
   r"""Adagrad with a free power and order: divide by a power of summed |g|^p.
 
   .. math::
-    A_t = A_{t-1} + |g_t|^{p}, \qquad u_t = \frac{g_t}{(A_t + \epsilon)^{q}},
+    A_t = A_{t-1} + |g_t|^{p}, \qquad u_t = \frac{g_t}{(A_t + \epsilon)^{q}}
+    \quad \text{or, with ``eps_in_power=False``,} \quad
+    u_t = \frac{g_t}{A_t^{q} + \epsilon},
 
   with :math:`p` = ``order``, :math:`q` = ``power``, :math:`A_0` =
-  ``initial_accumulator_value``, and :math:`u_t = 0` where
-  :math:`A_t + \epsilon = 0`.
+  ``initial_accumulator_value``, and :math:`u_t = 0` where the denominator
+  is 0.
 
   - ``power=0.5, order=2`` is Adagrad, equal to ``optax.scale_by_rss`` with
     the same ``eps`` and ``initial_accumulator_value`` (eps inside the root).
@@ -44,6 +48,8 @@ def scale_by_adagrad_family(
     order: :math:`p > 0`.
     eps: :math:`\epsilon \ge 0`, added before the power.
     initial_accumulator_value: :math:`A_0 \ge 0` (TF1's Adagrad uses 0.1).
+    eps_in_power: whether :math:`\epsilon` is added inside the power (as
+      optax and Lasagne do) or outside it (as in ``sqrt(G) + 1e-8``).
 
   Returns:
     An ``optax.GradientTransformationExtraArgs`` whose updates rescale the
@@ -89,8 +95,12 @@ def scale_by_adagrad_family(
     accumulator = jax.tree.map(
         lambda g, a: a + jnp.abs(g) ** order, grads, upcast(state.accumulator)
     )
+    if eps_in_power:
+      denominator = lambda a: (a + eps) ** power
+    else:
+      denominator = lambda a: a**power + eps
     scaled = jax.tree.map(
-        lambda g, a: safe_divide(g, (a + eps) ** power), grads, accumulator
+        lambda g, a: safe_divide(g, denominator(a)), grads, accumulator
     )
     new_state = AdagradFamilyState(
         accumulator=optax.tree.cast_like(accumulator, state.accumulator)
@@ -108,6 +118,8 @@ def adagrad_family(
     order: jax.typing.ArrayLike = 2.0,
     eps: jax.typing.ArrayLike = 1e-7,
     initial_accumulator_value: jax.typing.ArrayLike = 0.0,
+    *,
+    eps_in_power: bool = True,
 ) -> optax.GradientTransformationExtraArgs:
   """The Adagrad family as a full optimizer: `-learning_rate * u`.
 
@@ -115,6 +127,8 @@ def adagrad_family(
   """
   _validation.check_learning_rate("adagrad_family", learning_rate)
   return optax.chain(
-      scale_by_adagrad_family(power, order, eps, initial_accumulator_value),
+      scale_by_adagrad_family(
+          power, order, eps, initial_accumulator_value,
+          eps_in_power=eps_in_power),
       optax.scale_by_learning_rate(learning_rate),
   )

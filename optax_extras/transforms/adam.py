@@ -14,6 +14,8 @@ from optax_extras.transforms._numerics import safe_divide, upcast
 BiasCorrection = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 """`(moment, decay, count) -> calibrated moment`, applied leaf by leaf."""
 
+Calibration = str | BiasCorrection | tuple[BiasCorrection, BiasCorrection]
+
 BIAS_CORRECTIONS = (
     "standard",
     "none",
@@ -46,7 +48,7 @@ def scale_by_adam_calibrated(
     eps: jax.typing.ArrayLike = 1e-8,
     eps_root: jax.typing.ArrayLike = 0.0,
     *,
-    bias_correction: str | BiasCorrection = "standard",
+    bias_correction: Calibration = "standard",
     nesterov: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
   r"""Adam whose initial calibration of the moments is a choice.
@@ -80,8 +82,12 @@ def scale_by_adam_calibrated(
     weighs more than in the standard rule.
   - a callable ``(moment, decay, count) -> moment``, applied to both moments
     leaf by leaf (``decay`` is :math:`\beta_1` or :math:`\beta_2`, ``count``
-    is :math:`t`). Under ``optax.inject_hyperparams`` name it in
-    ``static_args``, or it is taken for a schedule.
+    is :math:`t`), or a pair of callables, one per moment. TF1's and
+    Lasagne's Adam, :math:`\eta \sqrt{1-\beta_2^t}/(1-\beta_1^t) \cdot
+    m/(\sqrt{s} + \epsilon)`, is the pair
+    ``(lambda m, b, t: m * sqrt(1 - b2**t) / (1 - b**t), lambda s, b, t: s)``.
+    Under ``optax.inject_hyperparams`` name it in ``static_args``, or a
+    callable is taken for a schedule.
 
   ``nesterov=True`` looks ahead on the first moment as NAdam does,
   :math:`\hat m = \beta_1 C_1(m_t, t+1) + (1-\beta_1) C_1(g_t, t)`, and
@@ -93,7 +99,8 @@ def scale_by_adam_calibrated(
     eps: :math:`\epsilon \ge 0`, added outside the root.
     eps_root: :math:`\epsilon_{root} \ge 0`, added inside the root (the seed
       article's Adam uses 1e-7 here and 0 outside).
-    bias_correction: a name from ``BIAS_CORRECTIONS`` or a callable.
+    bias_correction: a name from ``BIAS_CORRECTIONS``, a callable, or a pair
+      of callables (first moment, second moment).
     nesterov: whether to use the NAdam look-ahead.
 
   Returns:
@@ -122,12 +129,13 @@ def scale_by_adam_calibrated(
   _validation.check_decay(owner, "b2", b2)
   _validation.check_nonnegative(owner, "eps", eps)
   _validation.check_nonnegative(owner, "eps_root", eps_root)
-  _validation.check_choice(
-      owner, "bias_correction", bias_correction, BIAS_CORRECTIONS,
-      allow_callable=True,
+  _validation.check_calibration(
+      owner, "bias_correction", bias_correction, BIAS_CORRECTIONS
   )
   if callable(bias_correction):
     correct_mu = correct_nu = bias_correction
+  elif isinstance(bias_correction, tuple):
+    correct_mu, correct_nu = bias_correction
   else:
     correct_mu, correct_nu = {
         "standard": (_standard, _standard),
@@ -189,7 +197,7 @@ def adam_calibrated(
     eps: jax.typing.ArrayLike = 1e-8,
     eps_root: jax.typing.ArrayLike = 0.0,
     *,
-    bias_correction: str | BiasCorrection = "standard",
+    bias_correction: Calibration = "standard",
     nesterov: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
   """Adam with a chosen calibration, as a full optimizer: `-learning_rate * u`.
