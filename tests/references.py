@@ -179,3 +179,90 @@ def tf1_adam(grads, learning_rate, b1, b2, eps) -> np.ndarray:
         lr_t = learning_rate * math.sqrt(1 - b2**t) / (1 - b1**t)
         out[index] = -lr_t * m / (np.sqrt(v) + eps)
     return out
+
+
+# --- Old libraries' rules in parameter space (FIGURES.md sections B, C, D). ---
+# Each returns the iterates w_1..w_T of the rule on `grad_fn` from `w0`.
+
+
+def _iterate(step, grad_fn, w0, num_steps):
+    w = np.asarray(w0, dtype=np.float64).copy()
+    out = []
+    for t in range(1, num_steps + 1):
+        w = w + step(grad_fn(w), t)
+        out.append(w.copy())
+    return np.array(out)
+
+
+def old_rule_iterates(rule: str, grad_fn, w0, num_steps, **hp) -> np.ndarray:
+    """Iterates of a named old rule; `hp` holds its settings, named as in FIGURES.md."""
+    state = {}
+    zeros = np.zeros_like(np.asarray(w0, dtype=np.float64))
+
+    def get(name, initial=0.0):
+        return state.setdefault(name, zeros + initial)
+
+    def lasagne_nesterov(g, t):  # v = mu v - lr g; w += mu v - lr g
+        state["v"] = hp["momentum"] * get("v") - hp["lr"] * g
+        return hp["momentum"] * state["v"] - hp["lr"] * g
+
+    def lasagne_rmsprop(g, t):
+        state["r"] = hp["rho"] * get("r") + (1 - hp["rho"]) * g * g
+        return -hp["lr"] * g / np.sqrt(state["r"] + hp["eps"])
+
+    def lasagne_adagrad(g, t):
+        state["a"] = get("a") + g * g
+        return -hp["lr"] * g / np.sqrt(state["a"] + hp["eps"])
+
+    def lasagne_adadelta(g, t):
+        state["r"] = hp["rho"] * get("r") + (1 - hp["rho"]) * g * g
+        u = g * np.sqrt(get("s") + hp["eps"]) / np.sqrt(state["r"] + hp["eps"])
+        state["s"] = hp["rho"] * state["s"] + (1 - hp["rho"]) * u * u
+        return -hp["lr"] * u
+
+    def tf1_adam(g, t):  # Lasagne's Adam is the same rule.
+        state["m"] = hp["b1"] * get("m") + (1 - hp["b1"]) * g
+        state["v"] = hp["b2"] * get("v") + (1 - hp["b2"]) * g * g
+        lr_t = hp["lr"] * math.sqrt(1 - hp["b2"]**t) / (1 - hp["b1"]**t)
+        return -lr_t * state["m"] / (np.sqrt(state["v"]) + hp["eps"])
+
+    def tf1_momentum(g, t):  # a = mu a + g; w -= lr a, or lr (g + mu a)
+        state["a"] = hp["momentum"] * get("a") + g
+        if hp.get("nesterov"):
+            return -hp["lr"] * (g + hp["momentum"] * state["a"])
+        return -hp["lr"] * state["a"]
+
+    def tf1_adagrad(g, t):
+        state["a"] = get("a", 0.1) + g * g
+        return -hp["lr"] * g / np.sqrt(state["a"])
+
+    def tf1_rmsprop(g, t):  # Mean square starts at 1.
+        state["ms"] = hp["decay"] * get("ms", 1.0) + (1 - hp["decay"]) * g * g
+        return -hp["lr"] * g / np.sqrt(state["ms"] + hp["eps"])
+
+    def seed002_adagrad(g, t):
+        state["G"] = get("G") + g * g
+        return -hp["lr"] * g / (np.sqrt(state["G"]) + 1e-8)
+
+    def seed002_rmsprop(g, t):
+        state["E"] = hp["decay"] * get("E") + (1 - hp["decay"]) * g * g
+        return -hp["lr"] * g / (np.sqrt(state["E"]) + 1e-8)
+
+    def seed002_adadelta(g, t):  # No learning rate at all.
+        state["E"] = hp["decay"] * get("E") + (1 - hp["decay"]) * g * g
+        delta = -np.sqrt(get("D") + 1e-8) / np.sqrt(state["E"] + 1e-8) * g
+        state["D"] = hp["decay"] * state["D"] + (1 - hp["decay"]) * delta * delta
+        return delta
+
+    def seed002_adam(g, t):  # eps outside the root, correction from t = 1.
+        state["m"] = 0.9 * get("m") + 0.1 * g
+        state["v"] = 0.999 * get("v") + 0.001 * g * g
+        m_hat = state["m"] / (1 - 0.9**t)
+        v_hat = state["v"] / (1 - 0.999**t)
+        return -hp["lr"] * m_hat / (np.sqrt(v_hat) + 1e-8)
+
+    rules = {f.__name__: f for f in (
+        lasagne_nesterov, lasagne_rmsprop, lasagne_adagrad, lasagne_adadelta,
+        tf1_adam, tf1_momentum, tf1_adagrad, tf1_rmsprop, seed002_adagrad,
+        seed002_rmsprop, seed002_adadelta, seed002_adam)}
+    return _iterate(rules[rule], grad_fn, w0, num_steps)
