@@ -10,6 +10,7 @@ from collections.abc import Callable
 import optax
 
 import optax_extras
+from experiments import presets
 
 # --- FIGURES.md section A: 1-D gradient-signal responses (seed 000) ---------
 
@@ -104,3 +105,202 @@ SIGNAL_METHODS = (
         "β1 0.9, β2 0.999, lr 0.25, ε 1e-7 inside the root",
         seed_figure=False),
 )
+
+
+# --- FIGURES.md sections B, C, D: paths on 2-D surfaces ----------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class PathOptimizer:
+  """An optimizer drawn as one path: a label and a factory of its transform."""
+
+  label: str
+  make: Callable[[], optax.GradientTransformation]
+
+
+@dataclasses.dataclass(frozen=True)
+class View:
+  """How a path figure looks: window, contour levels, an optional 3-D panel."""
+
+  bounds: tuple[tuple[float, float], tuple[float, float]]
+  mesh_step: float = 0.05
+  levels: tuple[float, ...] | int = 30
+  log_levels: bool = False  # Contours of log(1 + f - min f), for beale.
+  surface_3d: bool = False  # Seed 003: a 3-D surface beside the contour.
+  elevation: float = 30.0
+  azimuth: float = -60.0
+  figsize: tuple[float, float] = (12.0, 8.0)
+  star: bool = False  # Mark the known global minima.
+  coordinates: bool = False  # x and y against iteration, instead of a map.
+
+
+@dataclasses.dataclass(frozen=True)
+class PathFigure:
+  """Several optimizers from one start on one surface, drawn and animated."""
+
+  name: str
+  section: str
+  title: str
+  landscape: str
+  start: tuple[float, float]
+  num_steps: int
+  optimizers: tuple[PathOptimizer, ...]
+  view: View
+  caption: str
+
+
+_SEED000_LEVELS = tuple(
+    [k / 4 for k in range(-8, 24)] + [6.25, 6.5, 6.75, 7.0]
+    + [float(k) for k in range(8, 20)])
+_SEED000_VIEW = View(bounds=((-3.0, 3.0), (-3.0, 3.0)), levels=_SEED000_LEVELS)
+_SEED000_SURFACES = (
+    "wobbly", "basins_and_walls", "giant_plateau", "hills_and_canyon",
+    "two_minimums")
+
+NESTEROV_SUITE = tuple(
+    PathOptimizer(f"nesterov momentum {mu}",
+                  lambda mu=mu: presets.lasagne_nesterov_momentum(0.01, mu))
+    for mu in (0.25, 0.9, 0.975))
+
+CROSS_METHOD_SUITE = (
+    PathOptimizer("nesterov", lambda: presets.lasagne_nesterov_momentum(0.01, 0.9)),
+    PathOptimizer("rmsprop", lambda: presets.lasagne_rmsprop(0.25)),
+    PathOptimizer("adadelta", lambda: presets.lasagne_adadelta(100.0)),
+    PathOptimizer("adagrad", lambda: presets.lasagne_adagrad(1.0)),
+    PathOptimizer("adam", lambda: presets.lasagne_adam(0.25)),
+)
+
+_LASAGNE_NOTE = (
+    "Lasagne's rules: Nesterov reformulated to evaluate g at the current point "
+    "(= optax.sgd(nesterov=True)); Adagrad's accumulator from 0 with ε 1e-6 "
+    "inside the root; Adadelta ρ 0.95 scaled by lr 100; Adam's ε not "
+    "bias-corrected (lr·√(1-β2ᵗ)/(1-β1ᵗ)·m/(√v + ε)).")
+
+
+def _seed000_figures() -> tuple[PathFigure, ...]:
+  figures = []
+  for suite, optimizers, what in (
+      ("nesterov_suite", NESTEROV_SUITE, "Nesterov momentum, lr 0.01, momentum 0.25 / 0.9 / 0.975"),
+      ("cross_method", CROSS_METHOD_SUITE,
+       "Nesterov (lr 0.01, μ 0.9), RMSProp (lr 0.25), Adadelta (lr 100), "
+       "Adagrad (lr 1), Adam (lr 0.25)")):
+    for surface in _SEED000_SURFACES:
+      figures.append(PathFigure(
+          name=f"{suite}/{surface}", section="B. Seed 000: trajectory suites",
+          title=f"{surface.replace('_', ' ')}: {suite.replace('_', ' ')}",
+          landscape=surface, start=(-2.8, -2.5), num_steps=125,
+          optimizers=optimizers, view=_SEED000_VIEW,
+          caption=f"{what}; start (-2.8, -2.5), 125 steps. {_LASAGNE_NOTE}"))
+  return tuple(figures)
+
+
+def _seed002_suite(learning_rate: float) -> tuple[PathOptimizer, ...]:
+  return (
+      PathOptimizer("SGD", lambda: optax.sgd(learning_rate)),
+      PathOptimizer("momentum", lambda: presets.seed002_momentum(learning_rate, 0.95)),
+      PathOptimizer("NAG", lambda: presets.seed002_nag(learning_rate, 0.95)),
+      PathOptimizer("Adagrad", lambda: presets.seed002_adagrad(learning_rate)),
+      PathOptimizer("RMSProp", lambda: presets.seed002_rmsprop(learning_rate, 0.9)),
+      PathOptimizer("AdaDelta", lambda: presets.seed002_adadelta(decay=0.9)),
+      PathOptimizer("Adam", lambda: presets.seed002_adam(learning_rate)),
+  )
+
+
+_SEED002_NOTE = (
+    "Seed 002's rules: NAG evaluates g really ahead at θ + μv; Adagrad and "
+    "RMSProp add ε 1e-8 outside the root; AdaDelta has no learning rate. The "
+    "text gives no start points: ours are stated here.")
+
+
+def _seed002_figures() -> tuple[PathFigure, ...]:
+  saddle_view = View(bounds=((-2.0, 2.0), (-2.0, 2.0)))
+  figures = [
+      PathFigure(
+          name="seed002/momentum_vs_nag", section="C. Seed 002: NumPy rules",
+          title="two minimums: momentum vs NAG", landscape="two_minimums",
+          start=(-2.0, -1.2), num_steps=150,
+          optimizers=_seed002_suite(0.1)[1:3],
+          view=View(bounds=((-3.0, 3.0), (-3.0, 3.0)), star=True),
+          caption=("Momentum against NAG, lr 0.1, μ 0.95, start (-2, -1.2), "
+                   "150 steps, on a surface with a local and a global minimum "
+                   "(the text names none: seed 000's two minimums). "
+                   + _SEED002_NOTE)),
+      PathFigure(
+          name="seed002/saddle", section="C. Seed 002: NumPy rules",
+          title="saddle x² - y²: crossing a vanishing gradient",
+          landscape="saddle", start=(-1.5, 1e-3), num_steps=60,
+          optimizers=_seed002_suite(0.1), view=saddle_view,
+          caption=("Every method, lr 0.1, μ 0.95, decay 0.9, from "
+                   "(-1.5, 0.001), 60 steps. " + _SEED002_NOTE)),
+  ]
+  for rate in (0.01, 0.1, 0.3):
+    figures.append(PathFigure(
+        name=f"seed002/coordinates_lr_{rate}", section="C. Seed 002: NumPy rules",
+        title=f"saddle: x and y against iteration, lr {rate}",
+        landscape="saddle", start=(-1.5, 1e-3), num_steps=40,
+        optimizers=_seed002_suite(rate),
+        view=View(bounds=saddle_view.bounds, coordinates=True, figsize=(12.0, 6.0)),
+        caption=(f"x and y against iteration at the global learning rate {rate} "
+                 "(μ 0.95, decay 0.9), from (-1.5, 0.001), 40 steps. "
+                 + _SEED002_NOTE)))
+  return tuple(figures)
+
+
+def _tf1_suite(rates: dict[str, float], momentum: float = 0.9,
+               names=("GD", "Momentum", "NAG", "Adagrad", "RMSProp", "Adam")):
+  makers = {
+      "GD": lambda: presets.tf1_gradient_descent(rates["GD"]),
+      "Momentum": lambda: presets.tf1_momentum(rates["Momentum"], momentum),
+      "NAG": lambda: presets.tf1_momentum(rates["NAG"], momentum, nesterov=True),
+      "Adagrad": lambda: presets.tf1_adagrad(rates["Adagrad"]),
+      "RMSProp": lambda: presets.tf1_rmsprop(rates["RMSProp"]),
+      "Adam": lambda: presets.tf1_adam(rates["Adam"]),
+  }
+  return tuple(PathOptimizer(name, makers[name]) for name in names)
+
+
+_TF1_NOTE = (
+    "TF1's rules: momentum a = μa + g, w -= lr·a; Adagrad's accumulator starts "
+    "at 0.1 with no ε; RMSProp's mean square starts at 1 (ε 1e-10); Adam's ε "
+    "not bias-corrected.")
+
+
+def _seed003_figures() -> tuple[PathFigure, ...]:
+  section = "D. Seed 003: TF1 rules"
+  same = lambda rate: {k: rate for k in ("GD", "Momentum", "NAG", "Adagrad", "RMSProp", "Adam")}
+  return (
+      PathFigure(
+          "seed003/quad", section, "quad x² + 4y²", "quad", (-4.0, 4.0), 20,
+          (PathOptimizer("GD", lambda: presets.tf1_gradient_descent(0.2)),
+           PathOptimizer("Momentum", lambda: presets.tf1_momentum(0.2, 0.3))),
+          View(bounds=((-4.5, 4.5), (-4.5, 4.5)), levels=30, surface_3d=True,
+               azimuth=5.0, star=True, figsize=(14.0, 6.0)),
+          "GD lr 0.2; Momentum lr 0.2, μ 0.3; start (-4, 4), 20 steps. " + _TF1_NOTE),
+      PathFigure(
+          "seed003/booth", section, "booth", "booth", (1.0, -2.0), 70,
+          _tf1_suite(same(1e-2)),
+          View(bounds=((-3.0, 6.0), (-3.0, 6.0)), levels=40, surface_3d=True,
+               elevation=70.0, star=True, figsize=(14.0, 6.0)),
+          "All six at lr 1e-2 (momentum 0.9); start (1, -2), 70 steps. " + _TF1_NOTE),
+      PathFigure(
+          "seed003/hyperbolic_saddle", section, "hyperbolic saddle y² - x²",
+          "hyperbolic_saddle", (0.0001, 3.0), 50, _tf1_suite(same(0.1)),
+          View(bounds=((-4.0, 4.0), (-4.0, 4.0)), levels=40, surface_3d=True,
+               azimuth=-30.0, figsize=(14.0, 6.0)),
+          "All six at lr 0.1, momentum 0.9; start (0.0001, 3), 50 steps. " + _TF1_NOTE),
+      PathFigure(
+          "seed003/beale", section, "beale", "beale", (1.5, 2.0), 200,
+          (PathOptimizer("GD", lambda: presets.tf1_gradient_descent(1e-3)),
+           PathOptimizer("Momentum", lambda: presets.tf1_momentum(2.5e-3, 0.7)),
+           PathOptimizer("NAG", lambda: presets.tf1_momentum(5.5e-4, 0.9, nesterov=True)),
+           PathOptimizer("Adagrad", lambda: presets.tf1_adagrad(1.0)),
+           PathOptimizer("RMSProp", lambda: presets.tf1_rmsprop(0.15)),
+           PathOptimizer("Adam", lambda: presets.tf1_adam(1.0))),
+          View(bounds=((-4.5, 4.5), (-4.5, 4.5)), levels=300, log_levels=True,
+               surface_3d=True, azimuth=-20.0, star=True, figsize=(14.0, 6.0)),
+          "GD 1e-3; Momentum 2.5e-3, μ 0.7; NAG 5.5e-4, μ 0.9; Adagrad 1; "
+          "RMSProp 0.15; Adam 1; start (1.5, 2), 200 steps. " + _TF1_NOTE),
+  )
+
+
+PATH_FIGURES = _seed000_figures() + _seed002_figures() + _seed003_figures()

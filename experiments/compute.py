@@ -6,9 +6,10 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
-from experiments.catalogue import SignalMethod
-from optax_extras import signals
+from experiments.catalogue import PathFigure, SignalMethod
+from optax_extras import landscapes, signals
 
 
 def cached(path: pathlib.Path, compute: Callable[[], dict[str, np.ndarray]]):
@@ -28,7 +29,7 @@ def signal_responses(method: SignalMethod) -> dict[str, np.ndarray]:
   """`responses[v, s, t]`: the response to signal `s` for swept value `v`."""
   names = list(signals.SIGNAL_NAMES)
   stacked = jnp.asarray(
-      np.stack([signals.seed_signals()[n] for n in names]), jnp.float32)
+      np.stack([signals.seed_signals()[n] for n in names]))
   sign = -1.0 if method.negate else 1.0
   responses = [
       jax.jit(jax.vmap(lambda s, t=method.make(v): sign * signals.response(t, s)))(
@@ -37,3 +38,38 @@ def signal_responses(method: SignalMethod) -> dict[str, np.ndarray]:
   ]
   return {"responses": np.asarray(jnp.stack(responses)),
           "signals": np.asarray(stacked)}
+
+
+def paths(figure: PathFigure) -> dict[str, np.ndarray]:
+  """`paths[k, t]`: optimizer k's point after t steps (t = 0 is the start),
+  and the surface on the figure's mesh."""
+  surface = landscapes.get(figure.landscape)
+  start = jnp.asarray(figure.start, jnp.float64)
+  trajectories = []
+  for optimizer in figure.optimizers:
+    transform = optimizer.make()
+    trajectories.append(jnp.concatenate(
+        [start[None], _descend(transform, surface, start, figure.num_steps)]))
+  (x0, x1), (y0, y1) = figure.view.bounds
+  step = figure.view.mesh_step
+  xs, ys = np.arange(x0, x1 + step / 2, step), np.arange(y0, y1 + step / 2, step)
+  grid_x, grid_y = np.meshgrid(xs, ys)
+  return {"paths": np.asarray(jnp.stack(trajectories)),
+          "mesh_x": grid_x, "mesh_y": grid_y,
+          "mesh_z": np.asarray(surface.fn(jnp.asarray(grid_x), jnp.asarray(grid_y)))}
+
+
+def _descend(transform, loss, start, num_steps):
+  grad_fn = jax.grad(loss)
+
+  @jax.jit
+  def run(start):
+    def step(carry, _):
+      params, state = carry
+      updates, state = transform.update(
+          grad_fn(params), state, params, grad_fn=grad_fn)
+      params = optax.apply_updates(params, updates)
+      return (params, state), params
+    return jax.lax.scan(step, (start, transform.init(start)), length=num_steps)[1]
+
+  return run(start)

@@ -1,14 +1,17 @@
 """Drawing saved arrays: no optimizer runs here."""
 
 import pathlib
+import shutil
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib import animation  # noqa: E402
 
-from experiments.catalogue import SignalMethod  # noqa: E402
+from experiments.catalogue import PathFigure, SignalMethod  # noqa: E402
+from optax_extras import landscapes  # noqa: E402
 
 
 def signal_figure(
@@ -32,6 +35,121 @@ def signal_figure(
   ax.set_xlabel("epoch")
   ax.set_ylabel("value")
   ax.legend()
+  _save(fig, path, dpi)
+
+
+def _contour(ax, figure: PathFigure, arrays: dict[str, np.ndarray]):
+  z = arrays["mesh_z"]
+  levels = figure.view.levels
+  if figure.view.log_levels:
+    z = np.log1p(z - z.min())
+  contours = ax.contour(arrays["mesh_x"], arrays["mesh_y"], z, levels=levels,
+                        cmap="viridis", linewidths=0.8)
+  if not figure.view.log_levels and isinstance(levels, tuple):
+    ax.clabel(contours, inline=True, fontsize=8)
+  (x0, x1), (y0, y1) = figure.view.bounds
+  ax.set_xlim(x0, x1)
+  ax.set_ylim(y0, y1)
+
+
+def _stars(ax, figure: PathFigure, three_d=None):
+  if not figure.view.star:
+    return
+  surface = landscapes.get(figure.landscape)
+  for minimum in surface.global_minima:
+    x, y = minimum.location
+    ax.plot([x], [y], "r*", markersize=15)
+    if three_d is not None:
+      three_d.plot([x], [y], [minimum.value], "r*", markersize=15, zorder=10)
+
+
+def _layout(figure: PathFigure, arrays: dict[str, np.ndarray]):
+  """The figure with its map axes (and 3-D axes); returns (fig, ax, ax3d)."""
+  fig = plt.figure(figsize=figure.view.figsize)
+  three_d = None
+  if figure.view.surface_3d:
+    three_d = fig.add_subplot(1, 2, 1, projection="3d")
+    three_d.plot_surface(arrays["mesh_x"], arrays["mesh_y"], arrays["mesh_z"],
+                         cmap="viridis", alpha=0.7, linewidth=0)
+    three_d.view_init(elev=figure.view.elevation, azim=figure.view.azimuth)
+    three_d.set_axis_off()
+    ax = fig.add_subplot(1, 2, 2)
+  else:
+    ax = fig.add_subplot(1, 1, 1)
+  _contour(ax, figure, arrays)
+  _stars(ax, figure, three_d)
+  ax.set_title(figure.title)
+  return fig, ax, three_d
+
+
+def _clipped(path: np.ndarray, figure: PathFigure) -> np.ndarray:
+  """Points far outside the window (diverging paths) are not drawn."""
+  (x0, x1), (y0, y1) = figure.view.bounds
+  span = max(x1 - x0, y1 - y0)
+  far = (np.abs(path[:, 0] - (x0 + x1) / 2) > 2 * span) | (
+      np.abs(path[:, 1] - (y0 + y1) / 2) > 2 * span)
+  return np.where(far[:, None], np.nan, path)
+
+
+def coordinates_figure(figure: PathFigure, arrays, path: pathlib.Path, dpi: int):
+  """Seed 002's comparison: x and y against iteration for every optimizer."""
+  fig, (ax_x, ax_y) = plt.subplots(1, 2, figsize=figure.view.figsize, sharex=True)
+  for optimizer, trajectory in zip(figure.optimizers, arrays["paths"]):
+    ax_x.plot(trajectory[:, 0], label=optimizer.label)
+    ax_y.plot(trajectory[:, 1], label=optimizer.label)
+  for ax, name in ((ax_x, "x"), (ax_y, "y")):
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(name)
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.grid(True)
+  ax_x.legend()
+  fig.suptitle(figure.title)
+  _save(fig, path, dpi)
+
+
+def path_figure(figure: PathFigure, arrays, path: pathlib.Path, dpi: int) -> None:
+  """The final picture: every optimizer's whole path on the contour map."""
+  if figure.view.coordinates:
+    coordinates_figure(figure, arrays, path, dpi)
+    return
+  fig, ax, three_d = _layout(figure, arrays)
+  for optimizer, trajectory in zip(figure.optimizers, arrays["paths"]):
+    trajectory = _clipped(trajectory, figure)
+    (line,) = ax.plot(trajectory[:, 0], trajectory[:, 1], label=optimizer.label)
+    if three_d is not None:
+      heights = landscapes.get(figure.landscape).fn(trajectory[:, 0], trajectory[:, 1])
+      three_d.plot(trajectory[:, 0], trajectory[:, 1], np.asarray(heights),
+                   color=line.get_color(), zorder=10)
+  ax.legend()
+  _save(fig, path, dpi)
+
+
+def path_animation(figure: PathFigure, arrays, path: pathlib.Path, *,
+                   frames: int, dpi: int) -> list[pathlib.Path]:
+  """The paths drawn step by step: a GIF (Pillow), and an MP4 if ffmpeg is here."""
+  fig, ax, _ = _layout(figure, arrays)
+  trajectories = [_clipped(t, figure) for t in arrays["paths"]]
+  lines = [ax.plot([], [], label=o.label)[0] for o in figure.optimizers]
+  ax.legend(loc="upper right")
+  steps = np.unique(np.linspace(1, figure.num_steps, frames).astype(int))
+
+  def show(step):
+    for line, trajectory in zip(lines, trajectories):
+      line.set_data(trajectory[:step + 1, 0], trajectory[:step + 1, 1])
+    return lines
+
+  movie = animation.FuncAnimation(fig, show, frames=steps, blit=True)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  written = [path.with_suffix(".gif")]
+  movie.save(written[0], writer=animation.PillowWriter(fps=5), dpi=dpi)
+  if shutil.which("ffmpeg"):
+    written.append(path.with_suffix(".mp4"))
+    movie.save(written[1], writer=animation.FFMpegWriter(fps=5), dpi=dpi)
+  plt.close(fig)
+  return written
+
+
+def _save(fig, path: pathlib.Path, dpi: int) -> None:
   path.parent.mkdir(parents=True, exist_ok=True)
   fig.savefig(path, dpi=dpi)
   plt.close(fig)
