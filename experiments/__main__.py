@@ -1,4 +1,4 @@
-"""Command line: `python -m experiments {gallery,signals,list} ...`."""
+"""Command line: `python -m experiments {gallery,signals,paths,list} ...`."""
 
 import argparse
 import pathlib
@@ -6,7 +6,7 @@ import sys
 import time
 
 from experiments import gallery
-from experiments.catalogue import SIGNAL_METHODS
+from experiments.catalogue import PATH_FIGURES, SIGNAL_METHODS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,23 +27,34 @@ def main(argv: list[str] | None = None) -> int:
   one.add_argument("method", nargs="?", choices=[m.name for m in SIGNAL_METHODS])
   one.add_argument("--out", type=pathlib.Path, default=pathlib.Path("gallery"))
 
-  commands.add_parser("list", help="list the figure families of the catalogue")
+  path = commands.add_parser(
+      "paths", help="draw one 2-D path figure and its animation (or all)")
+  path.add_argument("figure", nargs="?", choices=[f.name for f in PATH_FIGURES])
+  path.add_argument("--out", type=pathlib.Path, default=pathlib.Path("gallery"))
+
+  commands.add_parser("list", help="list the figures of the catalogue")
 
   args = parser.parse_args(argv)
   if args.command == "list":
     for method in SIGNAL_METHODS:
-      print(f"signals {method.name:24s} {method.title}")
+      print(f"signals {method.name:32s} {method.title}")
+    for figure in PATH_FIGURES:
+      print(f"paths   {figure.name:32s} {figure.title}")
     return 0
   start = time.perf_counter()
   if args.command == "gallery":
     entries = gallery.build(args.out, quick=args.quick)
     print(f"{len(entries)} figures in {time.perf_counter() - start:.1f} s: "
           f"{(args.out / 'index.html').resolve()}")
-  else:
+  elif args.command == "signals":
     chosen = [m for m in SIGNAL_METHODS if args.method in (None, m.name)]
-    for method in chosen:
-      gallery.signal_family(method, args.out, dpi=100)
-    print(f"{6 * len(chosen)} figures in {args.out}")
+    entries = [e for m in chosen for e in gallery.signal_family(m, args.out, dpi=100)]
+    print(f"{len(entries)} figures in {args.out}")
+  else:
+    chosen = [f for f in PATH_FIGURES if args.figure in (None, f.name)]
+    entries = [e for f in chosen
+               for e in gallery.path_family(f, args.out, dpi=100, frames=60)]
+    print(f"{len(entries)} figures in {args.out}")
   return 0
 
 
