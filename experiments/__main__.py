@@ -1,4 +1,4 @@
-"""Command line: `python -m experiments {gallery,signals,paths,list} ...`."""
+"""Command line: `python -m experiments {gallery,signals,paths,training,list}`."""
 
 import argparse
 import pathlib
@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
   path.add_argument("figure", nargs="?", choices=[f.name for f in PATH_FIGURES])
   path.add_argument("--out", type=pathlib.Path, default=pathlib.Path("gallery"))
 
+  train = commands.add_parser(
+      "training", help="train a Flax MLP on the digits with every optimizer")
+  train.add_argument("--quick", action="store_true", help="few epochs, small sweep")
+  train.add_argument("--out", type=pathlib.Path, default=pathlib.Path("gallery"))
+
   commands.add_parser("list", help="list the figures of the catalogue")
 
   args = parser.parse_args(argv)
@@ -46,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     entries = gallery.build(args.out, quick=args.quick)
     print(f"{len(entries)} figures in {time.perf_counter() - start:.1f} s: "
           f"{(args.out / 'index.html').resolve()}")
+  elif args.command == "training":
+    from experiments import training  # Flax and scikit-learn load only here.
+
+    training.run(args.out / "training", quick=args.quick)
   elif args.command == "signals":
     chosen = [m for m in SIGNAL_METHODS if args.method in (None, m.name)]
     entries = [e for m in chosen for e in gallery.signal_family(m, args.out, dpi=100)]

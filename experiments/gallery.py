@@ -64,6 +64,39 @@ def path_family(
   return entries
 
 
+def training_family(out: pathlib.Path, *, quick: bool) -> list[Entry]:
+  """The Flax training example: learning histories and learning-rate sensitivity."""
+  from experiments import training  # Flax and scikit-learn load only here.
+
+  arrays = compute.cached(
+      out / "data" / f"training{'_quick' if quick else ''}.npz",
+      lambda: training.to_arrays(*training.results(quick)))
+  histories, sweeps = training.from_arrays(arrays)
+  section = "E. Learning histories: a Flax MLP on scikit-learn's digits"
+  accuracies = ", ".join(
+      f"{name} {100 * history.val_accuracy[-1]:.1f}%"
+      for name, history in sorted(
+          histories.items(), key=lambda item: -item[1].val_accuracy[-1]))
+  epochs = next(iter(histories.values())).val_loss.shape[-1] - 1
+  histories_png = pathlib.Path("training") / "histories.png"
+  sweep_png = pathlib.Path("training") / "lr_sensitivity.png"
+  training.plot_learning_histories(histories, out / histories_png)
+  training.plot_sweep(sweeps, out / sweep_png)
+  return [
+      Entry(section, str(histories_png),
+            f"Training and validation loss and accuracy per epoch, {epochs} "
+            "epochs, each optimizer behind clip_by_global_norm(1), weight "
+            "decay on kernels and a cosine schedule, in nnx.Optimizer. Final "
+            f"validation accuracy: {accuracies}."),
+      Entry(section, str(sweep_png),
+            "Many models at once: seeds × learning rates trained as one "
+            "vmapped computation per optimizer; mean ± spread and the final "
+            "validation accuracy against the learning rate (relative to each "
+            "optimizer's tuned rate), testing the seed's claim that Nesterov "
+            "is more sensitive to the learning rate than Adam."),
+  ]
+
+
 def write_index(entries: list[Entry], out: pathlib.Path) -> pathlib.Path:
   """An index.html showing every entry under its section, with its caption."""
   parts = ["<!doctype html><meta charset='utf-8'><title>optax_extras gallery</title>",
@@ -97,5 +130,6 @@ def build(out: pathlib.Path, *, quick: bool = False) -> list[Entry]:
     entries += signal_family(method, out, dpi=dpi)
   for figure in tqdm(PATH_FIGURES, desc="path figures", unit="figure"):
     entries += path_family(figure, out, dpi=dpi, frames=frames)
+  entries += training_family(out, quick=quick)
   write_index(entries, out)
   return entries
