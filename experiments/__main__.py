@@ -1,4 +1,4 @@
-"""Command line: `python -m experiments {gallery,signals,paths,training,list}`."""
+"""Command line: `python -m experiments {gallery,signals,paths,training,benchmark,list}`."""
 
 import argparse
 import pathlib
@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
   train.add_argument("--quick", action="store_true", help="few epochs, small sweep")
   train.add_argument("--out", type=pathlib.Path, default=pathlib.Path("gallery"))
 
+  bench = commands.add_parser(
+      "benchmark", help="run the benchmarks; print tables, write BENCHMARKS.md")
+  bench.add_argument("sections", nargs="*", help="a subset of the benchmarks")
+  bench.add_argument("--quick", action="store_true", help="small sizes, a smoke test")
+  bench.add_argument("--out", type=pathlib.Path, default=pathlib.Path("BENCHMARKS.md"))
+
   commands.add_parser("list", help="list the figures of the catalogue")
 
   args = parser.parse_args(argv)
@@ -51,6 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     entries = gallery.build(args.out, quick=args.quick)
     print(f"{len(entries)} figures in {time.perf_counter() - start:.1f} s: "
           f"{(args.out / 'index.html').resolve()}")
+  elif args.command == "benchmark":
+    from experiments import benchmarks
+
+    unknown = set(args.sections) - set(benchmarks.SECTIONS)
+    if unknown:
+      parser.error(f"unknown benchmark(s) {sorted(unknown)}; "
+                   f"choose from {sorted(benchmarks.SECTIONS)}")
+    benchmarks.run(args.sections or list(benchmarks.SECTIONS),
+                   quick=args.quick, path=args.out)
   elif args.command == "training":
     from experiments import training  # Flax and scikit-learn load only here.
 
