@@ -5,6 +5,8 @@ Each family is a low-level ``scale_by_*`` transform and a full optimizer
 """
 
 from optax_extras import landscapes, signals
+from optax_extras.sweep import SweepResult, sweep
+from optax_extras.sweep import load as load_sweep
 from optax_extras.transforms.adadelta import (
     AdadeltaBigstartState,
     adadelta_bigstart,
@@ -39,14 +41,17 @@ __all__ = (
     "BiasCorrection",
     "Calibration",
     "MomentumLookaheadState",
+    "SweepResult",
     "adadelta_bigstart",
     "adagrad_family",
     "adam_calibrated",
     "landscapes",
+    "load_sweep",
     "nesterov_lookahead",
     "scale_by_adadelta_bigstart",
     "scale_by_adagrad_family",
     "scale_by_adam_calibrated",
     "scale_by_momentum_lookahead",
     "signals",
+    "sweep",
 )
