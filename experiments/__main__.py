@@ -1,12 +1,18 @@
 """Command line: `python -m experiments {gallery,signals,paths,training,benchmark,list}`."""
 
 import argparse
+import os
 import pathlib
 import sys
 import time
 
-from experiments import gallery
-from experiments.catalogue import PATH_FIGURES, SIGNAL_METHODS
+import jax
+
+# One CPU device per core, so that sweeps use them all (before JAX starts).
+jax.config.update("jax_num_cpu_devices", os.cpu_count() or 1)
+
+from experiments import gallery  # noqa: E402
+from experiments.catalogue import PATH_FIGURES, SIGNAL_METHODS  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

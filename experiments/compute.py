@@ -6,10 +6,9 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from experiments.catalogue import PathFigure, SignalMethod
-from optax_extras import landscapes, signals
+from optax_extras import landscapes, signals, sweep
 
 
 def cached(path: pathlib.Path, compute: Callable[[], dict[str, np.ndarray]]):
@@ -42,34 +41,17 @@ def signal_responses(method: SignalMethod) -> dict[str, np.ndarray]:
 
 def paths(figure: PathFigure) -> dict[str, np.ndarray]:
   """`paths[k, t]`: optimizer k's point after t steps (t = 0 is the start),
-  and the surface on the figure's mesh."""
+  and the surface on the figure's mesh. Computed by the sweep engine."""
   surface = landscapes.get(figure.landscape)
-  start = jnp.asarray(figure.start, jnp.float64)
-  trajectories = []
-  for optimizer in figure.optimizers:
-    transform = optimizer.make()
-    trajectories.append(jnp.concatenate(
-        [start[None], _descend(transform, surface, start, figure.num_steps)]))
+  start = np.asarray([figure.start], np.float64)
+  trajectories = [
+      sweep(optimizer.make, surface, starts=start, num_steps=figure.num_steps,
+            record_every=1, progress=False).trajectories[0]
+      for optimizer in figure.optimizers]
   (x0, x1), (y0, y1) = figure.view.bounds
   step = figure.view.mesh_step
   xs, ys = np.arange(x0, x1 + step / 2, step), np.arange(y0, y1 + step / 2, step)
   grid_x, grid_y = np.meshgrid(xs, ys)
-  return {"paths": np.asarray(jnp.stack(trajectories)),
+  return {"paths": np.stack(trajectories),
           "mesh_x": grid_x, "mesh_y": grid_y,
           "mesh_z": np.asarray(surface.fn(jnp.asarray(grid_x), jnp.asarray(grid_y)))}
-
-
-def _descend(transform, loss, start, num_steps):
-  grad_fn = jax.grad(loss)
-
-  @jax.jit
-  def run(start):
-    def step(carry, _):
-      params, state = carry
-      updates, state = transform.update(
-          grad_fn(params), state, params, grad_fn=grad_fn)
-      params = optax.apply_updates(params, updates)
-      return (params, state), params
-    return jax.lax.scan(step, (start, transform.init(start)), length=num_steps)[1]
-
-  return run(start)
