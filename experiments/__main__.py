@@ -8,11 +8,8 @@ import time
 
 import jax
 
-# One CPU device per core, so that sweeps use them all (before JAX starts).
-jax.config.update("jax_num_cpu_devices", os.cpu_count() or 1)
-
-from experiments import gallery  # noqa: E402
-from experiments.catalogue import PATH_FIGURES, SIGNAL_METHODS  # noqa: E402
+from experiments import gallery
+from experiments.catalogue import PATH_FIGURES, SIGNAL_METHODS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,4 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+  # One CPU device per core, so that sweeps use them all; this must happen
+  # before JAX starts a backend, so here and not on import.
+  jax.config.update("jax_num_cpu_devices", os.cpu_count() or 1)
   sys.exit(main())

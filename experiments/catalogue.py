@@ -7,6 +7,7 @@ arrays (saved to disk), `draw` turns arrays into pictures; nothing here runs.
 import dataclasses
 from collections.abc import Callable
 
+import numpy as np
 import optax
 
 import optax_extras
@@ -304,3 +305,150 @@ def _seed003_figures() -> tuple[PathFigure, ...]:
 
 
 PATH_FIGURES = _seed000_figures() + _seed002_figures() + _seed003_figures()
+
+
+# --- Beyond the seeds: what one start point and one setting cannot show -----
+
+
+@dataclasses.dataclass(frozen=True)
+class BasinFigure:
+  """Per optimizer, a grid of start points coloured by the minimum it reaches."""
+
+  name: str
+  title: str
+  landscape: str
+  optimizers: tuple[PathOptimizer, ...]
+  num_steps: int
+  resolution: int  # Starts per axis (the quick gallery uses a quarter).
+  caption: str
+
+
+@dataclasses.dataclass(frozen=True)
+class HeatmapFigure:
+  """Final loss and steps to a tolerance over a grid of two hyperparameters."""
+
+  name: str
+  title: str
+  landscape: str
+  start: tuple[float, float]
+  num_steps: int
+  make: Callable[..., optax.GradientTransformation]  # make(**{x: ., y: .})
+  x_axis: tuple[str, tuple[float, ...]]
+  y_axis: tuple[str, tuple[float, ...]]
+  tol: float
+  caption: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TunedFigure:
+  """Each optimizer at its best learning rate, found by one vmapped grid search."""
+
+  name: str
+  title: str
+  landscape: str
+  start: tuple[float, float]
+  num_steps: int
+  optimizers: tuple[tuple[str, Callable[[float], optax.GradientTransformation]], ...]
+  learning_rates: tuple[float, ...]
+  caption: str
+
+
+@dataclasses.dataclass(frozen=True)
+class FanFigure:
+  """Hundreds of paths across a range of one hyperparameter, in one picture."""
+
+  name: str
+  title: str
+  landscape: str
+  start: tuple[float, float]
+  num_steps: int
+  make: Callable[[float], optax.GradientTransformation]
+  swept: str
+  values: tuple[float, ...]
+  caption: str
+
+
+_BEYOND = "F. Beyond the seeds"
+
+
+def _log_range(low: float, high: float, count: int) -> tuple[float, ...]:
+  return tuple(float(v) for v in np.logspace(np.log10(low), np.log10(high), count))
+
+
+_BASIN_OPTIMIZERS = (
+    PathOptimizer("gradient descent, lr 0.01", lambda: optax.sgd(0.01)),
+    PathOptimizer("heavy ball, lr 0.01, γ 0.9",
+                  lambda: optax_extras.nesterov_lookahead(0.01, 0.9, (0.0,))),
+    PathOptimizer("Nesterov look-ahead, lr 0.01, γ 0.9",
+                  lambda: optax_extras.nesterov_lookahead(0.01, 0.9, (1.0,))),
+    PathOptimizer("smoothed Nesterov, lr 0.01, γ 0.9",
+                  lambda: optax_extras.nesterov_lookahead(0.01, 0.9, (0.25, 0.5, 0.75, 1.0))),
+    PathOptimizer("Adam, lr 0.1", lambda: optax_extras.adam_calibrated(0.1)),
+    PathOptimizer("Adagrad, lr 1", lambda: optax_extras.adagrad_family(1.0)),
+)
+
+BEYOND_FIGURES = (
+    BasinFigure(
+        "basins/himmelblau", "Himmelblau: which minimum each start reaches",
+        "himmelblau", _BASIN_OPTIMIZERS, num_steps=200, resolution=256,
+        caption="256 × 256 starts over [-5, 5]², 200 steps each, coloured by "
+                "the minimum the run ends within 0.1 of (grey: none, black: "
+                "diverged); 65,536 trajectories per optimizer in one sweep."),
+    BasinFigure(
+        "basins/hills_and_canyon", "Hills and canyon: basins of attraction",
+        "hills_and_canyon", _BASIN_OPTIMIZERS, num_steps=125, resolution=256,
+        caption="Seed 000's surface, 256 × 256 starts over [-3, 3]², 125 steps: "
+                "where the seed could show one start point, every start."),
+    HeatmapFigure(
+        "heatmaps/nesterov_lr_momentum", "Nesterov look-ahead: learning rate × momentum",
+        "hills_and_canyon", (-2.8, -2.5), 125,
+        lambda learning_rate, decay: optax_extras.nesterov_lookahead(
+            learning_rate, decay, (1.0,)),
+        ("learning_rate", _log_range(1e-3, 1.0, 96)),
+        ("decay", tuple(float(v) for v in np.linspace(0.0, 0.99, 96))),
+        tol=0.1,
+        caption="From seed 000's start on hills and canyon, 125 steps: the "
+                "final loss and the first step with loss ≤ 0.1 (the global "
+                "minimum is 0.09) over 96 × 96 settings in one sweep."),
+    HeatmapFigure(
+        "heatmaps/adam_lr_b1", "Adam: learning rate × β1",
+        "hills_and_canyon", (-2.8, -2.5), 125,
+        lambda learning_rate, b1: optax_extras.adam_calibrated(learning_rate, b1),
+        ("learning_rate", _log_range(1e-3, 1.0, 96)),
+        ("b1", tuple(float(v) for v in np.linspace(0.0, 0.99, 96))),
+        tol=0.1,
+        caption="As the Nesterov heatmap, for Adam's learning rate and β1."),
+    TunedFigure(
+        "tuned/hills_and_canyon", "Hills and canyon: each optimizer at its tuned learning rate",
+        "hills_and_canyon", (-2.8, -2.5), 125,
+        (("SGD", lambda learning_rate: optax.sgd(learning_rate)),
+         ("Nesterov look-ahead", lambda learning_rate: optax_extras.nesterov_lookahead(learning_rate, 0.9, (1.0,))),
+         ("smoothed Nesterov", lambda learning_rate: optax_extras.nesterov_lookahead(
+             learning_rate, 0.9, (0.25, 0.5, 0.75, 1.0))),
+         ("RMSProp", lambda learning_rate: optax.rmsprop(learning_rate)),
+         ("Adadelta, big start", lambda learning_rate: optax_extras.adadelta_bigstart(learning_rate, 0.9, 1e-6, 1.0)),
+         ("Adagrad", lambda learning_rate: optax_extras.adagrad_family(learning_rate)),
+         ("Adam", lambda learning_rate: optax_extras.adam_calibrated(learning_rate)),
+         ("Adam, first-gradient start",
+          lambda learning_rate: optax_extras.adam_calibrated(learning_rate, bias_correction="first_gradient"))),
+        _log_range(1e-4, 10.0, 1024),
+        caption="Each optimizer's learning rate is the one with the lowest mean "
+                "final loss over 64 starts around seed 000's start, among 1024 "
+                "rates on a log grid from 1e-4 to 10: 65,536 runs in one "
+                "compiled sweep per optimizer (peers run serial hyperopt "
+                "trials). Then the tuned paths from the start are drawn together."),
+    FanFigure(
+        "fans/nesterov_momentum", "Nesterov look-ahead: a fan of momenta",
+        "hills_and_canyon", (-2.8, -2.5), 125,
+        lambda decay: optax_extras.nesterov_lookahead(0.01, decay, (1.0,)),
+        "decay", tuple(float(v) for v in np.linspace(0.0, 0.99, 300)),
+        caption="300 paths from seed 000's start, lr 0.01, momentum from 0 to "
+                "0.99 (colour): where the seed drew three."),
+    FanFigure(
+        "fans/adam_learning_rate", "Adam: a fan of learning rates",
+        "wobbly", (-2.8, -2.5), 125,
+        lambda learning_rate: optax_extras.adam_calibrated(learning_rate),
+        "learning_rate", _log_range(1e-3, 1.0, 300),
+        caption="300 paths from seed 000's start on the wobbly surface, Adam "
+                "with learning rates from 1e-3 to 1 (colour, log scale)."),
+)

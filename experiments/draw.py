@@ -10,7 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import animation  # noqa: E402
 
-from experiments.catalogue import PathFigure, SignalMethod  # noqa: E402
+from experiments.catalogue import (  # noqa: E402
+    BasinFigure, FanFigure, HeatmapFigure, PathFigure, SignalMethod, TunedFigure)
 from optax_extras import landscapes  # noqa: E402
 
 
@@ -82,9 +83,9 @@ def _layout(figure: PathFigure, arrays: dict[str, np.ndarray]):
   return fig, ax, three_d
 
 
-def _clipped(path: np.ndarray, figure: PathFigure) -> np.ndarray:
-  """Points far outside the window (diverging paths) are not drawn."""
-  (x0, x1), (y0, y1) = figure.view.bounds
+def _clipped(path: np.ndarray, bounds) -> np.ndarray:
+  """Points far outside the window `bounds` (diverging paths) are not drawn."""
+  (x0, x1), (y0, y1) = bounds
   span = max(x1 - x0, y1 - y0)
   far = (np.abs(path[:, 0] - (x0 + x1) / 2) > 2 * span) | (
       np.abs(path[:, 1] - (y0 + y1) / 2) > 2 * span)
@@ -114,7 +115,7 @@ def path_figure(figure: PathFigure, arrays, path: pathlib.Path, dpi: int) -> Non
     return
   fig, ax, three_d = _layout(figure, arrays)
   for optimizer, trajectory in zip(figure.optimizers, arrays["paths"]):
-    trajectory = _clipped(trajectory, figure)
+    trajectory = _clipped(trajectory, figure.view.bounds)
     (line,) = ax.plot(trajectory[:, 0], trajectory[:, 1], label=optimizer.label)
     if three_d is not None:
       heights = landscapes.get(figure.landscape).fn(trajectory[:, 0], trajectory[:, 1])
@@ -128,7 +129,7 @@ def path_animation(figure: PathFigure, arrays, path: pathlib.Path, *,
                    frames: int, dpi: int) -> list[pathlib.Path]:
   """The paths drawn step by step: a GIF (Pillow), and an MP4 if ffmpeg is here."""
   fig, ax, _ = _layout(figure, arrays)
-  trajectories = [_clipped(t, figure) for t in arrays["paths"]]
+  trajectories = [_clipped(t, figure.view.bounds) for t in arrays["paths"]]
   lines = [ax.plot([], [], label=o.label)[0] for o in figure.optimizers]
   ax.legend(loc="upper right")
   steps = np.unique(np.linspace(1, figure.num_steps, frames).astype(int))
@@ -153,3 +154,108 @@ def _save(fig, path: pathlib.Path, dpi: int) -> None:
   path.parent.mkdir(parents=True, exist_ok=True)
   fig.savefig(path, dpi=dpi)
   plt.close(fig)
+
+
+# --- Beyond the seeds ---------------------------------------------------------
+
+
+def _plain_contour(ax, arrays, levels=30):
+  z = arrays["mesh_z"]
+  ax.contour(arrays["mesh_x"], arrays["mesh_y"], np.log1p(z - z.min()),
+             levels=levels, colors="0.7", linewidths=0.6)
+
+
+def basin_figure(figure: BasinFigure, arrays, path: pathlib.Path, dpi: int) -> None:
+  """One panel per optimizer: each start coloured by the minimum it reaches."""
+  labels, minima = arrays["labels"], arrays["minima"]
+  columns = 3
+  rows = -(-len(figure.optimizers) // columns)
+  fig, axes = plt.subplots(rows, columns, figsize=(5 * columns, 4.6 * rows),
+                           squeeze=False)
+  palette = plt.get_cmap("tab10")
+  colors = ["black", "0.75"] + [palette(i) for i in range(len(minima))]
+  cmap = matplotlib.colors.ListedColormap(colors)
+  extent = (arrays["xs"][0], arrays["xs"][-1], arrays["ys"][0], arrays["ys"][-1])
+  for ax, optimizer, label in zip(axes.flat, figure.optimizers, labels):
+    ax.imshow(label + 2, origin="lower", extent=extent, cmap=cmap,
+              vmin=-0.5, vmax=len(colors) - 0.5, interpolation="nearest")
+    ax.plot(minima[:, 0], minima[:, 1], "w*", markersize=12, markeredgecolor="k")
+    reached = [f"{100 * np.mean(label == k):.0f}%" for k in range(len(minima))]
+    ax.set_title(f"{optimizer.label}\nreached: {', '.join(reached)}", fontsize=9)
+  for ax in list(axes.flat)[len(figure.optimizers):]:
+    ax.set_axis_off()
+  fig.suptitle(figure.title)
+  fig.tight_layout()
+  _save(fig, path, dpi)
+
+
+def heatmap_figure(figure: HeatmapFigure, arrays, path: pathlib.Path, dpi: int) -> None:
+  """Final loss (log scale) and steps to the tolerance over two hyperparameters."""
+  (x_name, _), (y_name, _) = figure.x_axis, figure.y_axis
+  xs, ys = arrays["xs"], arrays["ys"]
+  log_x = xs.min() > 0 and xs.max() / xs.min() > 50
+  fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
+  steps = np.where(arrays["tol_step"] < 0, np.nan, arrays["tol_step"])
+  for ax, values, label, cmap in (
+      (left, np.log10(arrays["final_loss"]), "log10 final loss", "viridis"),
+      (right, steps, f"first step with loss ≤ {figure.tol} (blank: never)", "magma")):
+    mesh = ax.pcolormesh(xs, ys, values.T, cmap=cmap, shading="nearest")
+    fig.colorbar(mesh, ax=ax, label=label)
+    ax.set_xlabel(x_name)
+    ax.set_ylabel(y_name)
+    if log_x:
+      ax.set_xscale("log")
+  fig.suptitle(figure.title)
+  _save(fig, path, dpi)
+
+
+def tuned_figure(figure: TunedFigure, arrays, path: pathlib.Path, dpi: int) -> None:
+  """The tuned paths together, and each optimizer's mean final loss against its rate."""
+  fig, (left, right) = plt.subplots(1, 2, figsize=(15, 6))
+  _plain_contour(left, arrays)
+  surface = landscapes.get(figure.landscape)
+  for (label, _), trajectory, rate, loss in zip(
+      figure.optimizers, arrays["paths"], arrays["best_rate"],
+      arrays["mean_final_loss"]):
+    trajectory = _clipped(trajectory, surface.bounds)
+    (line,) = left.plot(trajectory[:, 0], trajectory[:, 1],
+                        label=f"{label}, lr {rate:.3g}")
+    right.plot(arrays["learning_rates"], np.where(np.isfinite(loss), loss, np.nan),
+               color=line.get_color(), label=label)
+    right.plot([rate], [loss.min()], "o", color=line.get_color())
+  (x0, x1), (y0, y1) = surface.bounds
+  left.set_xlim(x0, x1)
+  left.set_ylim(y0, y1)
+  left.legend(fontsize=8)
+  left.set_title(figure.title, fontsize=10)
+  right.set_xscale("log")
+  right.set_yscale("log")
+  finite = arrays["mean_final_loss"][np.isfinite(arrays["mean_final_loss"])]
+  right.set_ylim(0.5 * finite.min(), 10 * float(surface(np.asarray(figure.start))))
+  right.set_xlabel("learning rate")
+  right.set_ylabel(f"mean loss after {figure.num_steps} steps, 64 starts")
+  right.grid(True)
+  _save(fig, path, dpi)
+
+
+def fan_figure(figure: FanFigure, arrays, path: pathlib.Path, dpi: int) -> None:
+  """All paths on the contour map, coloured by the swept hyperparameter."""
+  from matplotlib.collections import LineCollection
+
+  values = arrays["values"]
+  log = values.min() > 0 and values.max() / values.min() > 50
+  norm = (matplotlib.colors.LogNorm if log else matplotlib.colors.Normalize)(
+      values.min(), values.max())
+  fig, ax = plt.subplots(figsize=(12, 8))
+  _plain_contour(ax, arrays)
+  lines = LineCollection(list(arrays["paths"]), cmap="plasma", norm=norm,
+                         linewidths=0.6, alpha=0.7)
+  lines.set_array(values)
+  ax.add_collection(lines)
+  fig.colorbar(lines, ax=ax, label=figure.swept)
+  ax.plot(*figure.start, "ko")
+  (x0, x1), (y0, y1) = landscapes.get(figure.landscape).bounds
+  ax.set_xlim(x0, x1)
+  ax.set_ylim(y0, y1)
+  ax.set_title(figure.title)
+  _save(fig, path, dpi)

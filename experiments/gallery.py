@@ -8,7 +8,8 @@ from tqdm import tqdm
 
 from experiments import compute, draw
 from experiments.catalogue import (
-    PATH_FIGURES, SIGNAL_METHODS, PathFigure, SignalMethod)
+    BEYOND_FIGURES, PATH_FIGURES, SIGNAL_METHODS, BasinFigure, FanFigure,
+    HeatmapFigure, PathFigure, SignalMethod, TunedFigure)
 from optax_extras import signals
 
 
@@ -62,6 +63,33 @@ def path_family(
       entries.append(Entry(figure.section, str(movie.relative_to(out)),
                            f"{figure.title}: animation ({movie.suffix[1:]})."))
   return entries
+
+
+def beyond_family(figure, out: pathlib.Path, *, quick: bool, dpi: int) -> list[Entry]:
+  """A basin map, heatmap, tuned comparison or fan: computed (or loaded), drawn."""
+  kinds = {  # type -> (compute, draw, quick-mode subsampling)
+      BasinFigure: (compute.basins, draw.basin_figure, lambda f: f.resolution // (4 if quick else 1)),
+      HeatmapFigure: (compute.heatmap, draw.heatmap_figure, lambda f: 3 if quick else 1),
+      TunedFigure: (compute.tuned, draw.tuned_figure, lambda f: 8 if quick else 1),
+      FanFigure: (compute.fan, draw.fan_figure, lambda f: 5 if quick else 1),
+  }
+  calculate, render, size = kinds[type(figure)]
+  suffix = "_quick" if quick else ""
+  arrays = compute.cached(out / "data" / f"{figure.name}{suffix}.npz",
+                          lambda: calculate(figure, size(figure)))
+  picture = pathlib.Path(f"{figure.name}.png")
+  render(figure, arrays, out / picture, dpi=dpi)
+  caption = f"{figure.title}. {figure.caption}"
+  if quick:
+    caption += " (Quick gallery: a subsample of these settings.)"
+  if isinstance(figure, TunedFigure):
+    caption += " Tuned rates: " + ", ".join(
+        f"{label} {rate:.3g}" for (label, _), rate in
+        zip(figure.optimizers, arrays["best_rate"])) + "."
+  return [Entry(_BEYOND_SECTION, str(picture), caption)]
+
+
+_BEYOND_SECTION = "F. Beyond the seeds (computed by the sweep engine)"
 
 
 def training_family(out: pathlib.Path, *, quick: bool) -> list[Entry]:
@@ -130,6 +158,8 @@ def build(out: pathlib.Path, *, quick: bool = False) -> list[Entry]:
     entries += signal_family(method, out, dpi=dpi)
   for figure in tqdm(PATH_FIGURES, desc="path figures", unit="figure"):
     entries += path_family(figure, out, dpi=dpi, frames=frames)
+  for figure in tqdm(BEYOND_FIGURES, desc="beyond the seeds", unit="figure"):
+    entries += beyond_family(figure, out, quick=quick, dpi=dpi)
   entries += training_family(out, quick=quick)
   write_index(entries, out)
   return entries

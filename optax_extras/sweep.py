@@ -6,35 +6,29 @@ program and never interact, so a lane that diverges changes no other lane.
 `sweep` computes, `SweepResult` holds NumPy arrays (and saves them), `load`
 reads them back.
 
-Design, with measurements (float32, Adam on ``hills_and_canyon``, 125 steps,
-the project's 2-core CPU, in trajectory-steps per second):
+Design (``python -m experiments benchmark sweep`` measures it against
+baselines; the numbers are in BENCHMARKS.md):
 
 - Struct of arrays. A lane is written for one trajectory whose parameters are
   a pair of scalars ``(x, y)`` and is ``jax.vmap``-ed over lanes, so every
   coordinate and every optimizer moment is a contiguous ``(lanes,)`` array
   and per-lane hyperparameters are vmapped arguments of ``make_optimizer``;
   what does not depend on a lane (Adam's step count, bias correction) stays
-  a scalar. 2 devices, N = 1e5 and 1e6: 366-375 M/s (358 with ``tol``); a
-  hand-written SoA Adam kernel 390-410 M/s; optax Adam on ``(N, 2)``
-  parameters, ``jit(vmap(scan))``, 194 M/s (it gains nothing from a second
-  device; on one device, with XLA's threads, both layouts run 180-210 M/s).
-  10 chunks of 1e6 lanes: 310-340 M/s, 600 MB peak memory.
+  a scalar.
 - A `Landscape` is called through its elementwise ``fn(x, y)``. Another loss
-  gets ``jnp.stack([x, y])``; the gradient of that keeps pads and slices of
-  a ``(lanes, 2)`` array in the loop, 3-10% slower.
+  gets ``jnp.stack([x, y])``, a few percent slower.
 - Blocks: a device runs its lanes in blocks of at most `_BLOCK` lanes
-  (``lax.map``), so a block's state stays in cache: 1024-8192 lanes measured
-  alike, 512 lanes 13% slower, one block of 5e5 lanes 2× slower.
+  (``lax.map``), so that a block's state stays in cache (during development,
+  one block of 5e5 lanes ran about 2x slower than blocks of 1024-8192).
 - Chunks: the host loops over chunks of lanes (bounded memory, progress bar,
   checkpoints) with one compiled program: the chunk's first lane is an
   argument, and a short chunk is padded with repeats of the last lane.
 - Devices: lanes are split over all local devices (``jax.shard_map``, 1-D
   mesh). On a CPU host, entry points should ask for a device per core before
   JAX starts: ``jax.config.update("jax_num_cpu_devices", 2)`` or
-  ``XLA_FLAGS=--xla_force_host_platform_device_count=2``; this module uses
-  the devices it is given. On this AVX-512 CPU, adding
-  ``--xla_cpu_prefer_vector_width=512`` to ``XLA_FLAGS`` gave 390-417 M/s
-  (hand kernel 451-458, ``(N, 2)`` 266-283).
+  ``XLA_FLAGS=--xla_force_host_platform_device_count=2`` (``python -m
+  experiments`` does); this module uses the devices it is given. On CPUs
+  with AVX-512, ``XLA_FLAGS=--xla_cpu_prefer_vector_width=512`` may help.
   With ``jax.distributed``, let each process sweep its own part (split the
   grid by ``jax.process_index()``) on its local devices and save its result.
 """
