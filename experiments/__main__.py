@@ -74,13 +74,12 @@ def main(argv: list[str] | None = None) -> int:
 
     training.run(args.out / "training", quick=args.quick)
   elif args.command == "signals":
-    chosen = [m for m in SIGNAL_METHODS if args.method in (None, m.name)]
-    entries = [e for m in chosen for e in gallery.signal_family(m, args.out, dpi=100)]
+    chosen = [m.name for m in SIGNAL_METHODS if args.method in (None, m.name)]
+    entries = gallery.build(args.out, only=[f"signals/{name}" for name in chosen])
     print(f"{len(entries)} figures in {args.out}")
   else:
-    chosen = [f for f in PATH_FIGURES if args.figure in (None, f.name)]
-    entries = [e for f in chosen
-               for e in gallery.path_family(f, args.out, dpi=100, frames=60)]
+    chosen = [f.name for f in PATH_FIGURES if args.figure in (None, f.name)]
+    entries = gallery.build(args.out, only=[f"paths/{name}" for name in chosen])
     print(f"{len(entries)} figures in {args.out}")
   return 0
 

@@ -32,7 +32,7 @@ class SignalMethod:
   values: tuple[float | str, ...]
   settings: str
   negate: bool = False
-  seed_figure: bool = True  # False: described in the seed's text, not drawn.
+  origin: str = "seed 000"  # Or described in its text, or beyond it.
 
 
 def _scaled(transform: optax.GradientTransformation, factor: float):
@@ -40,6 +40,7 @@ def _scaled(transform: optax.GradientTransformation, factor: float):
 
 
 _GAMMAS = (0.25, 0.9, 0.975)
+_DESCRIBED = "described in seed 000's text"
 
 SIGNAL_METHODS = (
     SignalMethod(
@@ -80,23 +81,23 @@ SIGNAL_METHODS = (
     SignalMethod(
         "adagrad_without_root", "Adagrad without the root",
         lambda e: _scaled(optax_extras.scale_by_adagrad_family(1.0, eps=e), 2.5),
-        "ε", (1e-7, 0.1, 10.0), "v = lr·g/(G + ε), lr 2.5", seed_figure=False),
+        "ε", (1e-7, 0.1, 10.0), "v = lr·g/(G + ε), lr 2.5", origin=_DESCRIBED),
     SignalMethod(
         "adagrad_moduli", "Adagrad accumulating |g|",
         lambda e: _scaled(optax_extras.scale_by_adagrad_family(order=1.0, eps=e), 2.5),
         "ε", (1e-7, 0.1, 10.0), "G += |g|; v = lr·g/√(G + ε), lr 2.5",
-        seed_figure=False),
+        origin=_DESCRIBED),
     SignalMethod(
         "adamax", "Adamax",
         lambda b: _scaled(optax.scale_by_adamax(b, 0.999, eps=1e-7), 0.25),
         "β1", _GAMMAS, "optax.scale_by_adamax, β2 0.999, lr 0.25, ε 1e-7",
-        seed_figure=False),
+        origin=_DESCRIBED),
     SignalMethod(
         "adam_nesterov", "Adam with Nesterov look-ahead (NAdam)",
         lambda b: _scaled(optax_extras.scale_by_adam_calibrated(
             b, 0.999, eps=0.0, eps_root=1e-7, nesterov=True), 0.25),
         "β1", _GAMMAS, "β2 0.999, lr 0.25, ε 1e-7 inside the root",
-        seed_figure=False),
+        origin=_DESCRIBED),
     # Beyond the seed: its "virtual history" argument, made visible.
     SignalMethod(
         "adam_calibrations", "Adam: initial calibration rules",
@@ -104,7 +105,7 @@ SIGNAL_METHODS = (
             0.9, 0.999, eps=0.0, eps_root=1e-7, bias_correction=c), 0.25),
         "calibration", optax_extras.BIAS_CORRECTIONS,
         "β1 0.9, β2 0.999, lr 0.25, ε 1e-7 inside the root",
-        seed_figure=False),
+        origin="beyond the seed"),
 )
 
 

@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import animation  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
 
 from experiments.catalogue import (  # noqa: E402
     BasinFigure, FanFigure, HeatmapFigure, PathFigure, SignalMethod, TunedFigure)
@@ -127,26 +128,50 @@ def path_figure(figure: PathFigure, arrays, path: pathlib.Path, dpi: int) -> Non
 
 def path_animation(figure: PathFigure, arrays, path: pathlib.Path, *,
                    frames: int, dpi: int) -> list[pathlib.Path]:
-  """The paths drawn step by step: a GIF (Pillow), and an MP4 if ffmpeg is here."""
+  """The paths drawn step by step: a GIF (Pillow), and an MP4 if ffmpeg is here.
+
+  The map is rendered once; each frame draws the paths so far onto a copy of
+  it with Pillow, in the axes' own pixel coordinates.
+  """
   fig, ax, _ = _layout(figure, arrays)
-  trajectories = [_clipped(t, figure.view.bounds) for t in arrays["paths"]]
-  lines = [ax.plot([], [], label=o.label)[0] for o in figure.optimizers]
+  colors = [ax.plot([], [], label=o.label)[0].get_color() for o in figure.optimizers]
   ax.legend(loc="upper right")
+  fig.set_dpi(dpi)
+  fig.canvas.draw()
+  background = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).convert("RGB")
+  height = background.height
+  pixels = [ax.transData.transform(_clipped(t, figure.view.bounds))
+            for t in arrays["paths"]]
+  plt.close(fig)
   steps = np.unique(np.linspace(1, figure.num_steps, frames).astype(int))
-
-  def show(step):
-    for line, trajectory in zip(lines, trajectories):
-      line.set_data(trajectory[:step + 1, 0], trajectory[:step + 1, 1])
-    return lines
-
-  movie = animation.FuncAnimation(fig, show, frames=steps, blit=True)
+  images = []
+  for step in steps:
+    image = background.copy()
+    pen = ImageDraw.Draw(image)
+    for color, points in zip(colors, pixels):
+      points = points[:step + 1]
+      points = points[np.isfinite(points).all(axis=1)]
+      if len(points) > 1:
+        pen.line([(x, height - y) for x, y in points],
+                 fill=matplotlib.colors.to_hex(color), width=max(1, dpi // 40))
+    pen.text((4, 4), f"step {step}", fill="black")
+    images.append(image)
   path.parent.mkdir(parents=True, exist_ok=True)
   written = [path.with_suffix(".gif")]
-  movie.save(written[0], writer=animation.PillowWriter(fps=5), dpi=dpi)
+  images[0].save(written[0], save_all=True, append_images=images[1:],
+                 duration=200, loop=0)
   if shutil.which("ffmpeg"):
     written.append(path.with_suffix(".mp4"))
-    movie.save(written[1], writer=animation.FFMpegWriter(fps=5), dpi=dpi)
-  plt.close(fig)
+    writer = animation.FFMpegWriter(fps=5)
+    movie_fig = plt.figure(figsize=(background.width / dpi, height / dpi), dpi=dpi)
+    movie_ax = movie_fig.add_axes((0, 0, 1, 1))
+    movie_ax.set_axis_off()
+    shown = movie_ax.imshow(images[0])
+    with writer.saving(movie_fig, written[1], dpi=dpi):
+      for image in images:
+        shown.set_data(image)
+        writer.grab_frame()
+    plt.close(movie_fig)
   return written
 
 

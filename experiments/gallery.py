@@ -1,9 +1,13 @@
 """The gallery: every figure of the catalogue in one folder, with an index.html."""
 
+import concurrent.futures
 import dataclasses
 import html
+import multiprocessing
+import os
 import pathlib
 
+import numpy as np
 from tqdm import tqdm
 
 from experiments import compute, draw
@@ -23,15 +27,9 @@ class Entry:
 
 
 def signal_family(
-    method: SignalMethod, out: pathlib.Path, *, dpi: int
+    method: SignalMethod, arrays, out: pathlib.Path, *, dpi: int
 ) -> list[Entry]:
-  """Computes (or loads) one method's responses and draws its six figures."""
-  arrays = compute.cached(
-      out / "data" / "signals" / f"{method.name}.npz",
-      lambda: compute.signal_responses(method))
-  origin = "seed 000" if method.seed_figure else "described in seed 000's text"
-  if method.name == "adam_calibrations":
-    origin = "beyond the seed"
+  """One method's six signal figures."""
   entries = []
   for index, name in enumerate(signals.SIGNAL_NAMES):
     path = pathlib.Path("signals") / method.name / f"{name}.png"
@@ -41,7 +39,7 @@ def signal_family(
     entries.append(Entry(
         section="A. Gradient-signal responses",
         path=str(path),
-        caption=(f"{method.title} on {name.replace('_', ' ')} ({origin}). "
+        caption=(f"{method.title} on {name.replace('_', ' ')} ({method.origin}). "
                  f"{method.settings}; {method.swept} ∈ {{{values}}}. "
                  "Look-ahead reads use correct linear interpolation "
                  "(the seed's helper did not interpolate).")))
@@ -49,11 +47,9 @@ def signal_family(
 
 
 def path_family(
-    figure: PathFigure, out: pathlib.Path, *, dpi: int, frames: int
+    figure: PathFigure, arrays, out: pathlib.Path, *, dpi: int, frames: int
 ) -> list[Entry]:
-  """Computes (or loads) one figure's paths; draws its picture and animation."""
-  arrays = compute.cached(out / "data" / "paths" / f"{figure.name}.npz",
-                          lambda: compute.paths(figure))
+  """One 2-D figure: its final picture and its animation."""
   picture = pathlib.Path("paths") / f"{figure.name}.png"
   draw.path_figure(figure, arrays, out / picture, dpi=dpi)
   entries = [Entry(figure.section, str(picture), f"{figure.title}. {figure.caption}")]
@@ -65,18 +61,28 @@ def path_family(
   return entries
 
 
-def beyond_family(figure, out: pathlib.Path, *, quick: bool, dpi: int) -> list[Entry]:
-  """A basin map, heatmap, tuned comparison or fan: computed (or loaded), drawn."""
-  kinds = {  # type -> (compute, draw, quick-mode subsampling)
-      BasinFigure: (compute.basins, draw.basin_figure, lambda f: f.resolution // (4 if quick else 1)),
-      HeatmapFigure: (compute.heatmap, draw.heatmap_figure, lambda f: 3 if quick else 1),
-      TunedFigure: (compute.tuned, draw.tuned_figure, lambda f: 8 if quick else 1),
-      FanFigure: (compute.fan, draw.fan_figure, lambda f: 5 if quick else 1),
-  }
-  calculate, render, size = kinds[type(figure)]
-  suffix = "_quick" if quick else ""
-  arrays = compute.cached(out / "data" / f"{figure.name}{suffix}.npz",
-                          lambda: calculate(figure, size(figure)))
+_SUBSAMPLE = {  # Quick gallery: every k-th setting (basins: resolution / k).
+    BasinFigure: 4, HeatmapFigure: 3, TunedFigure: 8, FanFigure: 5}
+_BEYOND = {  # type -> (compute, draw)
+    BasinFigure: (compute.basins, draw.basin_figure),
+    HeatmapFigure: (compute.heatmap, draw.heatmap_figure),
+    TunedFigure: (compute.tuned, draw.tuned_figure),
+    FanFigure: (compute.fan, draw.fan_figure),
+}
+
+
+def beyond_arrays(figure, *, quick: bool) -> dict[str, np.ndarray]:
+  """A basin map, heatmap, tuned comparison or fan, computed."""
+  every = _SUBSAMPLE[type(figure)] if quick else 1
+  if isinstance(figure, BasinFigure):
+    every = figure.resolution // every
+  return _BEYOND[type(figure)][0](figure, every)
+
+
+def beyond_family(figure, arrays, out: pathlib.Path, *, quick: bool, dpi: int
+                  ) -> list[Entry]:
+  """A basin map, heatmap, tuned comparison or fan, drawn."""
+  render = _BEYOND[type(figure)][1]
   picture = pathlib.Path(f"{figure.name}.png")
   render(figure, arrays, out / picture, dpi=dpi)
   caption = f"{figure.title}. {figure.caption}"
@@ -92,13 +98,10 @@ def beyond_family(figure, out: pathlib.Path, *, quick: bool, dpi: int) -> list[E
 _BEYOND_SECTION = "F. Beyond the seeds (computed by the sweep engine)"
 
 
-def training_family(out: pathlib.Path, *, quick: bool) -> list[Entry]:
+def training_family(arrays, out: pathlib.Path) -> list[Entry]:
   """The Flax training example: learning histories and learning-rate sensitivity."""
   from experiments import training  # Flax and scikit-learn load only here.
 
-  arrays = compute.cached(
-      out / "data" / f"training{'_quick' if quick else ''}.npz",
-      lambda: training.to_arrays(*training.results(quick)))
   histories, sweeps = training.from_arrays(arrays)
   section = "E. Learning histories: a Flax MLP on scikit-learn's digits"
   accuracies = ", ".join(
@@ -149,17 +152,89 @@ def write_index(entries: list[Entry], out: pathlib.Path) -> pathlib.Path:
   return index
 
 
-def build(out: pathlib.Path, *, quick: bool = False) -> list[Entry]:
-  """Every figure family into `out`; saved results are re-drawn, not recomputed."""
-  out.mkdir(parents=True, exist_ok=True)
+# --- Jobs: what to compute (in worker processes) and draw (here) -------------
+
+_SIGNALS = {method.name: method for method in SIGNAL_METHODS}
+_PATHS = {figure.name: figure for figure in PATH_FIGURES}
+_BEYOND_FIGURES = {figure.name: figure for figure in BEYOND_FIGURES}
+
+
+def job_keys() -> list[str]:
+  """Every family of the gallery, in the order it is shown."""
+  return ([f"signals/{name}" for name in _SIGNALS] + [f"paths/{name}" for name in _PATHS]
+          + [f"beyond/{name}" for name in _BEYOND_FIGURES] + ["training"])
+
+
+def data_path(out: pathlib.Path, key: str, quick: bool) -> pathlib.Path:
+  """Where a job's arrays are saved; quick runs of subsampled jobs apart."""
+  subsampled = key == "training" or key.startswith("beyond/")
+  return out / "data" / f"{key}{'_quick' if quick and subsampled else ''}.npz"
+
+
+def compute_arrays(key: str, quick: bool) -> dict[str, np.ndarray]:
+  """A job's arrays, computed."""
+  kind, _, name = key.partition("/")
+  if kind == "signals":
+    return compute.signal_responses(_SIGNALS[name])
+  if kind == "paths":
+    return compute.paths(_PATHS[name])
+  if kind == "beyond":
+    return beyond_arrays(_BEYOND_FIGURES[name], quick=quick)
+  from experiments import training  # Flax and scikit-learn load only here.
+
+  return training.to_arrays(*training.results(quick, show_progress=False))
+
+
+def draw_entries(key: str, arrays, out: pathlib.Path, *, quick: bool) -> list[Entry]:
+  """A job's pictures, drawn from its arrays."""
   dpi, frames = (40, 12) if quick else (100, 60)
+  kind, _, name = key.partition("/")
+  if kind == "signals":
+    return signal_family(_SIGNALS[name], arrays, out, dpi=dpi)
+  if kind == "paths":
+    return path_family(_PATHS[name], arrays, out, dpi=dpi, frames=frames)
+  if kind == "beyond":
+    return beyond_family(_BEYOND_FIGURES[name], arrays, out, quick=quick, dpi=dpi)
+  return training_family(arrays, out)
+
+
+def _compute_and_save(key: str, quick: bool, out: str) -> None:
+  """A worker's task: compute a job's arrays and save them atomically."""
+  compute.cached(data_path(pathlib.Path(out), key, quick),
+                 lambda: compute_arrays(key, quick))
+
+
+def build(out: pathlib.Path, *, quick: bool = False, only: list[str] | None = None,
+          workers: int | None = None) -> list[Entry]:
+  """Draws the gallery (or the jobs `only`) into `out`, with its index.html.
+
+  Missing arrays are computed by `workers` processes (default: one per core),
+  longest job first, while this process draws the finished ones in order.
+  Saved arrays are re-drawn, not recomputed, and an interrupted build keeps
+  every array it finished.
+  """
+  keys = job_keys() if only is None else only
+  out.mkdir(parents=True, exist_ok=True)
+  missing = [k for k in keys if not data_path(out, k, quick).exists()]
+  workers = min(len(missing), workers or os.cpu_count() or 1)
+  futures = {}
+  pool = None
+  if workers > 1:
+    pool = concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"))
+    for key in sorted(missing, key=lambda k: k != "training"):  # Longest first.
+      futures[key] = pool.submit(_compute_and_save, key, quick, str(out))
   entries = []
-  for method in tqdm(SIGNAL_METHODS, desc="signal figures", unit="method"):
-    entries += signal_family(method, out, dpi=dpi)
-  for figure in tqdm(PATH_FIGURES, desc="path figures", unit="figure"):
-    entries += path_family(figure, out, dpi=dpi, frames=frames)
-  for figure in tqdm(BEYOND_FIGURES, desc="beyond the seeds", unit="figure"):
-    entries += beyond_family(figure, out, quick=quick, dpi=dpi)
-  entries += training_family(out, quick=quick)
-  write_index(entries, out)
+  try:
+    for key in tqdm(keys, desc="gallery", unit="family"):
+      if key in futures:
+        futures[key].result()
+      arrays = compute.cached(data_path(out, key, quick),
+                              lambda: compute_arrays(key, quick))
+      entries += draw_entries(key, arrays, out, quick=quick)
+  finally:
+    if pool is not None:
+      pool.shutdown(wait=False, cancel_futures=True)
+  if only is None:
+    write_index(entries, out)
   return entries

@@ -323,8 +323,9 @@ def _lane_program(
 
       firsts = 1 + record_every * jnp.arange(num_records, dtype=jnp.int32)
       carry, (points, values) = jax.lax.scan(record, carry, firsts)
-      carry = advance(carry, jnp.int32(1 + record_every * num_records),
-                      num_steps - record_every * num_records)
+      remainder = num_steps - record_every * num_records
+      if remainder:  # A second copy of the step to compile: only if needed.
+        carry = advance(carry, jnp.int32(1 + record_every * num_records), remainder)
       outputs["trajectories"] = jnp.concatenate([jnp.stack(params)[None], points])
       outputs["trajectory_loss"] = jnp.concatenate([value[None], values])
     outputs.update(final_params=jnp.stack(carry.params), final_loss=carry.value,

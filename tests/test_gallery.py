@@ -28,8 +28,8 @@ def test_every_entry_is_a_non_blank_image(built):
       pixels = np.asarray(image.convert("L"))
       frames = getattr(image, "n_frames", 1)
     assert pixels.std() > 5, f"{entry.path} looks blank"
-    if entry.path.endswith(".gif"):  # Pillow merges identical frames.
-      assert frames >= 2, f"{entry.path} has {frames} frame"
+    if entry.path.endswith(".gif"):
+      assert frames >= 10, f"{entry.path} has {frames} frames"
 
 
 def test_index_shows_every_entry_with_its_caption(built):
