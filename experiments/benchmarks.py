@@ -57,7 +57,7 @@ _STEP_PAIRS = (
     ("nesterov_lookahead (1.0,)",
      lambda: optax_extras.nesterov_lookahead(0.05, 0.9, (1.0,)),
      "optax.sgd(nesterov)", lambda: optax.sgd(0.05, 0.9, nesterov=True),
-     "1 gradient per step, as optax: the one at θ unused, XLA drops it"),
+     "1 gradient per step, as optax (θ's is unused and dropped: 8 dots in both); +1 elementwise pass to form θ + γv"),
     ("nesterov_lookahead (¼, ½, ¾, 1)",
      lambda: optax_extras.nesterov_lookahead(0.05, 0.9, (0.25, 0.5, 0.75, 1.0)),
      "optax.sgd(nesterov)", lambda: optax.sgd(0.05, 0.9, nesterov=True),
