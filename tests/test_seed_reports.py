@@ -92,3 +92,32 @@ def test_seed003_beale_adam_and_rmsprop_lead_adagrad_lags_momentum_stalls():
   surface = landscapes.get("beale")
   assert surface(paths["Momentum"][-1]) > surface(paths["NAG"][-1])
   assert oscillation(paths["Momentum"]) < 0.1
+
+
+def symmetry_break(path, threshold=0.1):
+  return first_step_within(-np.abs(path[:, 1]), -threshold)
+
+
+def test_seed002_adaptive_methods_break_the_symmetry_first():
+  # "For small learning rates Adam and RMSProp are superior to Momentum and
+  # SGD"; "the adaptive algorithms break off the symmetry earlier ..., except
+  # at 0.1, where Momentum and NAG outperform AdaDelta".
+  small = {k: symmetry_break(p) for k, p in final_points("seed002/coordinates_lr_0.01").items()}
+  assert max(small["Adam"], small["RMSProp"]) < min(small["SGD"], small["momentum"])
+  at_0_1 = {k: symmetry_break(p) for k, p in final_points("seed002/coordinates_lr_0.1").items()}
+  assert max(at_0_1[k] for k in ("Adagrad", "RMSProp", "Adam")) < min(
+      at_0_1[k] for k in ("SGD", "momentum", "NAG"))
+  assert max(at_0_1["momentum"], at_0_1["NAG"]) < at_0_1["AdaDelta"]
+
+
+def test_seed002_adadelta_ignores_the_learning_rate():
+  paths = [final_points(f"seed002/coordinates_lr_{rate}")["AdaDelta"]
+           for rate in (0.01, 0.1, 0.3)]
+  np.testing.assert_array_equal(paths[0], paths[1])
+  np.testing.assert_array_equal(paths[0], paths[2])
+
+
+def test_seed002_rmsprop_oscillates_around_x_0_where_adam_settles():
+  paths = final_points("seed002/coordinates_lr_0.3")
+  flips = {k: np.sum(np.diff(np.sign(p[20:, 0])) != 0) for k, p in paths.items()}
+  assert flips["RMSProp"] > 5 * max(flips["Adam"], 1)
