@@ -12,7 +12,6 @@ import hypothesis
 import hypothesis.strategies as st
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 import pytest
 from absl.testing import parameterized
