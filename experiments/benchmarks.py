@@ -166,6 +166,7 @@ def many_models(*, quick: bool) -> Table:
 
 def gallery_time(*, quick: bool) -> Table:
   """Wall time of the gallery from scratch (nothing saved), quick and full."""
+  import pathlib
   import tempfile
 
   from experiments import gallery
@@ -174,7 +175,7 @@ def gallery_time(*, quick: bool) -> Table:
   for mode in ((True,) if quick else (True, False)):
     with tempfile.TemporaryDirectory() as out:
       start = time.perf_counter()
-      entries = gallery.build(__import__("pathlib").Path(out), quick=mode)
+      entries = gallery.build(pathlib.Path(out), quick=mode)
       seconds = time.perf_counter() - start
     target = 60 if mode else 300
     rows.append(("gallery --quick" if mode else "gallery", f"{len(entries)}",

@@ -65,11 +65,13 @@ def paths(figure: PathFigure) -> dict[str, np.ndarray]:
           **_mesh(figure.landscape, figure.view.bounds, figure.view.mesh_step)}
 
 
-def basins(figure: BasinFigure, resolution: int) -> dict[str, np.ndarray]:
+def basins(figure: BasinFigure, every: int) -> dict[str, np.ndarray]:
   """`labels[k, i, j]`: the index of the minimum that optimizer k reaches from
-  start (xs[j], ys[i]); -1 none within 0.1, -2 diverged."""
+  start (xs[j], ys[i]); -1 none within 0.1, -2 diverged. `every` > 1 coarsens
+  the grid of starts by that factor per axis."""
   surface = landscapes.get(figure.landscape)
   (x0, x1), (y0, y1) = surface.bounds
+  resolution = figure.resolution // every
   xs, ys = np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)
   starts = np.stack(np.meshgrid(xs, ys), axis=-1)
   minima = np.array([m.location for m in surface.minima])

@@ -61,7 +61,7 @@ def path_family(
   return entries
 
 
-_SUBSAMPLE = {  # Quick gallery: every k-th setting (basins: resolution / k).
+_SUBSAMPLE = {  # Quick gallery: every k-th setting (for basins, per axis).
     BasinFigure: 4, HeatmapFigure: 3, TunedFigure: 8, FanFigure: 5}
 _BEYOND = {  # type -> (compute, draw)
     BasinFigure: (compute.basins, draw.basin_figure),
@@ -73,10 +73,7 @@ _BEYOND = {  # type -> (compute, draw)
 
 def beyond_arrays(figure, *, quick: bool) -> dict[str, np.ndarray]:
   """A basin map, heatmap, tuned comparison or fan, computed."""
-  every = _SUBSAMPLE[type(figure)] if quick else 1
-  if isinstance(figure, BasinFigure):
-    every = figure.resolution // every
-  return _BEYOND[type(figure)][0](figure, every)
+  return _BEYOND[type(figure)][0](figure, _SUBSAMPLE[type(figure)] if quick else 1)
 
 
 def beyond_family(figure, arrays, out: pathlib.Path, *, quick: bool, dpi: int

@@ -15,11 +15,10 @@ baselines; the numbers are in BENCHMARKS.md):
   and per-lane hyperparameters are vmapped arguments of ``make_optimizer``;
   what does not depend on a lane (Adam's step count, bias correction) stays
   a scalar.
-- A `Landscape` is called through its elementwise ``fn(x, y)``. Another loss
-  gets ``jnp.stack([x, y])``, a few percent slower.
+- A `Landscape` is called through its elementwise ``fn(x, y)``; another loss
+  gets ``jnp.stack([x, y])``.
 - Blocks: a device runs its lanes in blocks of at most `_BLOCK` lanes
-  (``lax.map``), so that a block's state stays in cache (during development,
-  one block of 5e5 lanes ran about 2x slower than blocks of 1024-8192).
+  (``lax.map``), so that a block's state stays in cache.
 - Chunks: the host loops over chunks of lanes (bounded memory, progress bar,
   checkpoints) with one compiled program: the chunk's first lane is an
   argument, and a short chunk is padded with repeats of the last lane.
