@@ -14,37 +14,60 @@ from experiments.catalogue import PATH_FIGURES, SIGNAL_METHODS
 
 def main(argv: list[str] | None = None) -> int:
   parser = argparse.ArgumentParser(
-      prog="python -m experiments",
-      description="Reproduce the seeds' figures and go beyond them.")
+    prog="python -m experiments",
+    description="Reproduce the seeds' figures and go beyond them.",
+  )
   commands = parser.add_subparsers(dest="command", required=True)
 
   build = commands.add_parser(
-      "gallery", help="draw every figure into a folder with an index.html")
-  build.add_argument("--quick", action="store_true",
-                     help="low-resolution pictures, for a fast check")
-  build.add_argument("--out", type=pathlib.Path, default=pathlib.Path("gallery"),
-                     help="output folder (default: ./gallery)")
+    "gallery", help="draw every figure into a folder with an index.html"
+  )
+  build.add_argument(
+    "--quick",
+    action="store_true",
+    help="low-resolution pictures, for a fast check",
+  )
+  build.add_argument(
+    "--out",
+    type=pathlib.Path,
+    default=pathlib.Path("gallery"),
+    help="output folder (default: ./gallery)",
+  )
 
   one = commands.add_parser(
-      "signals", help="draw the 1-D signal responses of one method (or all)")
-  one.add_argument("method", nargs="?", choices=[m.name for m in SIGNAL_METHODS])
+    "signals", help="draw the 1-D signal responses of one method (or all)"
+  )
+  one.add_argument(
+    "method", nargs="?", choices=[m.name for m in SIGNAL_METHODS]
+  )
   one.add_argument("--out", type=pathlib.Path, default=pathlib.Path("gallery"))
 
   path = commands.add_parser(
-      "paths", help="draw one 2-D path figure and its animation (or all)")
+    "paths", help="draw one 2-D path figure and its animation (or all)"
+  )
   path.add_argument("figure", nargs="?", choices=[f.name for f in PATH_FIGURES])
   path.add_argument("--out", type=pathlib.Path, default=pathlib.Path("gallery"))
 
   train = commands.add_parser(
-      "training", help="train a Flax MLP on the digits with every optimizer")
-  train.add_argument("--quick", action="store_true", help="few epochs, small sweep")
-  train.add_argument("--out", type=pathlib.Path, default=pathlib.Path("gallery"))
+    "training", help="train a Flax MLP on the digits with every optimizer"
+  )
+  train.add_argument(
+    "--quick", action="store_true", help="few epochs, small sweep"
+  )
+  train.add_argument(
+    "--out", type=pathlib.Path, default=pathlib.Path("gallery")
+  )
 
   bench = commands.add_parser(
-      "benchmark", help="run the benchmarks; print tables, write BENCHMARKS.md")
+    "benchmark", help="run the benchmarks; print tables, write BENCHMARKS.md"
+  )
   bench.add_argument("sections", nargs="*", help="a subset of the benchmarks")
-  bench.add_argument("--quick", action="store_true", help="small sizes, a smoke test")
-  bench.add_argument("--out", type=pathlib.Path, default=pathlib.Path("BENCHMARKS.md"))
+  bench.add_argument(
+    "--quick", action="store_true", help="small sizes, a smoke test"
+  )
+  bench.add_argument(
+    "--out", type=pathlib.Path, default=pathlib.Path("BENCHMARKS.md")
+  )
 
   commands.add_parser("list", help="list the figures of the catalogue")
 
@@ -58,24 +81,33 @@ def main(argv: list[str] | None = None) -> int:
   start = time.perf_counter()
   if args.command == "gallery":
     entries = gallery.build(args.out, quick=args.quick)
-    print(f"{len(entries)} figures in {time.perf_counter() - start:.1f} s: "
-          f"{(args.out / 'index.html').resolve()}")
+    print(
+      f"{len(entries)} figures in {time.perf_counter() - start:.1f} s: "
+      f"{(args.out / 'index.html').resolve()}"
+    )
   elif args.command == "benchmark":
     from experiments import benchmarks
 
     unknown = set(args.sections) - set(benchmarks.SECTIONS)
     if unknown:
-      parser.error(f"unknown benchmark(s) {sorted(unknown)}; "
-                   f"choose from {sorted(benchmarks.SECTIONS)}")
-    benchmarks.run(args.sections or list(benchmarks.SECTIONS),
-                   quick=args.quick, path=args.out)
+      parser.error(
+        f"unknown benchmark(s) {sorted(unknown)}; "
+        f"choose from {sorted(benchmarks.SECTIONS)}"
+      )
+    benchmarks.run(
+      args.sections or list(benchmarks.SECTIONS),
+      quick=args.quick,
+      path=args.out,
+    )
   elif args.command == "training":
     from experiments import training  # Flax and scikit-learn load only here.
 
     training.run(args.out / "training", quick=args.quick)
   elif args.command == "signals":
     chosen = [m.name for m in SIGNAL_METHODS if args.method in (None, m.name)]
-    entries = gallery.build(args.out, only=[f"signals/{name}" for name in chosen])
+    entries = gallery.build(
+      args.out, only=[f"signals/{name}" for name in chosen]
+    )
     print(f"{len(entries)} figures in {args.out}")
   else:
     chosen = [f.name for f in PATH_FIGURES if args.figure in (None, f.name)]

@@ -8,7 +8,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.catalogue import (
-    BasinFigure, FanFigure, HeatmapFigure, PathFigure, SignalMethod, TunedFigure)
+  BasinFigure,
+  FanFigure,
+  HeatmapFigure,
+  PathFigure,
+  SignalMethod,
+  TunedFigure,
+)
 from optax_extras import landscapes, signals, sweep
 
 
@@ -28,41 +34,56 @@ def cached(path: pathlib.Path, compute: Callable[[], dict[str, np.ndarray]]):
 def signal_responses(method: SignalMethod) -> dict[str, np.ndarray]:
   """`responses[v, s, t]`: the response to signal `s` for swept value `v`."""
   names = list(signals.SIGNAL_NAMES)
-  stacked = jnp.asarray(
-      np.stack([signals.seed_signals()[n] for n in names]))
+  stacked = jnp.asarray(np.stack([signals.seed_signals()[n] for n in names]))
   sign = -1.0 if method.negate else 1.0
-  responses = [
-      jax.jit(jax.vmap(lambda s, t=method.make(v): sign * signals.response(t, s)))(
-          stacked)
-      for v in method.values
-  ]
-  return {"responses": np.asarray(jnp.stack(responses)),
-          "signals": np.asarray(stacked)}
+  responses = []
+  for value in method.values:
+    transform = method.make(value)
+    respond = lambda s, t=transform: sign * signals.response(t, s)
+    responses.append(jax.jit(jax.vmap(respond))(stacked))
+  return {
+    "responses": np.asarray(jnp.stack(responses)),
+    "signals": np.asarray(stacked),
+  }
 
 
 def _mesh(landscape: str, bounds, step: float) -> dict[str, np.ndarray]:
   """The surface on a grid over `bounds`, for contour plots."""
   (x0, x1), (y0, y1) = bounds
-  grid_x, grid_y = np.meshgrid(np.arange(x0, x1 + step / 2, step),
-                               np.arange(y0, y1 + step / 2, step))
+  grid_x, grid_y = np.meshgrid(
+    np.arange(x0, x1 + step / 2, step), np.arange(y0, y1 + step / 2, step)
+  )
   surface = landscapes.get(landscape)
-  return {"mesh_x": grid_x, "mesh_y": grid_y,
-          "mesh_z": np.asarray(surface.fn(jnp.asarray(grid_x), jnp.asarray(grid_y)))}
+  return {
+    "mesh_x": grid_x,
+    "mesh_y": grid_y,
+    "mesh_z": np.asarray(surface.fn(jnp.asarray(grid_x), jnp.asarray(grid_y))),
+  }
 
 
 def _path(make, landscape: str, start, num_steps: int) -> np.ndarray:
   """One optimizer's path `[num_steps + 1, 2]`, through the sweep engine."""
-  return sweep(make, landscapes.get(landscape), starts=np.asarray([start], np.float64),
-               num_steps=num_steps, record_every=1, progress=False).trajectories[0]
+  return sweep(
+    make,
+    landscapes.get(landscape),
+    starts=np.asarray([start], np.float64),
+    num_steps=num_steps,
+    record_every=1,
+    progress=False,
+  ).trajectories[0]
 
 
 def paths(figure: PathFigure) -> dict[str, np.ndarray]:
   """`paths[k, t]`: optimizer k's point after t steps (t = 0 is the start),
   and the surface on the figure's mesh. Computed by the sweep engine."""
-  trajectories = [_path(o.make, figure.landscape, figure.start, figure.num_steps)
-                  for o in figure.optimizers]
-  return {"paths": np.stack(trajectories),
-          **_mesh(figure.landscape, figure.view.bounds, figure.view.mesh_step)}
+  trajectories = [
+    _path(o.make, figure.landscape, figure.start, figure.num_steps)
+    for o in figure.optimizers
+  ]
+  return {
+    "paths": np.stack(trajectories),
+    **_mesh(figure.landscape, figure.view.bounds, figure.view.mesh_step),
+  }
 
 
 def basins(figure: BasinFigure, every: int) -> dict[str, np.ndarray]:
@@ -77,26 +98,46 @@ def basins(figure: BasinFigure, every: int) -> dict[str, np.ndarray]:
   minima = np.array([m.location for m in surface.minima])
   labels = []
   for optimizer in figure.optimizers:
-    result = sweep(optimizer.make, surface, starts=starts, num_steps=figure.num_steps,
-                   progress=False)
-    distance = np.linalg.norm(result.final_params[..., None, :] - minima, axis=-1)
+    result = sweep(
+      optimizer.make,
+      surface,
+      starts=starts,
+      num_steps=figure.num_steps,
+      progress=False,
+    )
+    distance = np.linalg.norm(
+      result.final_params[..., None, :] - minima, axis=-1
+    )
     label = np.where(distance.min(-1) < 0.1, distance.argmin(-1), -1)
     labels.append(np.where(result.diverged, -2, label))
-  return {"labels": np.stack(labels).astype(np.int8), "xs": xs, "ys": ys,
-          "minima": minima}
+  return {
+    "labels": np.stack(labels).astype(np.int8),
+    "xs": xs,
+    "ys": ys,
+    "minima": minima,
+  }
 
 
 def heatmap(figure: HeatmapFigure, every: int) -> dict[str, np.ndarray]:
   """Final loss and first step with loss <= tol over the two axes (every k-th value)."""
   (x_name, x_values), (y_name, y_values) = figure.x_axis, figure.y_axis
   xs, ys = np.array(x_values[::every]), np.array(y_values[::every])
-  result = sweep(figure.make, landscapes.get(figure.landscape),
-                 grid={x_name: xs, y_name: ys},
-                 starts=np.asarray([figure.start], np.float64),
-                 num_steps=figure.num_steps, tol=figure.tol, progress=False)
+  result = sweep(
+    figure.make,
+    landscapes.get(figure.landscape),
+    grid={x_name: xs, y_name: ys},
+    starts=np.asarray([figure.start], np.float64),
+    num_steps=figure.num_steps,
+    tol=figure.tol,
+    progress=False,
+  )
   final_loss = np.where(result.diverged, np.nan, result.final_loss)
-  return {"final_loss": final_loss[..., 0], "tol_step": result.tol_step[..., 0],
-          "xs": xs, "ys": ys}
+  return {
+    "final_loss": final_loss[..., 0],
+    "tol_step": result.tol_step[..., 0],
+    "xs": xs,
+    "ys": ys,
+  }
 
 
 def tuned(figure: TunedFigure, every: int) -> dict[str, np.ndarray]:
@@ -108,28 +149,54 @@ def tuned(figure: TunedFigure, every: int) -> dict[str, np.ndarray]:
   """
   rates = np.array(figure.learning_rates[::every])
   surface = landscapes.get(figure.landscape)
-  cloud = np.asarray(figure.start) + 0.1 * np.random.default_rng(0).standard_normal((64, 2))
+  cloud = np.asarray(figure.start) + 0.1 * np.random.default_rng(
+    0
+  ).standard_normal((64, 2))
   losses, best, trajectories = [], [], []
   for _, make in figure.optimizers:
-    result = sweep(make, surface, grid={"learning_rate": rates}, starts=cloud,
-                   num_steps=figure.num_steps, progress=False)
+    result = sweep(
+      make,
+      surface,
+      grid={"learning_rate": rates},
+      starts=cloud,
+      num_steps=figure.num_steps,
+      progress=False,
+    )
     loss = np.where(result.diverged, np.inf, result.final_loss).mean(axis=1)
     losses.append(loss)
     best.append(rates[np.argmin(loss)])
-    trajectories.append(_path(lambda make=make, rate=best[-1]: make(rate),
-                              figure.landscape, figure.start, figure.num_steps))
-  return {"learning_rates": rates, "mean_final_loss": np.stack(losses),
-          "best_rate": np.array(best), "paths": np.stack(trajectories),
-          **_mesh(figure.landscape, surface.bounds, 0.05)}
+    trajectories.append(
+      _path(
+        lambda make=make, rate=best[-1]: make(rate),
+        figure.landscape,
+        figure.start,
+        figure.num_steps,
+      )
+    )
+  return {
+    "learning_rates": rates,
+    "mean_final_loss": np.stack(losses),
+    "best_rate": np.array(best),
+    "paths": np.stack(trajectories),
+    **_mesh(figure.landscape, surface.bounds, 0.05),
+  }
 
 
 def fan(figure: FanFigure, every: int) -> dict[str, np.ndarray]:
   """`paths[v, t]` for every k-th value of the swept hyperparameter."""
   values = np.array(figure.values[::every])
-  result = sweep(figure.make, landscapes.get(figure.landscape),
-                 grid={figure.swept: values},
-                 starts=np.asarray([figure.start], np.float64),
-                 num_steps=figure.num_steps, record_every=1, progress=False)
+  result = sweep(
+    figure.make,
+    landscapes.get(figure.landscape),
+    grid={figure.swept: values},
+    starts=np.asarray([figure.start], np.float64),
+    num_steps=figure.num_steps,
+    record_every=1,
+    progress=False,
+  )
   surface = landscapes.get(figure.landscape)
-  return {"paths": result.trajectories[:, 0], "values": values,
-          **_mesh(figure.landscape, surface.bounds, 0.05)}
+  return {
+    "paths": result.trajectories[:, 0],
+    "values": values,
+    **_mesh(figure.landscape, surface.bounds, 0.05),
+  }

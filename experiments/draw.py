@@ -12,17 +12,23 @@ from matplotlib import animation  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from experiments.catalogue import (  # noqa: E402
-    BasinFigure, FanFigure, HeatmapFigure, PathFigure, SignalMethod, TunedFigure)
+  BasinFigure,
+  FanFigure,
+  HeatmapFigure,
+  PathFigure,
+  SignalMethod,
+  TunedFigure,
+)
 from optax_extras import landscapes  # noqa: E402
 
 
 def signal_figure(
-    method: SignalMethod,
-    signal_name: str,
-    signal: np.ndarray,
-    responses: np.ndarray,
-    path: pathlib.Path,
-    dpi: int,
+  method: SignalMethod,
+  signal_name: str,
+  signal: np.ndarray,
+  responses: np.ndarray,
+  path: pathlib.Path,
+  dpi: int,
 ) -> None:
   """The seed's 1-D figure: the signal and the response for each swept value."""
   epochs = np.arange(signal.shape[0])
@@ -45,8 +51,14 @@ def _contour(ax, figure: PathFigure, arrays: dict[str, np.ndarray]):
   levels = figure.view.levels
   if figure.view.log_levels:
     z = np.log1p(z - z.min())
-  contours = ax.contour(arrays["mesh_x"], arrays["mesh_y"], z, levels=levels,
-                        cmap="viridis", linewidths=0.8)
+  contours = ax.contour(
+    arrays["mesh_x"],
+    arrays["mesh_y"],
+    z,
+    levels=levels,
+    cmap="viridis",
+    linewidths=0.8,
+  )
   if not figure.view.log_levels and isinstance(levels, tuple):
     ax.clabel(contours, inline=True, fontsize=8)
   (x0, x1), (y0, y1) = figure.view.bounds
@@ -71,8 +83,14 @@ def _layout(figure: PathFigure, arrays: dict[str, np.ndarray]):
   three_d = None
   if figure.view.surface_3d:
     three_d = fig.add_subplot(1, 2, 1, projection="3d")
-    three_d.plot_surface(arrays["mesh_x"], arrays["mesh_y"], arrays["mesh_z"],
-                         cmap="viridis", alpha=0.7, linewidth=0)
+    three_d.plot_surface(
+      arrays["mesh_x"],
+      arrays["mesh_y"],
+      arrays["mesh_z"],
+      cmap="viridis",
+      alpha=0.7,
+      linewidth=0,
+    )
     three_d.view_init(elev=figure.view.elevation, azim=figure.view.azimuth)
     three_d.set_axis_off()
     ax = fig.add_subplot(1, 2, 2)
@@ -89,13 +107,18 @@ def _clipped(path: np.ndarray, bounds) -> np.ndarray:
   (x0, x1), (y0, y1) = bounds
   span = max(x1 - x0, y1 - y0)
   far = (np.abs(path[:, 0] - (x0 + x1) / 2) > 2 * span) | (
-      np.abs(path[:, 1] - (y0 + y1) / 2) > 2 * span)
+    np.abs(path[:, 1] - (y0 + y1) / 2) > 2 * span
+  )
   return np.where(far[:, None], np.nan, path)
 
 
-def coordinates_figure(figure: PathFigure, arrays, path: pathlib.Path, dpi: int):
+def coordinates_figure(
+  figure: PathFigure, arrays, path: pathlib.Path, dpi: int
+):
   """Seed 002's comparison: x and y against iteration for every optimizer."""
-  fig, (ax_x, ax_y) = plt.subplots(1, 2, figsize=figure.view.figsize, sharex=True)
+  fig, (ax_x, ax_y) = plt.subplots(
+    1, 2, figsize=figure.view.figsize, sharex=True
+  )
   for optimizer, trajectory in zip(figure.optimizers, arrays["paths"]):
     ax_x.plot(trajectory[:, 0], label=optimizer.label)
     ax_y.plot(trajectory[:, 1], label=optimizer.label)
@@ -109,7 +132,9 @@ def coordinates_figure(figure: PathFigure, arrays, path: pathlib.Path, dpi: int)
   _save(fig, path, dpi)
 
 
-def path_figure(figure: PathFigure, arrays, path: pathlib.Path, dpi: int) -> None:
+def path_figure(
+  figure: PathFigure, arrays, path: pathlib.Path, dpi: int
+) -> None:
   """The final picture: every optimizer's whole path on the contour map."""
   if figure.view.coordinates:
     coordinates_figure(figure, arrays, path, dpi)
@@ -119,29 +144,43 @@ def path_figure(figure: PathFigure, arrays, path: pathlib.Path, dpi: int) -> Non
     trajectory = _clipped(trajectory, figure.view.bounds)
     (line,) = ax.plot(trajectory[:, 0], trajectory[:, 1], label=optimizer.label)
     if three_d is not None:
-      heights = landscapes.get(figure.landscape).fn(trajectory[:, 0], trajectory[:, 1])
-      three_d.plot(trajectory[:, 0], trajectory[:, 1], np.asarray(heights),
-                   color=line.get_color(), zorder=10)
+      heights = landscapes.get(figure.landscape).fn(
+        trajectory[:, 0], trajectory[:, 1]
+      )
+      three_d.plot(
+        trajectory[:, 0],
+        trajectory[:, 1],
+        np.asarray(heights),
+        color=line.get_color(),
+        zorder=10,
+      )
   ax.legend()
   _save(fig, path, dpi)
 
 
-def path_animation(figure: PathFigure, arrays, path: pathlib.Path, *,
-                   frames: int, dpi: int) -> list[pathlib.Path]:
+def path_animation(
+  figure: PathFigure, arrays, path: pathlib.Path, *, frames: int, dpi: int
+) -> list[pathlib.Path]:
   """The paths drawn step by step: a GIF (Pillow), and an MP4 if ffmpeg is here.
 
   The map is rendered once; each frame draws the paths so far onto a copy of
   it with Pillow, in the axes' own pixel coordinates.
   """
   fig, ax, _ = _layout(figure, arrays)
-  colors = [ax.plot([], [], label=o.label)[0].get_color() for o in figure.optimizers]
+  colors = [
+    ax.plot([], [], label=o.label)[0].get_color() for o in figure.optimizers
+  ]
   ax.legend(loc="upper right")
   fig.set_dpi(dpi)
   fig.canvas.draw()
-  background = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).convert("RGB")
+  background = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).convert(
+    "RGB"
+  )
   height = background.height
-  pixels = [ax.transData.transform(_clipped(t, figure.view.bounds))
-            for t in arrays["paths"]]
+  pixels = [
+    ax.transData.transform(_clipped(t, figure.view.bounds))
+    for t in arrays["paths"]
+  ]
   plt.close(fig)
   steps = np.unique(np.linspace(1, figure.num_steps, frames).astype(int))
   images = []
@@ -149,21 +188,27 @@ def path_animation(figure: PathFigure, arrays, path: pathlib.Path, *,
     image = background.copy()
     pen = ImageDraw.Draw(image)
     for color, points in zip(colors, pixels):
-      points = points[:step + 1]
+      points = points[: step + 1]
       points = points[np.isfinite(points).all(axis=1)]
       if len(points) > 1:
-        pen.line([(x, height - y) for x, y in points],
-                 fill=matplotlib.colors.to_hex(color), width=max(1, dpi // 40))
+        pen.line(
+          [(x, height - y) for x, y in points],
+          fill=matplotlib.colors.to_hex(color),
+          width=max(1, dpi // 40),
+        )
     pen.text((4, 4), f"step {step}", fill="black")
     images.append(image)
   path.parent.mkdir(parents=True, exist_ok=True)
   written = [path.with_suffix(".gif")]
-  images[0].save(written[0], save_all=True, append_images=images[1:],
-                 duration=200, loop=0)
+  images[0].save(
+    written[0], save_all=True, append_images=images[1:], duration=200, loop=0
+  )
   if shutil.which("ffmpeg"):
     written.append(path.with_suffix(".mp4"))
     writer = animation.FFMpegWriter(fps=5)
-    movie_fig = plt.figure(figsize=(background.width / dpi, height / dpi), dpi=dpi)
+    movie_fig = plt.figure(
+      figsize=(background.width / dpi, height / dpi), dpi=dpi
+    )
     movie_ax = movie_fig.add_axes((0, 0, 1, 1))
     movie_ax.set_axis_off()
     shown = movie_ax.imshow(images[0])
@@ -186,35 +231,62 @@ def _save(fig, path: pathlib.Path, dpi: int) -> None:
 
 def _plain_contour(ax, arrays, levels=30):
   z = arrays["mesh_z"]
-  ax.contour(arrays["mesh_x"], arrays["mesh_y"], np.log1p(z - z.min()),
-             levels=levels, colors="0.7", linewidths=0.6)
+  ax.contour(
+    arrays["mesh_x"],
+    arrays["mesh_y"],
+    np.log1p(z - z.min()),
+    levels=levels,
+    colors="0.7",
+    linewidths=0.6,
+  )
 
 
-def basin_figure(figure: BasinFigure, arrays, path: pathlib.Path, dpi: int) -> None:
+def basin_figure(
+  figure: BasinFigure, arrays, path: pathlib.Path, dpi: int
+) -> None:
   """One panel per optimizer: each start coloured by the minimum it reaches."""
   labels, minima = arrays["labels"], arrays["minima"]
   columns = 3
   rows = -(-len(figure.optimizers) // columns)
-  fig, axes = plt.subplots(rows, columns, figsize=(5 * columns, 4.6 * rows),
-                           squeeze=False)
+  fig, axes = plt.subplots(
+    rows, columns, figsize=(5 * columns, 4.6 * rows), squeeze=False
+  )
   palette = plt.get_cmap("tab10")
   colors = ["black", "0.75"] + [palette(i) for i in range(len(minima))]
   cmap = matplotlib.colors.ListedColormap(colors)
-  extent = (arrays["xs"][0], arrays["xs"][-1], arrays["ys"][0], arrays["ys"][-1])
+  extent = (
+    arrays["xs"][0],
+    arrays["xs"][-1],
+    arrays["ys"][0],
+    arrays["ys"][-1],
+  )
   for ax, optimizer, label in zip(axes.flat, figure.optimizers, labels):
-    ax.imshow(label + 2, origin="lower", extent=extent, cmap=cmap,
-              vmin=-0.5, vmax=len(colors) - 0.5, interpolation="nearest")
-    ax.plot(minima[:, 0], minima[:, 1], "w*", markersize=12, markeredgecolor="k")
+    ax.imshow(
+      label + 2,
+      origin="lower",
+      extent=extent,
+      cmap=cmap,
+      vmin=-0.5,
+      vmax=len(colors) - 0.5,
+      interpolation="nearest",
+    )
+    ax.plot(
+      minima[:, 0], minima[:, 1], "w*", markersize=12, markeredgecolor="k"
+    )
     reached = [f"{100 * np.mean(label == k):.0f}%" for k in range(len(minima))]
-    ax.set_title(f"{optimizer.label}\nreached: {', '.join(reached)}", fontsize=9)
-  for ax in list(axes.flat)[len(figure.optimizers):]:
+    ax.set_title(
+      f"{optimizer.label}\nreached: {', '.join(reached)}", fontsize=9
+    )
+  for ax in list(axes.flat)[len(figure.optimizers) :]:
     ax.set_axis_off()
   fig.suptitle(figure.title)
   fig.tight_layout()
   _save(fig, path, dpi)
 
 
-def heatmap_figure(figure: HeatmapFigure, arrays, path: pathlib.Path, dpi: int) -> None:
+def heatmap_figure(
+  figure: HeatmapFigure, arrays, path: pathlib.Path, dpi: int
+) -> None:
   """Final loss (log scale) and steps to the tolerance over two hyperparameters."""
   (x_name, _), (y_name, _) = figure.x_axis, figure.y_axis
   xs, ys = arrays["xs"], arrays["ys"]
@@ -222,8 +294,14 @@ def heatmap_figure(figure: HeatmapFigure, arrays, path: pathlib.Path, dpi: int) 
   fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
   steps = np.where(arrays["tol_step"] < 0, np.nan, arrays["tol_step"])
   for ax, values, label, cmap in (
-      (left, np.log10(arrays["final_loss"]), "log10 final loss", "viridis"),
-      (right, steps, f"first step with loss ≤ {figure.tol} (blank: never)", "magma")):
+    (left, np.log10(arrays["final_loss"]), "log10 final loss", "viridis"),
+    (
+      right,
+      steps,
+      f"first step with loss ≤ {figure.tol} (blank: never)",
+      "magma",
+    ),
+  ):
     mesh = ax.pcolormesh(xs, ys, values.T, cmap=cmap, shading="nearest")
     fig.colorbar(mesh, ax=ax, label=label)
     ax.set_xlabel(x_name)
@@ -234,19 +312,29 @@ def heatmap_figure(figure: HeatmapFigure, arrays, path: pathlib.Path, dpi: int) 
   _save(fig, path, dpi)
 
 
-def tuned_figure(figure: TunedFigure, arrays, path: pathlib.Path, dpi: int) -> None:
+def tuned_figure(
+  figure: TunedFigure, arrays, path: pathlib.Path, dpi: int
+) -> None:
   """The tuned paths together, and each optimizer's mean final loss against its rate."""
   fig, (left, right) = plt.subplots(1, 2, figsize=(15, 6))
   _plain_contour(left, arrays)
   surface = landscapes.get(figure.landscape)
   for (label, _), trajectory, rate, loss in zip(
-      figure.optimizers, arrays["paths"], arrays["best_rate"],
-      arrays["mean_final_loss"]):
+    figure.optimizers,
+    arrays["paths"],
+    arrays["best_rate"],
+    arrays["mean_final_loss"],
+  ):
     trajectory = _clipped(trajectory, surface.bounds)
-    (line,) = left.plot(trajectory[:, 0], trajectory[:, 1],
-                        label=f"{label}, lr {rate:.3g}")
-    right.plot(arrays["learning_rates"], np.where(np.isfinite(loss), loss, np.nan),
-               color=line.get_color(), label=label)
+    (line,) = left.plot(
+      trajectory[:, 0], trajectory[:, 1], label=f"{label}, lr {rate:.3g}"
+    )
+    right.plot(
+      arrays["learning_rates"],
+      np.where(np.isfinite(loss), loss, np.nan),
+      color=line.get_color(),
+      label=label,
+    )
     right.plot([rate], [loss.min()], "o", color=line.get_color())
   (x0, x1), (y0, y1) = surface.bounds
   left.set_xlim(x0, x1)
@@ -256,7 +344,9 @@ def tuned_figure(figure: TunedFigure, arrays, path: pathlib.Path, dpi: int) -> N
   right.set_xscale("log")
   right.set_yscale("log")
   finite = arrays["mean_final_loss"][np.isfinite(arrays["mean_final_loss"])]
-  right.set_ylim(0.5 * finite.min(), 10 * float(surface(np.asarray(figure.start))))
+  right.set_ylim(
+    0.5 * finite.min(), 10 * float(surface(np.asarray(figure.start)))
+  )
   right.set_xlabel("learning rate")
   right.set_ylabel(f"mean loss after {figure.num_steps} steps, 64 starts")
   right.grid(True)
@@ -270,11 +360,13 @@ def fan_figure(figure: FanFigure, arrays, path: pathlib.Path, dpi: int) -> None:
   values = arrays["values"]
   log = values.min() > 0 and values.max() / values.min() > 50
   norm = (matplotlib.colors.LogNorm if log else matplotlib.colors.Normalize)(
-      values.min(), values.max())
+    values.min(), values.max()
+  )
   fig, ax = plt.subplots(figsize=(12, 8))
   _plain_contour(ax, arrays)
-  lines = LineCollection(list(arrays["paths"]), cmap="plasma", norm=norm,
-                         linewidths=0.6, alpha=0.7)
+  lines = LineCollection(
+    list(arrays["paths"]), cmap="plasma", norm=norm, linewidths=0.6, alpha=0.7
+  )
   lines.set_array(values)
   ax.add_collection(lines)
   fig.colorbar(lines, ax=ax, label=figure.swept)

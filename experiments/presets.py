@@ -18,8 +18,10 @@ def epsilon_hat_calibration(b2: float) -> tuple:
 
   Equivalent to the standard rule with `eps` scaled by `sqrt(1-b2^t)`.
   """
-  return (lambda m, b1, t: m * jnp.sqrt(1 - b2**t) / (1 - b1**t),
-          lambda v, decay, t: v)
+  return (
+    lambda m, b1, t: m * jnp.sqrt(1 - b2**t) / (1 - b1**t),
+    lambda v, decay, t: v,
+  )
 
 
 # --- Lasagne (seed 000, section B) -------------------------------------------
@@ -34,8 +36,9 @@ def lasagne_nesterov_momentum(learning_rate: float, momentum: float = 0.9):
   return optax.sgd(learning_rate, momentum, nesterov=True)
 
 
-def lasagne_rmsprop(learning_rate: float = 1.0, rho: float = 0.9,
-                    epsilon: float = 1e-6):
+def lasagne_rmsprop(
+  learning_rate: float = 1.0, rho: float = 0.9, epsilon: float = 1e-6
+):
   """`r = rho r + (1-rho) g^2; w -= lr g / sqrt(r + eps)`; optax's rule, eps 1e-6."""
   return optax.rmsprop(learning_rate, decay=rho, eps=epsilon)
 
@@ -45,19 +48,29 @@ def lasagne_adagrad(learning_rate: float = 1.0, epsilon: float = 1e-6):
   return optax_extras.adagrad_family(learning_rate, eps=epsilon)
 
 
-def lasagne_adadelta(learning_rate: float = 1.0, rho: float = 0.95,
-                     epsilon: float = 1e-6):
+def lasagne_adadelta(
+  learning_rate: float = 1.0, rho: float = 0.95, epsilon: float = 1e-6
+):
   """Zero-start Adadelta scaled by a learning rate (the seed used 100)."""
   return optax_extras.adadelta_bigstart(
-      learning_rate, rho, epsilon, initial_delta_sq=0.0)
+    learning_rate, rho, epsilon, initial_delta_sq=0.0
+  )
 
 
-def lasagne_adam(learning_rate: float = 0.001, beta1: float = 0.9,
-                 beta2: float = 0.999, epsilon: float = 1e-8):
+def lasagne_adam(
+  learning_rate: float = 0.001,
+  beta1: float = 0.9,
+  beta2: float = 0.999,
+  epsilon: float = 1e-8,
+):
   """`w -= lr sqrt(1-b2^t)/(1-b1^t) m/(sqrt(v) + eps)`: eps not bias-corrected."""
   return optax_extras.adam_calibrated(
-      learning_rate, beta1, beta2, epsilon,
-      bias_correction=epsilon_hat_calibration(beta2))
+    learning_rate,
+    beta1,
+    beta2,
+    epsilon,
+    bias_correction=epsilon_hat_calibration(beta2),
+  )
 
 
 # --- Seed 002 (NumPy from scratch, section C) ---------------------------------
@@ -75,7 +88,9 @@ def seed002_nag(learning_rate: float, momentum: float = 0.95):
 
 def seed002_adagrad(learning_rate: float):
   """`theta -= lr g / (sqrt(G) + 1e-8)`: eps outside the root (optax: inside)."""
-  return optax_extras.adagrad_family(learning_rate, eps=1e-8, eps_in_power=False)
+  return optax_extras.adagrad_family(
+    learning_rate, eps=1e-8, eps_in_power=False
+  )
 
 
 def seed002_rmsprop(learning_rate: float, decay: float = 0.9):
@@ -110,15 +125,24 @@ def tf1_momentum(learning_rate: float, momentum: float, nesterov: bool = False):
 def tf1_adagrad(learning_rate: float):
   """`a += g^2; w -= lr g / sqrt(a)`: accumulator starts at 0.1, no eps."""
   return optax_extras.adagrad_family(
-      learning_rate, eps=0.0, initial_accumulator_value=0.1)
+    learning_rate, eps=0.0, initial_accumulator_value=0.1
+  )
 
 
-def tf1_rmsprop(learning_rate: float, decay: float = 0.9, epsilon: float = 1e-10):
+def tf1_rmsprop(
+  learning_rate: float, decay: float = 0.9, epsilon: float = 1e-10
+):
   """`w -= lr g / sqrt(ms + eps)` with the mean square starting at 1 (optax: 0)."""
-  return optax.rmsprop(learning_rate, decay=decay, eps=epsilon, initial_scale=1.0)
+  return optax.rmsprop(
+    learning_rate, decay=decay, eps=epsilon, initial_scale=1.0
+  )
 
 
-def tf1_adam(learning_rate: float, beta1: float = 0.9, beta2: float = 0.999,
-             epsilon: float = 1e-8):
+def tf1_adam(
+  learning_rate: float,
+  beta1: float = 0.9,
+  beta2: float = 0.999,
+  epsilon: float = 1e-8,
+):
   """TF1's Adam is Lasagne's: eps is not bias-corrected."""
   return lasagne_adam(learning_rate, beta1, beta2, epsilon)

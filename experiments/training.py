@@ -72,13 +72,13 @@ def load_digits(validation_fraction: float = 0.2, seed: int = 0) -> Dataset:
   x = (digits.data / 16.0).astype(np.float32)
   y = digits.target.astype(np.int32)
   x_train, x_val, y_train, y_val = model_selection.train_test_split(
-      x, y, test_size=validation_fraction, stratify=y, random_state=seed
+    x, y, test_size=validation_fraction, stratify=y, random_state=seed
   )
   return Dataset(x_train, y_train, x_val, y_val)
 
 
 def epoch_batches(
-    seed: int, epoch: int, num_examples: int, batch_size: int
+  seed: int, epoch: int, num_examples: int, batch_size: int
 ) -> np.ndarray:
   """Indices `[steps, batch_size]` of one epoch's mini-batches.
 
@@ -99,12 +99,12 @@ class MLP(nnx.Module):
   """64 -> 64 -> 10, ReLU: about 4,800 parameters."""
 
   def __init__(
-      self,
-      in_features: int = 64,
-      hidden_features: int = 64,
-      num_classes: int = 10,
-      *,
-      rngs: nnx.Rngs,
+    self,
+    in_features: int = 64,
+    hidden_features: int = 64,
+    num_classes: int = 10,
+    *,
+    rngs: nnx.Rngs,
   ):
     self.hidden = nnx.Linear(in_features, hidden_features, rngs=rngs)
     self.output = nnx.Linear(hidden_features, num_classes, rngs=rngs)
@@ -157,72 +157,116 @@ SMOOTHED_LOOKAHEAD = (0.25, 0.5, 0.75, 1.0)
 _WEIGHT_DECAY = 1e-4
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
-    # Momentum.
-    "momentum": OptimizerSpec(
-        lambda lr: optax.sgd(lr, momentum=0.9), 0.3, _WEIGHT_DECAY,
-        "momentum", "optax.sgd(momentum=0.9)"),
-    "sgd_nesterov": OptimizerSpec(
-        lambda lr: optax.sgd(lr, momentum=0.9, nesterov=True), 0.3,
-        _WEIGHT_DECAY, "momentum", "optax.sgd(momentum=0.9, nesterov=True)"),
-    "nesterov_lookahead": OptimizerSpec(
-        lambda lr: optax_extras.nesterov_lookahead(lr, 0.9, (1.0,)), 0.3,
-        _WEIGHT_DECAY, "momentum", "nesterov_lookahead, 1 point ahead"),
-    "smoothed_nesterov": OptimizerSpec(
-        lambda lr: optax_extras.nesterov_lookahead(lr, 0.9, SMOOTHED_LOOKAHEAD),
-        0.3, _WEIGHT_DECAY, "momentum", "nesterov_lookahead, 4 points ahead"),
-    # Adam.
-    "adam": OptimizerSpec(
-        optax.adam, 1e-2, family="adam", description="optax.adam"),
-    "adam_calibrated": OptimizerSpec(
-        optax_extras.adam_calibrated, 1e-2, family="adam",
-        description="adam_calibrated, standard"),
-    "adam_first_gradient": OptimizerSpec(
-        lambda lr: optax_extras.adam_calibrated(
-            lr, bias_correction="first_gradient"),
-        1e-2, family="adam", description="adam_calibrated, first_gradient"),
-    "rmsprop": OptimizerSpec(
-        optax.rmsprop, 1e-2, family="adam", description="optax.rmsprop"),
-    # Adadelta.
-    "adadelta": OptimizerSpec(
-        optax.adadelta, 1.0, family="adadelta",
-        description="optax.adadelta (starts from 0)"),
-    "adadelta_bigstart": OptimizerSpec(
-        lambda lr: optax_extras.adadelta_bigstart(
-            lr, rho=0.9, initial_delta_sq=1e-4),
-        1.0, family="adadelta",
-        description="adadelta_bigstart, E[dx^2]_0 = 1e-4"),
-    # Adagrad.
-    "adagrad": OptimizerSpec(
-        optax.adagrad, 0.3, family="adagrad",
-        description="optax.adagrad (A_0 = 0.1)"),
-    "adagrad_family": OptimizerSpec(
-        lambda lr: optax_extras.adagrad_family(
-            lr, initial_accumulator_value=0.1),
-        0.3, family="adagrad", description="adagrad_family, power 1/2"),
-    "adagrad_power1": OptimizerSpec(
-        lambda lr: optax_extras.adagrad_family(
-            lr, power=1.0, initial_accumulator_value=0.1),
-        0.3, family="adagrad", description="adagrad_family, power 1"),
+  # Momentum.
+  "momentum": OptimizerSpec(
+    lambda lr: optax.sgd(lr, momentum=0.9),
+    0.3,
+    _WEIGHT_DECAY,
+    "momentum",
+    "optax.sgd(momentum=0.9)",
+  ),
+  "sgd_nesterov": OptimizerSpec(
+    lambda lr: optax.sgd(lr, momentum=0.9, nesterov=True),
+    0.3,
+    _WEIGHT_DECAY,
+    "momentum",
+    "optax.sgd(momentum=0.9, nesterov=True)",
+  ),
+  "nesterov_lookahead": OptimizerSpec(
+    lambda lr: optax_extras.nesterov_lookahead(lr, 0.9, (1.0,)),
+    0.3,
+    _WEIGHT_DECAY,
+    "momentum",
+    "nesterov_lookahead, 1 point ahead",
+  ),
+  "smoothed_nesterov": OptimizerSpec(
+    lambda lr: optax_extras.nesterov_lookahead(lr, 0.9, SMOOTHED_LOOKAHEAD),
+    0.3,
+    _WEIGHT_DECAY,
+    "momentum",
+    "nesterov_lookahead, 4 points ahead",
+  ),
+  # Adam.
+  "adam": OptimizerSpec(
+    optax.adam, 1e-2, family="adam", description="optax.adam"
+  ),
+  "adam_calibrated": OptimizerSpec(
+    optax_extras.adam_calibrated,
+    1e-2,
+    family="adam",
+    description="adam_calibrated, standard",
+  ),
+  "adam_first_gradient": OptimizerSpec(
+    lambda lr: optax_extras.adam_calibrated(
+      lr, bias_correction="first_gradient"
+    ),
+    1e-2,
+    family="adam",
+    description="adam_calibrated, first_gradient",
+  ),
+  "rmsprop": OptimizerSpec(
+    optax.rmsprop, 1e-2, family="adam", description="optax.rmsprop"
+  ),
+  # Adadelta.
+  "adadelta": OptimizerSpec(
+    optax.adadelta,
+    1.0,
+    family="adadelta",
+    description="optax.adadelta (starts from 0)",
+  ),
+  "adadelta_bigstart": OptimizerSpec(
+    lambda lr: optax_extras.adadelta_bigstart(
+      lr, rho=0.9, initial_delta_sq=1e-4
+    ),
+    1.0,
+    family="adadelta",
+    description="adadelta_bigstart, E[dx^2]_0 = 1e-4",
+  ),
+  # Adagrad.
+  "adagrad": OptimizerSpec(
+    optax.adagrad,
+    0.3,
+    family="adagrad",
+    description="optax.adagrad (A_0 = 0.1)",
+  ),
+  "adagrad_family": OptimizerSpec(
+    lambda lr: optax_extras.adagrad_family(lr, initial_accumulator_value=0.1),
+    0.3,
+    family="adagrad",
+    description="adagrad_family, power 1/2",
+  ),
+  "adagrad_power1": OptimizerSpec(
+    lambda lr: optax_extras.adagrad_family(
+      lr, power=1.0, initial_accumulator_value=0.1
+    ),
+    0.3,
+    family="adagrad",
+    description="adagrad_family, power 1",
+  ),
 }
 """Name -> optimizer, this library's next to optax's (tuned learning rates)."""
 
 LIBRARY_OPTIMIZERS = (
-    "nesterov_lookahead", "smoothed_nesterov", "adam_calibrated",
-    "adam_first_gradient", "adadelta_bigstart", "adagrad_family",
-    "adagrad_power1",
+  "nesterov_lookahead",
+  "smoothed_nesterov",
+  "adam_calibrated",
+  "adam_first_gradient",
+  "adadelta_bigstart",
+  "adagrad_family",
+  "adagrad_power1",
 )
 
 
 def _kernels_only(params: optax.Params) -> Any:
   """Weight-decay mask: True on the weight matrices, False on the biases."""
   return jax.tree_util.tree_map_with_path(
-      lambda path, _: getattr(path[-1], "key", None) == "kernel", params
+    lambda path, _: getattr(path[-1], "key", None) == "kernel", params
   )
 
 
 def _with_grad_fn_through(
-    preprocess: optax.GradientTransformation,
-    inner: optax.GradientTransformation,
+  preprocess: optax.GradientTransformation,
+  inner: optax.GradientTransformation,
 ) -> optax.GradientTransformationExtraArgs:
   """`inner`, whose ``grad_fn`` gradients also pass through `preprocess`.
 
@@ -251,11 +295,11 @@ def _with_grad_fn_through(
 
 
 def make_optimizer(
-    spec: OptimizerSpec,
-    learning_rate: float | jax.Array,
-    total_steps: int,
-    *,
-    clip_norm: float = 1.0,
+  spec: OptimizerSpec,
+  learning_rate: float | jax.Array,
+  total_steps: int,
+  *,
+  clip_norm: float = 1.0,
 ) -> optax.GradientTransformationExtraArgs:
   """``chain(clip, weight decay, optimizer with a cosine schedule)``.
 
@@ -271,24 +315,24 @@ def make_optimizer(
     return spec.factory(lambda count: learning_rate * shape(count))
 
   preprocess = optax.chain(
-      optax.clip_by_global_norm(clip_norm),
-      optax.add_decayed_weights(spec.weight_decay, mask=_kernels_only),
+    optax.clip_by_global_norm(clip_norm),
+    optax.add_decayed_weights(spec.weight_decay, mask=_kernels_only),
   )
   return optax.chain(
+    preprocess,
+    _with_grad_fn_through(
       preprocess,
-      _with_grad_fn_through(
-          preprocess,
-          optax.inject_hyperparams(scheduled)(learning_rate=learning_rate),
-      ),
+      optax.inject_hyperparams(scheduled)(learning_rate=learning_rate),
+    ),
   )
 
 
 def create(
-    name: str,
-    seed: int | jax.Array,
-    learning_rate: float | jax.Array,
-    total_steps: int,
-    **optimizer_options: Any,
+  name: str,
+  seed: int | jax.Array,
+  learning_rate: float | jax.Array,
+  total_steps: int,
+  **optimizer_options: Any,
 ) -> tuple[MLP, nnx.Optimizer]:
   """A fresh model and its ``nnx.Optimizer`` for catalogue entry `name`."""
   spec = _spec(name)
@@ -300,7 +344,7 @@ def create(
 def _spec(name: str) -> OptimizerSpec:
   if name not in OPTIMIZERS:
     raise KeyError(
-        f"Unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}."
+      f"Unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}."
     )
   return OPTIMIZERS[name]
 
@@ -311,7 +355,7 @@ def _spec(name: str) -> OptimizerSpec:
 
 
 def train_step_fn(
-    model: MLP, optimizer: nnx.Optimizer, x: jax.Array, y: jax.Array
+  model: MLP, optimizer: nnx.Optimizer, x: jax.Array, y: jax.Array
 ) -> jax.Array:
   """One optimizer step on a mini-batch; returns the mini-batch loss.
 
@@ -366,23 +410,23 @@ def _history(metrics: Sequence[np.ndarray]) -> History:
   """From per-epoch ``[..., 4]`` (train loss, train acc, val loss, val acc)."""
   stacked = np.stack([np.asarray(m, np.float64) for m in metrics], axis=-1)
   return History(
-      train_loss=stacked[..., 0, :],
-      val_loss=stacked[..., 2, :],
-      train_accuracy=stacked[..., 1, :],
-      val_accuracy=stacked[..., 3, :],
+    train_loss=stacked[..., 0, :],
+    val_loss=stacked[..., 2, :],
+    train_accuracy=stacked[..., 1, :],
+    val_accuracy=stacked[..., 3, :],
   )
 
 
 def train(
-    optimizer_name: str,
-    *,
-    epochs: int = 30,
-    seed: int = 0,
-    learning_rate: float | None = None,
-    batch_size: int = 128,
-    data: Dataset | None = None,
-    progress: Any = None,
-    **optimizer_options: Any,
+  optimizer_name: str,
+  *,
+  epochs: int = 30,
+  seed: int = 0,
+  learning_rate: float | None = None,
+  batch_size: int = 128,
+  data: Dataset | None = None,
+  progress: Any = None,
+  **optimizer_options: Any,
 ) -> History:
   """Trains the MLP with one optimizer of the catalogue.
 
@@ -404,15 +448,20 @@ def train(
   learning_rate = spec.learning_rate if learning_rate is None else learning_rate
   steps_per_epoch = len(data.x_train) // batch_size
   model, optimizer = create(
-      optimizer_name, seed, learning_rate, epochs * steps_per_epoch,
-      **optimizer_options,
+    optimizer_name,
+    seed,
+    learning_rate,
+    epochs * steps_per_epoch,
+    **optimizer_options,
   )
 
   def metrics() -> np.ndarray:
-    return np.concatenate([
+    return np.concatenate(
+      [
         np.asarray(evaluate(model, data.x_train, data.y_train)),
         np.asarray(evaluate(model, data.x_val, data.y_val)),
-    ])
+      ]
+    )
 
   history = [metrics()]
   for epoch in range(epochs):
@@ -425,13 +474,13 @@ def train(
 
 
 def learning_histories(
-    names: Iterable[str] = tuple(OPTIMIZERS),
-    epochs: int = 30,
-    *,
-    seed: int = 0,
-    data: Dataset | None = None,
-    show_progress: bool = True,
-    **train_options: Any,
+  names: Iterable[str] = tuple(OPTIMIZERS),
+  epochs: int = 30,
+  *,
+  seed: int = 0,
+  data: Dataset | None = None,
+  show_progress: bool = True,
+  **train_options: Any,
 ) -> dict[str, History]:
   """`train` for each optimizer in `names`, with one tqdm bar over all."""
   from tqdm.auto import tqdm
@@ -440,27 +489,35 @@ def learning_histories(
   data = load_digits() if data is None else data
   histories = {}
   with tqdm(
-      total=len(names) * epochs, desc="training", unit="epoch",
-      disable=not show_progress,
+    total=len(names) * epochs,
+    desc="training",
+    unit="epoch",
+    disable=not show_progress,
   ) as bar:
     for name in names:
       bar.set_postfix_str(name)
       histories[name] = train(
-          name, epochs=epochs, seed=seed, data=data, progress=bar,
-          **train_options,
+        name,
+        epochs=epochs,
+        seed=seed,
+        data=data,
+        progress=bar,
+        **train_options,
       )
   return histories
 
 
 _METRICS = (
-    ("train_loss", "training loss", True),
-    ("val_loss", "validation loss", True),
-    ("train_accuracy", "training accuracy", False),
-    ("val_accuracy", "validation accuracy", False),
+  ("train_loss", "training loss", True),
+  ("val_loss", "validation loss", True),
+  ("train_accuracy", "training accuracy", False),
+  ("val_accuracy", "validation accuracy", False),
 )
 _FAMILY_COLORS = {
-    "momentum": "tab:blue", "adam": "tab:red", "adadelta": "tab:green",
-    "adagrad": "tab:purple",
+  "momentum": "tab:blue",
+  "adam": "tab:red",
+  "adadelta": "tab:green",
+  "adagrad": "tab:purple",
 }
 _LINE_STYLES = ("-", "--", ":", "-.")
 
@@ -474,14 +531,14 @@ def _styles(names: Sequence[str]) -> dict[str, dict[str, Any]]:
     index = seen.get(family, 0)
     seen[family] = index + 1
     styles[name] = {
-        "color": _FAMILY_COLORS.get(family),
-        "linestyle": _LINE_STYLES[index % len(_LINE_STYLES)],
+      "color": _FAMILY_COLORS.get(family),
+      "linestyle": _LINE_STYLES[index % len(_LINE_STYLES)],
     }
   return styles
 
 
 def plot_learning_histories(
-    histories: Mapping[str, History], path: str | Path, *, title: str = ""
+  histories: Mapping[str, History], path: str | Path, *, title: str = ""
 ) -> Path:
   """The learning-history figure: 2 x 2 panels, one line per optimizer.
 
@@ -518,15 +575,15 @@ def plot_learning_histories(
 def results_table(histories: Mapping[str, History]) -> str:
   """Final losses and accuracies, one row per optimizer."""
   rows = [
-      f"{'optimizer':<22} {'lr':>7} {'train loss':>10} {'val loss':>9} "
-      f"{'train acc':>9} {'val acc':>8}"
+    f"{'optimizer':<22} {'lr':>7} {'train loss':>10} {'val loss':>9} "
+    f"{'train acc':>9} {'val acc':>8}"
   ]
   for name, h in histories.items():
     lr = OPTIMIZERS[name].learning_rate if name in OPTIMIZERS else math.nan
     rows.append(
-        f"{name:<22} {lr:>7.3g} {h.train_loss[-1]:>10.4f} "
-        f"{h.val_loss[-1]:>9.4f} {h.train_accuracy[-1]:>9.2%} "
-        f"{h.val_accuracy[-1]:>8.2%}"
+      f"{name:<22} {lr:>7.3g} {h.train_loss[-1]:>10.4f} "
+      f"{h.val_loss[-1]:>9.4f} {h.train_accuracy[-1]:>9.2%} "
+      f"{h.val_accuracy[-1]:>8.2%}"
     )
   return "\n".join(rows)
 
@@ -537,15 +594,15 @@ def results_table(histories: Mapping[str, History]) -> str:
 
 
 def train_many(
-    optimizer_name: str,
-    seeds: Sequence[int],
-    learning_rates: Sequence[float],
-    *,
-    epochs: int = 20,
-    batch_size: int = 128,
-    data: Dataset | None = None,
-    progress: Any = None,
-    **optimizer_options: Any,
+  optimizer_name: str,
+  seeds: Sequence[int],
+  learning_rates: Sequence[float],
+  *,
+  epochs: int = 20,
+  batch_size: int = 128,
+  data: Dataset | None = None,
+  progress: Any = None,
+  **optimizer_options: Any,
 ) -> History:
   """Trains ``len(seeds) x len(learning_rates)`` MLPs as one computation.
 
@@ -564,7 +621,7 @@ def train_many(
   steps_per_epoch = len(data.x_train) // batch_size
   total_steps = epochs * steps_per_epoch
   seed_grid, rate_grid = np.meshgrid(
-      np.asarray(seeds), np.asarray(learning_rates, np.float32), indexing="ij"
+    np.asarray(seeds), np.asarray(learning_rates, np.float32), indexing="ij"
   )
   shape = seed_grid.shape
   model_seeds = jnp.asarray(seed_grid.ravel(), jnp.int32)
@@ -572,18 +629,18 @@ def train_many(
 
   def init_one(seed, learning_rate):
     return nnx.state(
-        create(optimizer_name, seed, learning_rate, total_steps,
-               **optimizer_options)
+      create(
+        optimizer_name, seed, learning_rate, total_steps, **optimizer_options
+      )
     )
 
   # The graph (module structure, optax functions) is the same for every
   # model; only the arrays differ. The peak learning rate is read from the
   # optimizer state by inject_hyperparams, so any build's graph will do.
   graphdef = nnx.graphdef(
-      nnx.eval_shape(
-          lambda: create(optimizer_name, 0, 1.0, total_steps,
-                         **optimizer_options)
-      )
+    nnx.eval_shape(
+      lambda: create(optimizer_name, 0, 1.0, total_steps, **optimizer_options)
+    )
   )
   states = jax.jit(jax.vmap(init_one))(model_seeds, model_rates)
   x_train, y_train = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
@@ -596,9 +653,9 @@ def train_many(
 
   def metrics_one(state):
     model, _ = nnx.merge(graphdef, state)
-    return jnp.concatenate([
-        evaluate_fn(model, x_train, y_train), evaluate_fn(model, x_val, y_val)
-    ])
+    return jnp.concatenate(
+      [evaluate_fn(model, x_train, y_train), evaluate_fn(model, x_val, y_val)]
+    )
 
   @jax.jit
   def run_epoch(states, batches):  # batches: [steps, models, batch_size]
@@ -613,8 +670,8 @@ def train_many(
   unique_seeds = [int(s) for s in np.asarray(seeds)]
   for epoch in range(epochs):
     per_seed = {
-        s: epoch_batches(s, epoch, len(data.x_train), batch_size)
-        for s in unique_seeds
+      s: epoch_batches(s, epoch, len(data.x_train), batch_size)
+      for s in unique_seeds
     }
     batches = np.stack([per_seed[int(s)] for s in seed_grid.ravel()], axis=1)
     states, metrics = run_epoch(states, jnp.asarray(batches))
@@ -632,22 +689,26 @@ class Sweep(NamedTuple):
   history: History  # [S, L, epochs + 1]
 
 
-DEFAULT_SWEEP = ("nesterov_lookahead", "sgd_nesterov", "adam_calibrated",
-                 "adam_first_gradient")
+DEFAULT_SWEEP = (
+  "nesterov_lookahead",
+  "sgd_nesterov",
+  "adam_calibrated",
+  "adam_first_gradient",
+)
 # 13 rates a factor of 2 apart, from 1/64 to 64 times the tuned rate: wide
 # enough to see each optimizer fail on both sides.
 RELATIVE_LEARNING_RATES = 2.0 ** np.arange(-6, 7)
 
 
 def learning_rate_sweep(
-    names: Iterable[str] = DEFAULT_SWEEP,
-    *,
-    num_seeds: int = 8,
-    relative_learning_rates: Sequence[float] = tuple(RELATIVE_LEARNING_RATES),
-    epochs: int = 20,
-    data: Dataset | None = None,
-    show_progress: bool = True,
-    **train_options: Any,
+  names: Iterable[str] = DEFAULT_SWEEP,
+  *,
+  num_seeds: int = 8,
+  relative_learning_rates: Sequence[float] = tuple(RELATIVE_LEARNING_RATES),
+  epochs: int = 20,
+  data: Dataset | None = None,
+  show_progress: bool = True,
+  **train_options: Any,
 ) -> dict[str, Sweep]:
   """`train_many` for each optimizer, learning rates relative to its tuned one.
 
@@ -661,23 +722,31 @@ def learning_rate_sweep(
   seeds = np.arange(num_seeds)
   sweeps = {}
   with tqdm(
-      total=len(names) * epochs, desc="vmapped sweep", unit="epoch",
-      disable=not show_progress,
+    total=len(names) * epochs,
+    desc="vmapped sweep",
+    unit="epoch",
+    disable=not show_progress,
   ) as bar:
     for name in names:
       bar.set_postfix_str(name)
       rates = OPTIMIZERS[name].learning_rate * np.asarray(
-          relative_learning_rates, np.float64)
+        relative_learning_rates, np.float64
+      )
       history = train_many(
-          name, seeds, rates, epochs=epochs, data=data, progress=bar,
-          **train_options,
+        name,
+        seeds,
+        rates,
+        epochs=epochs,
+        data=data,
+        progress=bar,
+        **train_options,
       )
       sweeps[name] = Sweep(rates, seeds, history)
   return sweeps
 
 
 def sensitivity_table(
-    sweeps: Mapping[str, Sweep], *, tolerance: float = 0.02
+  sweeps: Mapping[str, Sweep], *, tolerance: float = 0.02
 ) -> str:
   """Per optimizer: the best rate, the width of the good range, and the fall.
 
@@ -689,8 +758,10 @@ def sensitivity_table(
   """
   factors = (1 / 16, 1 / 4, 2, 4, 8)
   header = " ".join(f"{'x' + _fraction(f):>7}" for f in factors)
-  rows = [f"{'optimizer':<20} {'best lr':>8} {'val acc':>14} {'good range':>10} "
-          + header]
+  rows = [
+    f"{'optimizer':<20} {'best lr':>8} {'val acc':>14} {'good range':>10} "
+    + header
+  ]
   for name, sweep in sweeps.items():
     accuracy = sweep.history.val_accuracy[..., -1]  # [S, L]
     mean, spread = accuracy.mean(0), accuracy.std(0)
@@ -704,9 +775,9 @@ def sensitivity_table(
       close = abs(math.log(sweep.learning_rates[index] / rate)) < 0.1
       around.append(f"{mean[index]:>7.1%}" if close else f"{'-':>7}")
     rows.append(
-        f"{name:<20} {sweep.learning_rates[best]:>8.3g} "
-        f"{mean[best]:>7.2%} ±{spread[best]:>5.2%} {width:>9.0f}x "
-        + " ".join(around)
+      f"{name:<20} {sweep.learning_rates[best]:>8.3g} "
+      f"{mean[best]:>7.2%} ±{spread[best]:>5.2%} {width:>9.0f}x "
+      + " ".join(around)
     )
   return "\n".join(rows)
 
@@ -716,7 +787,7 @@ def _fraction(factor: float) -> str:
 
 
 def plot_sweep(
-    sweeps: Mapping[str, Sweep], path: str | Path, *, title: str = ""
+  sweeps: Mapping[str, Sweep], path: str | Path, *, title: str = ""
 ) -> Path:
   """Mean ± spread bands and the learning-rate sensitivity curves.
 
@@ -740,26 +811,47 @@ def plot_sweep(
     epochs = np.arange(curves.shape[-1])
     mean, spread = curves.mean(0), curves.std(0)
     axes[0].plot(epochs, mean, label=name, **style)
-    axes[0].fill_between(epochs, mean - spread, mean + spread,
-                         color=style["color"], alpha=0.15)
+    axes[0].fill_between(
+      epochs, mean - spread, mean + spread, color=style["color"], alpha=0.15
+    )
     for ax, field in ((axes[1], "val_loss"), (axes[2], "val_accuracy")):
       final = getattr(sweep.history, field)[..., -1]  # [S, L]
       mean, spread = final.mean(0), final.std(0)
-      ax.errorbar(relative, mean, yerr=spread, marker="o", markersize=3,
-                  capsize=2, label=name, **style)
-  axes[0].set(title="validation loss at the tuned rate (±1 sd over seeds)",
-              xlabel="epoch", yscale="log")
-  axes[1].set(title="final validation loss", xscale="log", yscale="log",
-              xlabel="learning rate / tuned learning rate")
-  axes[2].set(title="final validation accuracy", xscale="log",
-              xlabel="learning rate / tuned learning rate")
+      ax.errorbar(
+        relative,
+        mean,
+        yerr=spread,
+        marker="o",
+        markersize=3,
+        capsize=2,
+        label=name,
+        **style,
+      )
+  axes[0].set(
+    title="validation loss at the tuned rate (±1 sd over seeds)",
+    xlabel="epoch",
+    yscale="log",
+  )
+  axes[1].set(
+    title="final validation loss",
+    xscale="log",
+    yscale="log",
+    xlabel="learning rate / tuned learning rate",
+  )
+  axes[2].set(
+    title="final validation accuracy",
+    xscale="log",
+    xlabel="learning rate / tuned learning rate",
+  )
   for ax in axes:
     ax.grid(alpha=0.3)
   axes[2].legend(fontsize=8)
   some = next(iter(sweeps.values()))
   fig.suptitle(
-      title or f"{len(some.seeds)} seeds x {len(some.learning_rates)} "
-      "learning rates per optimizer, trained at once (vmap)")
+    title
+    or f"{len(some.seeds)} seeds x {len(some.learning_rates)} "
+    "learning rates per optimizer, trained at once (vmap)"
+  )
   fig.tight_layout()
   path = Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
@@ -774,7 +866,7 @@ def plot_sweep(
 
 
 def results(
-    quick: bool = False, *, show_progress: bool = True
+  quick: bool = False, *, show_progress: bool = True
 ) -> tuple[dict[str, History], dict[str, Sweep]]:
   """The learning histories and the vmapped learning-rate sweeps.
 
@@ -783,8 +875,14 @@ def results(
   """
   data = load_digits()
   if quick:
-    names = ("sgd_nesterov", "nesterov_lookahead", "adam",
-             "adam_calibrated", "adadelta_bigstart", "adagrad_family")
+    names = (
+      "sgd_nesterov",
+      "nesterov_lookahead",
+      "adam",
+      "adam_calibrated",
+      "adadelta_bigstart",
+      "adagrad_family",
+    )
     epochs, sweep_epochs, num_seeds = 3, 3, 2
     relative = RELATIVE_LEARNING_RATES[::3]
     sweep_names = ("nesterov_lookahead", "adam_calibrated")
@@ -793,16 +891,21 @@ def results(
     relative = RELATIVE_LEARNING_RATES
     sweep_names = DEFAULT_SWEEP
   histories = learning_histories(
-      names, epochs, data=data, show_progress=show_progress)
+    names, epochs, data=data, show_progress=show_progress
+  )
   sweeps = learning_rate_sweep(
-      sweep_names, num_seeds=num_seeds, relative_learning_rates=relative,
-      epochs=sweep_epochs, data=data, show_progress=show_progress,
+    sweep_names,
+    num_seeds=num_seeds,
+    relative_learning_rates=relative,
+    epochs=sweep_epochs,
+    data=data,
+    show_progress=show_progress,
   )
   return histories, sweeps
 
 
 def to_arrays(
-    histories: Mapping[str, History], sweeps: Mapping[str, Sweep]
+  histories: Mapping[str, History], sweeps: Mapping[str, Sweep]
 ) -> dict[str, np.ndarray]:
   """Flat arrays (for ``np.savez``) of `results`; `from_arrays` inverts it."""
   arrays = {}
@@ -818,7 +921,7 @@ def to_arrays(
 
 
 def from_arrays(
-    arrays: Mapping[str, np.ndarray]
+  arrays: Mapping[str, np.ndarray],
 ) -> tuple[dict[str, History], dict[str, Sweep]]:
   """`results` back from the arrays of `to_arrays`."""
   grouped: dict[tuple[str, str], dict[str, np.ndarray]] = {}
@@ -836,8 +939,10 @@ def from_arrays(
 
 
 def run(
-    out_dir: str | Path = "figures", quick: bool = False, *,
-    show_progress: bool = True,
+  out_dir: str | Path = "figures",
+  quick: bool = False,
+  *,
+  show_progress: bool = True,
 ) -> dict[str, Any]:
   """The whole example: learning histories, then the vmapped sweep.
 
@@ -851,8 +956,8 @@ def run(
   out_dir = Path(out_dir)
   histories, sweeps = results(quick, show_progress=show_progress)
   figures = [
-      plot_learning_histories(histories, out_dir / "training_histories.png"),
-      plot_sweep(sweeps, out_dir / "training_lr_sensitivity.png"),
+    plot_learning_histories(histories, out_dir / "training_histories.png"),
+    plot_sweep(sweeps, out_dir / "training_lr_sensitivity.png"),
   ]
   print(results_table(histories))
   print(sensitivity_table(sweeps))
@@ -860,17 +965,23 @@ def run(
   for figure in figures:
     print(f"wrote {figure}")
   print(f"done in {seconds:.1f} s")
-  return {"histories": histories, "sweeps": sweeps, "figures": figures,
-          "seconds": seconds}
+  return {
+    "histories": histories,
+    "sweeps": sweeps,
+    "figures": figures,
+    "seconds": seconds,
+  }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
   """Command line: ``[--out DIR] [--quick]``."""
   parser = argparse.ArgumentParser(
-      description="Train a Flax MLP on the digits with every optimizer.")
+    description="Train a Flax MLP on the digits with every optimizer."
+  )
   parser.add_argument("--out", default="figures", help="output directory")
-  parser.add_argument("--quick", action="store_true",
-                      help="few epochs, small sweep")
+  parser.add_argument(
+    "--quick", action="store_true", help="few epochs, small sweep"
+  )
   args = parser.parse_args(argv)
   run(args.out, quick=args.quick)
   return 0

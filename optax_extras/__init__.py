@@ -5,53 +5,54 @@ Each family is a low-level ``scale_by_*`` transform and a full optimizer
 """
 
 from optax_extras import landscapes, signals
-from optax_extras.sweep import SweepResult, sweep
-from optax_extras.sweep import load as load_sweep
-from optax_extras.transforms.adadelta import (
-    AdadeltaBigstartState,
-    adadelta_bigstart,
-    scale_by_adadelta_bigstart,
+from optax_extras._src.sweep.result import SweepResult
+from optax_extras._src.sweep.result import load as load_sweep
+from optax_extras._src.sweep.sweep import sweep
+from optax_extras._src.transforms.adadelta import (
+  AdadeltaBigstartState,
+  adadelta_bigstart,
+  scale_by_adadelta_bigstart,
 )
-from optax_extras.transforms.adagrad import (
-    AdagradFamilyState,
-    adagrad_family,
-    scale_by_adagrad_family,
+from optax_extras._src.transforms.adagrad import (
+  AdagradFamilyState,
+  adagrad_family,
+  scale_by_adagrad_family,
 )
-from optax_extras.transforms.adam import (
-    BIAS_CORRECTIONS,
-    AdamCalibratedState,
-    BiasCorrection,
-    Calibration,
-    adam_calibrated,
-    scale_by_adam_calibrated,
+from optax_extras._src.transforms.adam import (
+  BIAS_CORRECTIONS,
+  AdamCalibratedState,
+  BiasCorrection,
+  Calibration,
+  adam_calibrated,
+  scale_by_adam_calibrated,
 )
-from optax_extras.transforms.lookahead import (
-    MomentumLookaheadState,
-    nesterov_lookahead,
-    scale_by_momentum_lookahead,
+from optax_extras._src.transforms.lookahead import (
+  MomentumLookaheadState,
+  nesterov_lookahead,
+  scale_by_momentum_lookahead,
 )
 
 __version__ = "0.1.0"
 
 __all__ = (
-    "AdadeltaBigstartState",
-    "AdagradFamilyState",
-    "AdamCalibratedState",
-    "BIAS_CORRECTIONS",
-    "BiasCorrection",
-    "Calibration",
-    "MomentumLookaheadState",
-    "SweepResult",
-    "adadelta_bigstart",
-    "adagrad_family",
-    "adam_calibrated",
-    "landscapes",
-    "load_sweep",
-    "nesterov_lookahead",
-    "scale_by_adadelta_bigstart",
-    "scale_by_adagrad_family",
-    "scale_by_adam_calibrated",
-    "scale_by_momentum_lookahead",
-    "signals",
-    "sweep",
+  "AdadeltaBigstartState",
+  "AdagradFamilyState",
+  "AdamCalibratedState",
+  "BIAS_CORRECTIONS",
+  "BiasCorrection",
+  "Calibration",
+  "MomentumLookaheadState",
+  "SweepResult",
+  "adadelta_bigstart",
+  "adagrad_family",
+  "adam_calibrated",
+  "landscapes",
+  "load_sweep",
+  "nesterov_lookahead",
+  "scale_by_adadelta_bigstart",
+  "scale_by_adagrad_family",
+  "scale_by_adam_calibrated",
+  "scale_by_momentum_lookahead",
+  "signals",
+  "sweep",
 )

@@ -1,89 +1,10 @@
-"""1-D gradient signals, and the updates a transform makes in response.
+"""1-D gradient signals: the seed's six, interpolation, and a transform's response."""
 
-The seed article feeds synthetic gradient sequences straight into update
-rules (no loss function) to show how each rule reacts to spikes, square
-waves, noise and saturation. `seed_signals` makes its six signals exactly as
-it did; `response` feeds any signal through any optax transform.
-"""
-
-import jax
-import jax.numpy as jnp
-import numpy as np
-import optax
-
-SIGNAL_NAMES = (
-    "spikes",
-    "rectangles",
-    "noisy_sin",
-    "very_noisy_sin",
-    "uneven_sawtooth",
-    "saturation",
+from optax_extras._src.signals import (
+  SIGNAL_NAMES,
+  interpolate,
+  response,
+  seed_signals,
 )
 
-
-def seed_signals(length: int = 300) -> dict[str, np.ndarray]:
-  """The seed article's six gradient signals over epochs `x = 0 .. length-1`.
-
-  spikes `[x % 60 == 0]`; rectangles `2 [x % 40 < 20] - 1`; noisy sin
-  `sin(x/20) + U - 1/2`; very noisy sin `sin(x/20)/5 + U - 1/2`; uneven
-  sawtooth `(x % 20) / (15 [x > 80] + 5)`; saturation `[x % 80 < 40]`. `U`
-  is uniform on [0, 1) from NumPy's legacy generator seeded 413, drawn for
-  all of noisy sin, then all of very noisy sin, as the seed does.
-  """
-  x = np.arange(length)
-  uniform = np.random.RandomState(413)
-  noise = uniform.random_sample(length)
-  more_noise = uniform.random_sample(length)
-  return {
-      "spikes": (x % 60 == 0).astype(np.float64),
-      "rectangles": 2.0 * (x % 40 < 20) - 1.0,
-      "noisy_sin": np.sin(x / 20) + noise - 0.5,
-      "very_noisy_sin": np.sin(x / 20) / 5 + more_noise - 0.5,
-      "uneven_sawtooth": (x % 20) / (15.0 * (x > 80) + 5.0),
-      "saturation": (x % 80 < 40).astype(np.float64),
-  }
-
-
-def interpolate(signal: jax.Array, position: jax.Array) -> jax.Array:
-  """The signal at a real position, linearly interpolated between samples.
-
-  Before 0 it holds its first sample; after its last sample it falls
-  linearly to 0 at `len(signal)` and stays 0, as the seed's "past the end
-  it is 0". (The seed's own helper returned `X[lo] + frac * X[hi]`, which is
-  not an interpolation; this is `(1 - frac) X[lo] + frac X[hi]`.)
-  """
-  signal = jnp.asarray(signal)
-  samples = jnp.append(signal, jnp.zeros((), signal.dtype))
-  positions = jnp.arange(samples.shape[0], dtype=samples.dtype)
-  return jnp.interp(position, positions, samples, left=signal[0], right=0.0)
-
-
-def response(
-    transform: optax.GradientTransformation, signal: jax.Array
-) -> jax.Array:
-  """The updates `transform` makes when fed `signal` as its gradient.
-
-  Step `i` feeds the gradient `signal[i]`. The parameter is minus the epoch,
-  `theta_i = -i`, and `grad_fn(theta) = interpolate(signal, -theta)`, so a
-  look-ahead transform reads the signal at fractional epochs, and a step
-  down a positive gradient looks forward in time, as in the seed's
-  `v = gamma v + lr g(i + gamma v)`. Scale-by transforms return the rescaled
-  signal; full optimizers (and look-ahead momentum) return its negative.
-  Traceable: `jax.jit` or `jax.vmap` it over signals or hyperparameters.
-  """
-  signal = jnp.asarray(signal)
-  transform = optax.with_extra_args_support(transform)
-
-  def grad_fn(theta: jax.Array) -> jax.Array:
-    return interpolate(signal, -theta)
-
-  def step(state, epoch):
-    theta = -epoch.astype(signal.dtype)
-    updates, state = transform.update(
-        signal[epoch], state, theta, grad_fn=grad_fn
-    )
-    return state, updates
-
-  state = transform.init(jnp.zeros((), signal.dtype))
-  _, updates = jax.lax.scan(step, state, jnp.arange(signal.shape[0]))
-  return updates
+__all__ = ("SIGNAL_NAMES", "interpolate", "response", "seed_signals")

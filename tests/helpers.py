@@ -7,7 +7,7 @@ import optax
 
 
 def run_sequence(
-    transform: optax.GradientTransformation, grads, params=None, **extra_args
+  transform: optax.GradientTransformation, grads, params=None, **extra_args
 ):
   """Feeds `grads` (leaves shaped `[T, ...]`) step by step; stacked updates.
 
@@ -33,7 +33,7 @@ def assert_close(actual, expected, tol: float) -> None:
     e = np.asarray(e, np.float64)
     scale = max(float(np.max(np.abs(e), initial=0.0)), 1e-30)
     np.testing.assert_allclose(
-        np.asarray(a, np.float64), e, rtol=tol, atol=tol * scale
+      np.asarray(a, np.float64), e, rtol=tol, atol=tol * scale
     )
 
 
@@ -41,10 +41,12 @@ def random_tree(seed: int, num_steps: int, scale: float = 1.0) -> dict:
   """A multi-leaf gradient sequence with leaves of several shapes."""
   rng = np.random.default_rng(seed)
   return {
-      "w": scale * rng.standard_normal((num_steps, 3, 4)),
-      "b": scale * rng.standard_normal((num_steps, 4)),
-      "layers": [scale * rng.standard_normal((num_steps, 2)),
-                 scale * rng.standard_normal((num_steps,))],
+    "w": scale * rng.standard_normal((num_steps, 3, 4)),
+    "b": scale * rng.standard_normal((num_steps, 4)),
+    "layers": [
+      scale * rng.standard_normal((num_steps, 2)),
+      scale * rng.standard_normal((num_steps,)),
+    ],
   }
 
 
@@ -61,9 +63,11 @@ def descend(transform, loss, params, num_steps: int):
   def step(carry, _):
     params, state = carry
     updates, state = transform.update(
-        grad_fn(params), state, params, grad_fn=grad_fn)
+      grad_fn(params), state, params, grad_fn=grad_fn
+    )
     params = optax.apply_updates(params, updates)
     return (params, state), (params, updates)
 
-  return jax.lax.scan(
-      step, (params, transform.init(params)), length=num_steps)[1]
+  return jax.lax.scan(step, (params, transform.init(params)), length=num_steps)[
+    1
+  ]

@@ -18,9 +18,14 @@ RHOS = np.array([0.25, 0.9, 0.975])
 def test_seed_signals_match_reference(dtype, initial_delta_sq):
   # The seed's figures: eps 1e-3, three decays, zero and big start. The
   # decays are swept with vmap: they are traced, not Python constants.
-  run = jax.jit(jax.vmap(lambda rho: run_sequence(
-      optax_extras.scale_by_adadelta_bigstart(rho, 1e-3, initial_delta_sq),
-      SIGNALS.astype(dtype))))
+  run = jax.jit(
+    jax.vmap(
+      lambda rho: run_sequence(
+        optax_extras.scale_by_adadelta_bigstart(rho, 1e-3, initial_delta_sq),
+        SIGNALS.astype(dtype),
+      )
+    )
+  )
   updates = run(RHOS.astype(dtype))
   assert updates.dtype == dtype
   for i, rho in enumerate(RHOS):
@@ -30,10 +35,14 @@ def test_seed_signals_match_reference(dtype, initial_delta_sq):
 
 def test_random_tree_matches_reference():
   grads = random_tree(seed=0, num_steps=40, scale=3.0)
-  updates = jax.jit(lambda g: run_sequence(
-      optax_extras.scale_by_adadelta_bigstart(0.8, 1e-6, 2.0), g))(grads)
+  updates = jax.jit(
+    lambda g: run_sequence(
+      optax_extras.scale_by_adadelta_bigstart(0.8, 1e-6, 2.0), g
+    )
+  )(grads)
   expected = jax.tree.map(
-      lambda g: references.adadelta(g, 0.8, 1e-6, 2.0), grads)
+    lambda g: references.adadelta(g, 0.8, 1e-6, 2.0), grads
+  )
   assert_close(updates, expected, 1e-10)
 
 
@@ -41,8 +50,9 @@ def test_random_tree_matches_reference():
 def test_zero_start_equals_optax(rho, eps):
   grads = random_tree(seed=1, num_steps=30)
   ours = run_sequence(
-      optax_extras.scale_by_adadelta_bigstart(rho, eps, initial_delta_sq=0.0),
-      grads)
+    optax_extras.scale_by_adadelta_bigstart(rho, eps, initial_delta_sq=0.0),
+    grads,
+  )
   theirs = run_sequence(optax.scale_by_adadelta(rho, eps), grads)
   assert_close(ours, theirs, 1e-12)
 

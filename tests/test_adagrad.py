@@ -16,14 +16,19 @@ EPSILONS = np.array([1e-7, 0.1, 10.0])  # The seed's sweep.
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize(
-    "power,order",
-    [(0.5, 2.0), (1.0, 2.0), (0.5, 1.0)],
-    ids=["adagrad", "without_root", "moduli"],
+  "power,order",
+  [(0.5, 2.0), (1.0, 2.0), (0.5, 1.0)],
+  ids=["adagrad", "without_root", "moduli"],
 )
 def test_seed_signals_match_reference(dtype, power, order):
-  run = jax.jit(jax.vmap(lambda eps: run_sequence(
-      optax_extras.scale_by_adagrad_family(power, order, eps),
-      SIGNALS.astype(dtype))))
+  run = jax.jit(
+    jax.vmap(
+      lambda eps: run_sequence(
+        optax_extras.scale_by_adagrad_family(power, order, eps),
+        SIGNALS.astype(dtype),
+      )
+    )
+  )
   updates = run(EPSILONS.astype(dtype))
   assert updates.dtype == dtype
   for i, eps in enumerate(EPSILONS):
@@ -33,10 +38,14 @@ def test_seed_signals_match_reference(dtype, power, order):
 
 def test_random_tree_matches_reference():
   grads = random_tree(seed=0, num_steps=40, scale=2.0)
-  updates = jax.jit(lambda g: run_sequence(
-      optax_extras.scale_by_adagrad_family(0.7, 1.5, 1e-3, 0.2), g))(grads)
+  updates = jax.jit(
+    lambda g: run_sequence(
+      optax_extras.scale_by_adagrad_family(0.7, 1.5, 1e-3, 0.2), g
+    )
+  )(grads)
   expected = jax.tree.map(
-      lambda g: references.adagrad_family(g, 0.7, 1.5, 1e-3, 0.2), grads)
+    lambda g: references.adagrad_family(g, 0.7, 1.5, 1e-3, 0.2), grads
+  )
   assert_close(updates, expected, 1e-10)
 
 
@@ -44,7 +53,8 @@ def test_random_tree_matches_reference():
 def test_adagrad_equals_optax_scale_by_rss(initial, eps):
   grads = random_tree(seed=1, num_steps=30)
   ours = run_sequence(
-      optax_extras.scale_by_adagrad_family(0.5, 2.0, eps, initial), grads)
+    optax_extras.scale_by_adagrad_family(0.5, 2.0, eps, initial), grads
+  )
   theirs = run_sequence(optax.scale_by_rss(initial, eps), grads)
   assert_close(ours, theirs, 1e-12)
 
@@ -58,7 +68,9 @@ def test_zero_gradient_without_eps_gives_zero_not_nan():
 def test_without_root_decays_as_one_over_t():
   # The seed's warning: removing the root makes steps fall like 1/t.
   grads = np.ones((100, 1))
-  updates = run_sequence(optax_extras.scale_by_adagrad_family(1.0, eps=0.0), grads)
+  updates = run_sequence(
+    optax_extras.scale_by_adagrad_family(1.0, eps=0.0), grads
+  )
   np.testing.assert_allclose(updates[:, 0], 1.0 / np.arange(1, 101), rtol=1e-12)
 
 
@@ -66,8 +78,14 @@ def test_without_root_decays_as_one_over_t():
 def test_eps_outside_the_power_matches_reference(power):
   # Seed 002's Adagrad: g / (sqrt(G) + 1e-8).
   grads = random_tree(seed=3, num_steps=30)
-  updates = run_sequence(optax_extras.scale_by_adagrad_family(
-      power, 2.0, 1e-8, eps_in_power=False), grads)
-  expected = jax.tree.map(lambda g: references.adagrad_family(
-      g, power, 2.0, 1e-8, 0.0, eps_in_power=False), grads)
+  updates = run_sequence(
+    optax_extras.scale_by_adagrad_family(power, 2.0, 1e-8, eps_in_power=False),
+    grads,
+  )
+  expected = jax.tree.map(
+    lambda g: references.adagrad_family(
+      g, power, 2.0, 1e-8, 0.0, eps_in_power=False
+    ),
+    grads,
+  )
   assert_close(updates, expected, 1e-10)

@@ -23,11 +23,27 @@ def test_every_entry_is_a_non_blank_image(built):
   animations = sum(not f.view.coordinates for f in PATH_FIGURES)
   assert len(entries) >= pictures + animations
   for entry in entries:
-    if entry.path.endswith(".mp4"):  # Written only when ffmpeg (and ffprobe) exist.
+    if entry.path.endswith(
+      ".mp4"
+    ):  # Written only when ffmpeg (and ffprobe) exist.
       frames = subprocess.run(
-          ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
-           "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0",
-           str(out / entry.path)], capture_output=True, text=True, check=True)
+        [
+          "ffprobe",
+          "-v",
+          "error",
+          "-count_frames",
+          "-select_streams",
+          "v:0",
+          "-show_entries",
+          "stream=nb_read_frames",
+          "-of",
+          "csv=p=0",
+          str(out / entry.path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+      )
       assert int(frames.stdout) >= 10, entry.path
       continue
     with Image.open(out / entry.path) as image:
@@ -48,7 +64,9 @@ def test_index_shows_every_entry_with_its_caption(built):
 
 def test_redraw_uses_saved_results(built, monkeypatch):
   out, _ = built
+
   def recompute(*args, **kwargs):
     raise AssertionError("saved results were recomputed")
+
   monkeypatch.setattr(gallery.compute, "signal_responses", recompute)
   assert cli.main(["signals", "adam", "--out", str(out)]) == 0

@@ -11,67 +11,116 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from optax_extras import landscapes  # noqa: E402
+from optax_extras._src import landscapes as _landscapes  # noqa: E402
 
 BUILTIN_NAMES = (
-    "ackley", "basins_and_walls", "beale", "booth", "giant_plateau",
-    "goldstein_price", "hills_and_canyon", "himmelblau", "hyperbolic_saddle",
-    "levi_n13", "matyas", "quad", "rastrigin", "ripple", "rosenbrock", "saddle",
-    "six_hump_camel", "styblinski_tang", "three_hump_camel", "two_minimums",
-    "wobbly",
+  "ackley",
+  "basins_and_walls",
+  "beale",
+  "booth",
+  "giant_plateau",
+  "goldstein_price",
+  "hills_and_canyon",
+  "himmelblau",
+  "hyperbolic_saddle",
+  "levi_n13",
+  "matyas",
+  "quad",
+  "rastrigin",
+  "ripple",
+  "rosenbrock",
+  "saddle",
+  "six_hump_camel",
+  "styblinski_tang",
+  "three_hump_camel",
+  "two_minimums",
+  "wobbly",
 )
-WITH_MINIMA = tuple(n for n in BUILTIN_NAMES if n not in ("saddle", "hyperbolic_saddle"))
+WITH_MINIMA = tuple(
+  n for n in BUILTIN_NAMES if n not in ("saddle", "hyperbolic_saddle")
+)
 
 
 # --- Float64 NumPy references, written from the formulas (FIGURES.md, VLSE). ---
 
+
 def _ackley(x, y):
   r = np.sqrt(0.5 * (x * x + y * y))
-  return (-20.0 * np.exp(-0.2 * r)
-          - np.exp(0.5 * (np.cos(2 * np.pi * x) + np.cos(2 * np.pi * y))) + 20.0 + np.e)
+  return (
+    -20.0 * np.exp(-0.2 * r)
+    - np.exp(0.5 * (np.cos(2 * np.pi * x) + np.cos(2 * np.pi * y)))
+    + 20.0
+    + np.e
+  )
 
 
 def _goldstein_price(x, y):
-  a = 1 + (x + y + 1)**2 * (19 - 14 * x + 3 * x * x - 14 * y + 6 * x * y + 3 * y * y)
-  b = 30 + (2 * x - 3 * y)**2 * (18 - 32 * x + 12 * x * x + 48 * y - 36 * x * y + 27 * y * y)
+  a = 1 + (x + y + 1) ** 2 * (
+    19 - 14 * x + 3 * x * x - 14 * y + 6 * x * y + 3 * y * y
+  )
+  b = 30 + (2 * x - 3 * y) ** 2 * (
+    18 - 32 * x + 12 * x * x + 48 * y - 36 * x * y + 27 * y * y
+  )
   return a * b
 
 
 REFERENCES = {
-    "wobbly": lambda x, y: (
-        (x * x + y * y) / 3 + np.abs(x) * np.sqrt(np.abs(x) + 0.1) + 3 * np.sin(x + y) + 3
-        + 8 * np.exp(-2 * ((x + 1)**2 + (y + 2)**2))),
-    "basins_and_walls": lambda x, y: (x * x + y * y) / 2 + np.sin(4 * x)**2,
-    "ripple": lambda x, y: (x * x + y * y) / 3 + (np.sin(20 * x)**2 + np.sin(20 * y)**2) / 15,
-    "giant_plateau": lambda x, y: 4 * (1 - np.exp(-(x * x + y * y))),
-    "hills_and_canyon": lambda x, y: (
-        (x * x + y * y) / 3
-        + 3 * np.exp(-((x + 1)**2 + (y + 2)**2))
-        + np.exp(-1.5 * (2 * (x + 2)**2 + (y - 0.5)**2))
-        + 3 * np.exp(-1.5 * ((x - 1)**2 + 2 * (y + 1.5)**2))
-        + 1.5 * np.exp(-((x + 1.5)**2 + 3 * (y + 0.5)**2))
-        + 4 * (1 - np.exp(-(x + y)**2))),
-    "two_minimums": lambda x, y: (
-        4 - 0.5 * np.exp(-((x + 2.5)**2 + (y + 2.5)**2)) - 3 * np.exp(-(x * x + y * y))),
-    "saddle": lambda x, y: x * x - y * y,
-    "quad": lambda x, y: x * x + 4 * y * y,
-    "booth": lambda x, y: (x + 2 * y - 7)**2 + (2 * x + y - 5)**2,
-    "hyperbolic_saddle": lambda x, y: y * y - x * x,
-    "beale": lambda x, y: (
-        (1.5 - x + x * y)**2 + (2.25 - x + x * y**2)**2 + (2.625 - x + x * y**3)**2),
-    "rosenbrock": lambda x, y: (1 - x)**2 + 100 * (y - x * x)**2,
-    "himmelblau": lambda x, y: (x * x + y - 11)**2 + (x + y * y - 7)**2,
-    "rastrigin": lambda x, y: (
-        20 + x * x - 10 * np.cos(2 * np.pi * x) + y * y - 10 * np.cos(2 * np.pi * y)),
-    "ackley": _ackley,
-    "matyas": lambda x, y: 0.26 * (x * x + y * y) - 0.48 * x * y,
-    "three_hump_camel": lambda x, y: 2 * x * x - 1.05 * x**4 + x**6 / 6 + x * y + y * y,
-    "six_hump_camel": lambda x, y: (
-        (4 - 2.1 * x * x + x**4 / 3) * x * x + x * y + (-4 + 4 * y * y) * y * y),
-    "styblinski_tang": lambda x, y: 0.5 * (x**4 - 16 * x * x + 5 * x + y**4 - 16 * y * y + 5 * y),
-    "goldstein_price": _goldstein_price,
-    "levi_n13": lambda x, y: (
-        np.sin(3 * np.pi * x)**2 + (x - 1)**2 * (1 + np.sin(3 * np.pi * y)**2)
-        + (y - 1)**2 * (1 + np.sin(2 * np.pi * y)**2)),
+  "wobbly": lambda x, y: (
+    (x * x + y * y) / 3
+    + np.abs(x) * np.sqrt(np.abs(x) + 0.1)
+    + 3 * np.sin(x + y)
+    + 3
+    + 8 * np.exp(-2 * ((x + 1) ** 2 + (y + 2) ** 2))
+  ),
+  "basins_and_walls": lambda x, y: (x * x + y * y) / 2 + np.sin(4 * x) ** 2,
+  "ripple": lambda x, y: (
+    (x * x + y * y) / 3 + (np.sin(20 * x) ** 2 + np.sin(20 * y) ** 2) / 15
+  ),
+  "giant_plateau": lambda x, y: 4 * (1 - np.exp(-(x * x + y * y))),
+  "hills_and_canyon": lambda x, y: (
+    (x * x + y * y) / 3
+    + 3 * np.exp(-((x + 1) ** 2 + (y + 2) ** 2))
+    + np.exp(-1.5 * (2 * (x + 2) ** 2 + (y - 0.5) ** 2))
+    + 3 * np.exp(-1.5 * ((x - 1) ** 2 + 2 * (y + 1.5) ** 2))
+    + 1.5 * np.exp(-((x + 1.5) ** 2 + 3 * (y + 0.5) ** 2))
+    + 4 * (1 - np.exp(-((x + y) ** 2)))
+  ),
+  "two_minimums": lambda x, y: (
+    4
+    - 0.5 * np.exp(-((x + 2.5) ** 2 + (y + 2.5) ** 2))
+    - 3 * np.exp(-(x * x + y * y))
+  ),
+  "saddle": lambda x, y: x * x - y * y,
+  "quad": lambda x, y: x * x + 4 * y * y,
+  "booth": lambda x, y: (x + 2 * y - 7) ** 2 + (2 * x + y - 5) ** 2,
+  "hyperbolic_saddle": lambda x, y: y * y - x * x,
+  "beale": lambda x, y: (
+    (1.5 - x + x * y) ** 2
+    + (2.25 - x + x * y**2) ** 2
+    + (2.625 - x + x * y**3) ** 2
+  ),
+  "rosenbrock": lambda x, y: (1 - x) ** 2 + 100 * (y - x * x) ** 2,
+  "himmelblau": lambda x, y: (x * x + y - 11) ** 2 + (x + y * y - 7) ** 2,
+  "rastrigin": lambda x, y: (
+    20 + x * x - 10 * np.cos(2 * np.pi * x) + y * y - 10 * np.cos(2 * np.pi * y)
+  ),
+  "ackley": _ackley,
+  "matyas": lambda x, y: 0.26 * (x * x + y * y) - 0.48 * x * y,
+  "three_hump_camel": lambda x, y: (
+    2 * x * x - 1.05 * x**4 + x**6 / 6 + x * y + y * y
+  ),
+  "six_hump_camel": lambda x, y: (
+    (4 - 2.1 * x * x + x**4 / 3) * x * x + x * y + (-4 + 4 * y * y) * y * y
+  ),
+  "styblinski_tang": lambda x, y: (
+    0.5 * (x**4 - 16 * x * x + 5 * x + y**4 - 16 * y * y + 5 * y)
+  ),
+  "goldstein_price": _goldstein_price,
+  "levi_n13": lambda x, y: (
+    np.sin(3 * np.pi * x) ** 2
+    + (x - 1) ** 2 * (1 + np.sin(3 * np.pi * y) ** 2)
+    + (y - 1) ** 2 * (1 + np.sin(2 * np.pi * y) ** 2)
+  ),
 }
 
 
@@ -83,13 +132,15 @@ def _uniform_in_bounds(surface, count, seed=0):
 
 def _grid(surface, points):
   (x_low, x_high), (y_low, y_high) = surface.bounds
-  return np.meshgrid(np.linspace(x_low, x_high, points), np.linspace(y_low, y_high, points))
+  return np.meshgrid(
+    np.linspace(x_low, x_high, points), np.linspace(y_low, y_high, points)
+  )
 
 
 @pytest.fixture
 def scratch_registry(monkeypatch):
   """A copy of the registry for one test; the module's own is restored after."""
-  monkeypatch.setattr(landscapes, "_REGISTRY", dict(landscapes._REGISTRY))
+  monkeypatch.setattr(_landscapes, "_REGISTRY", dict(_landscapes._REGISTRY))
 
 
 # --- Formulas ---------------------------------------------------------------------
@@ -105,7 +156,9 @@ def test_matches_numpy_reference(name):
   x, y = _uniform_in_bounds(surface, 50)
   got = surface.fn(jnp.asarray(x), jnp.asarray(y))
   assert got.dtype == jnp.float64
-  np.testing.assert_allclose(np.asarray(got), REFERENCES[name](x, y), rtol=1e-12, atol=1e-12)
+  np.testing.assert_allclose(
+    np.asarray(got), REFERENCES[name](x, y), rtol=1e-12, atol=1e-12
+  )
 
 
 @pytest.mark.parametrize("name", BUILTIN_NAMES)
@@ -114,7 +167,9 @@ def test_float32_in_float32_out(name):
   x, y = _uniform_in_bounds(surface, 8)
   got = surface.fn(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32))
   assert got.dtype == jnp.float32
-  np.testing.assert_allclose(np.asarray(got), REFERENCES[name](x, y), rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(
+    np.asarray(got), REFERENCES[name](x, y), rtol=1e-4, atol=1e-4
+  )
 
 
 # --- Minima -----------------------------------------------------------------------
@@ -143,10 +198,12 @@ def test_minima_values_and_stationarity(name):
 def test_global_minima_are_lowest_on_a_fine_grid(name):
   surface = landscapes.get(name)
   global_minima = surface.global_minima
-  assert global_minima and global_minima == surface.minima[:len(global_minima)]
+  assert global_minima and global_minima == surface.minima[: len(global_minima)]
   best = global_minima[0].value
   assert all(m.value == pytest.approx(best, abs=1e-12) for m in global_minima)
-  assert all(m.value > best + 1e-9 for m in surface.minima[len(global_minima):])
+  assert all(
+    m.value > best + 1e-9 for m in surface.minima[len(global_minima) :]
+  )
   x, y = _grid(surface, 401)
   lowest = float(jnp.min(surface.fn(jnp.asarray(x), jnp.asarray(y))))
   assert lowest >= best - 1e-9 * max(1.0, abs(best))
@@ -164,10 +221,12 @@ def test_start_and_minima_lie_in_bounds(name):
 def test_gradient_finite_on_grid_through_the_axes(name):
   surface = landscapes.get(name)
   x, y = _grid(surface, 41)
-  points = np.concatenate([
+  points = np.concatenate(
+    [
       np.stack([x.ravel(), y.ravel()], axis=-1),
       [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], list(surface.start)],
-  ])
+    ]
+  )
   grads = jax.vmap(jax.grad(surface))(jnp.asarray(points))
   assert np.all(np.isfinite(np.asarray(grads)))
 
@@ -178,7 +237,11 @@ def test_ackley_gradient_at_and_near_its_cone_tip():
   np.testing.assert_array_equal(np.asarray(grad(jnp.zeros(2))), [0.0, 0.0])
   # Just off the tip the cone's slope is a*b/sqrt(2) = 2 sqrt(2), toward +x.
   np.testing.assert_allclose(
-      np.asarray(grad(jnp.array([1e-12, 0.0]))), [2 * math.sqrt(2), 0.0], rtol=1e-9, atol=1e-9)
+    np.asarray(grad(jnp.array([1e-12, 0.0]))),
+    [2 * math.sqrt(2), 0.0],
+    rtol=1e-9,
+    atol=1e-9,
+  )
 
 
 def test_wobbly_gradient_at_the_kink_is_finite():
@@ -196,7 +259,9 @@ def test_call_on_params_matches_fn(name):
   params = np.random.default_rng(1).uniform(-2, 2, size=(3, 4, 2))
   got = surface(params)
   assert got.shape == (3, 4)
-  expected = surface.fn(jnp.asarray(params[..., 0]), jnp.asarray(params[..., 1]))
+  expected = surface.fn(
+    jnp.asarray(params[..., 0]), jnp.asarray(params[..., 1])
+  )
   np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
   assert surface(jnp.array(surface.start)).shape == ()
 
@@ -207,7 +272,9 @@ def test_call_rejects_a_last_axis_other_than_two(shape):
     landscapes.get("quad")(jnp.zeros(shape))
 
 
-@pytest.mark.parametrize("name", ["hills_and_canyon", "goldstein_price", "levi_n13"])
+@pytest.mark.parametrize(
+  "name", ["hills_and_canyon", "goldstein_price", "levi_n13"]
+)
 def test_broadcasting_matches_meshgrid(name):
   surface = landscapes.get(name)
   xs, ys = np.linspace(-1, 1, 7), np.linspace(-2, 2, 5)
@@ -223,8 +290,12 @@ def test_broadcasting_matches_meshgrid(name):
 
 def _custom(name="custom_bowl"):
   return landscapes.Landscape(
-      name, lambda x, y: (x - 1)**2 + y**2, start=(2.0, 2.0),
-      bounds=((-3.0, 3.0), (-3.0, 3.0)), minima=(landscapes.Minimum((1.0, 0.0), 0.0),))
+    name,
+    lambda x, y: (x - 1) ** 2 + y**2,
+    start=(2.0, 2.0),
+    bounds=((-3.0, 3.0), (-3.0, 3.0)),
+    minima=(landscapes.Minimum((1.0, 0.0), 0.0),),
+  )
 
 
 def test_names_are_sorted_and_complete():
@@ -279,8 +350,17 @@ def test_register_rejects_non_landscapes(scratch_registry):
 
 def test_landscape_validates_its_fields():
   with pytest.raises(ValueError, match="low < high"):
-    landscapes.Landscape("bad", lambda x, y: x, (0.0, 0.0), ((1.0, -1.0), (-1.0, 1.0)))
+    landscapes.Landscape(
+      "bad", lambda x, y: x, (0.0, 0.0), ((1.0, -1.0), (-1.0, 1.0))
+    )
   with pytest.raises(ValueError, match="global minima must come first"):
     landscapes.Landscape(
-        "bad", lambda x, y: x, (0.0, 0.0), ((-1.0, 1.0), (-1.0, 1.0)),
-        (landscapes.Minimum((0.0, 0.0), 1.0, is_global=False), landscapes.Minimum((0.0, 0.0), 0.0)))
+      "bad",
+      lambda x, y: x,
+      (0.0, 0.0),
+      ((-1.0, 1.0), (-1.0, 1.0)),
+      (
+        landscapes.Minimum((0.0, 0.0), 1.0, is_global=False),
+        landscapes.Minimum((0.0, 0.0), 0.0),
+      ),
+    )

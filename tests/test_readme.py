@@ -5,7 +5,9 @@ import re
 
 import pytest
 
-README = (pathlib.Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+README = (pathlib.Path(__file__).parent.parent / "README.md").read_text(
+  encoding="utf-8"
+)
 BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
 
 

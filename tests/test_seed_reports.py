@@ -24,7 +24,9 @@ def final_points(name: str) -> dict[str, np.ndarray]:
 
 def distance_to_global_minimum(name, path):
   surface = landscapes.get(FIGURES[name].landscape)
-  return np.linalg.norm(path - np.array(surface.global_minima[0].location), axis=-1)
+  return np.linalg.norm(
+    path - np.array(surface.global_minima[0].location), axis=-1
+  )
 
 
 def first_step_within(distances, radius):
@@ -38,7 +40,10 @@ def oscillation(path, last=50):
 
 def test_seed000_all_but_adam_end_in_a_local_minimum():
   name = "cross_method/hills_and_canyon"
-  ends = {k: distance_to_global_minimum(name, p[-1]) for k, p in final_points(name).items()}
+  ends = {
+    k: distance_to_global_minimum(name, p[-1])
+    for k, p in final_points(name).items()
+  }
   assert ends.pop("adam") < 0.1
   assert all(d > 1.0 for d in ends.values()), ends
 
@@ -64,12 +69,16 @@ def test_seed002_nag_oscillates_less_around_a_local_minimum():
 def test_seed003_booth_nag_arrives_sooner_and_adaptive_methods_barely_move():
   name = "seed003/booth"
   paths = final_points(name)
-  arrival = {k: first_step_within(distance_to_global_minimum(name, p), 0.1)
-             for k, p in paths.items()}
+  arrival = {
+    k: first_step_within(distance_to_global_minimum(name, p), 0.1)
+    for k, p in paths.items()
+  }
   assert arrival["NAG"] < arrival["Momentum"] < np.inf
   assert oscillation(paths["NAG"]) < oscillation(paths["Momentum"])
   for label in ("Adagrad", "RMSProp", "Adam"):
-    assert oscillation(paths[label], last=71) < 0.25 * oscillation(paths["GD"], last=71)
+    assert oscillation(paths[label], last=71) < 0.25 * oscillation(
+      paths["GD"], last=71
+    )
 
 
 def test_seed003_saddle_adam_leaves_at_once_adagrad_slows_down():
@@ -77,11 +86,15 @@ def test_seed003_saddle_adam_leaves_at_once_adagrad_slows_down():
   # only Adam leaves "at once"; Adagrad and RMSProp leave about when the
   # momentum methods do, and all before plain gradient descent.
   paths = final_points("seed003/hyperbolic_saddle")
-  leave = {k: first_step_within(-np.abs(p[:, 0]), -0.5) for k, p in paths.items()}
+  leave = {
+    k: first_step_within(-np.abs(p[:, 0]), -0.5) for k, p in paths.items()
+  }
   assert leave["Adam"] < 0.5 * min(v for k, v in leave.items() if k != "Adam")
   assert max(leave.values()) == leave["GD"]
   x = {k: np.abs(p[:, 0]) for k, p in paths.items()}
-  assert x["Adagrad"][30] / x["Adagrad"][20] < x["RMSProp"][30] / x["RMSProp"][20]
+  assert (
+    x["Adagrad"][30] / x["Adagrad"][20] < x["RMSProp"][30] / x["RMSProp"][20]
+  )
 
 
 def test_seed003_beale_adam_and_rmsprop_lead_adagrad_lags_momentum_stalls():
@@ -102,15 +115,26 @@ def test_seed002_adaptive_methods_break_the_symmetry_first():
   # "For small learning rates Adam and RMSProp are superior to Momentum and
   # SGD"; "the adaptive algorithms break off the symmetry earlier ..., except
   # at 0.1, where Momentum and NAG outperform AdaDelta".
-  small = {k: symmetry_break(p) for k, p in final_points("seed002/coordinates_lr_0.01").items()}
-  assert max(small["Adam"], small["RMSProp"]) < min(small["SGD"], small["momentum"])
-  at_0_1 = {k: symmetry_break(p) for k, p in final_points("seed002/coordinates_lr_0.1").items()}
+  small = {
+    k: symmetry_break(p)
+    for k, p in final_points("seed002/coordinates_lr_0.01").items()
+  }
+  assert max(small["Adam"], small["RMSProp"]) < min(
+    small["SGD"], small["momentum"]
+  )
+  at_0_1 = {
+    k: symmetry_break(p)
+    for k, p in final_points("seed002/coordinates_lr_0.1").items()
+  }
   assert max(at_0_1[k] for k in ("Adagrad", "RMSProp", "Adam")) < min(
-      at_0_1[k] for k in ("SGD", "momentum", "NAG"))
+    at_0_1[k] for k in ("SGD", "momentum", "NAG")
+  )
   assert max(at_0_1["momentum"], at_0_1["NAG"]) < at_0_1["AdaDelta"]
 
 
 def test_seed002_rmsprop_oscillates_around_x_0_where_adam_settles():
   paths = final_points("seed002/coordinates_lr_0.3")
-  flips = {k: np.sum(np.diff(np.sign(p[20:, 0])) != 0) for k, p in paths.items()}
+  flips = {
+    k: np.sum(np.diff(np.sign(p[20:, 0])) != 0) for k, p in paths.items()
+  }
   assert flips["RMSProp"] > 5 * max(flips["Adam"], 1)

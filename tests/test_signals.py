@@ -20,9 +20,12 @@ def test_seed_signals_are_the_seeds():
 @pytest.mark.parametrize("name", signals.SIGNAL_NAMES)
 def test_interpolate_matches_reference(name):
   signal = references.seed_signals()[name]
-  positions = np.concatenate([
+  positions = np.concatenate(
+    [
       [-3.0, -0.5, 0.0, 298.5, 299.0, 299.25, 300.0, 310.0],
-      np.random.default_rng(0).uniform(0, 299, 50)])
+      np.random.default_rng(0).uniform(0, 299, 50),
+    ]
+  )
   ours = signals.interpolate(jnp.asarray(signal), jnp.asarray(positions))
   expected = [references.interpolate(signal, p) for p in positions]
   np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-15)

@@ -16,11 +16,15 @@ BATCH = (DATA.x_train[:128], DATA.y_train[:128])
 
 
 def _params(model: nnx.Module) -> list[np.ndarray]:
-  return [np.asarray(leaf) for leaf in jax.tree.leaves(nnx.state(model, nnx.Param))]
+  return [
+    np.asarray(leaf) for leaf in jax.tree.leaves(nnx.state(model, nnx.Param))
+  ]
 
 
 def _run_steps(model, optimizer, batches) -> list[float]:
-  return [float(training.train_step(model, optimizer, x, y)) for x, y in batches]
+  return [
+    float(training.train_step(model, optimizer, x, y)) for x, y in batches
+  ]
 
 
 def test_data_is_float32_and_stratified():
@@ -34,8 +38,14 @@ def test_data_is_float32_and_stratified():
 
 def test_catalogue_has_every_library_optimizer_and_counterparts():
   assert set(training.LIBRARY_OPTIMIZERS) <= set(training.OPTIMIZERS)
-  for counterpart in ("sgd_nesterov", "adam", "adadelta", "adagrad",
-                      "momentum", "rmsprop"):
+  for counterpart in (
+    "sgd_nesterov",
+    "adam",
+    "adadelta",
+    "adagrad",
+    "momentum",
+    "rmsprop",
+  ):
     assert counterpart in training.OPTIMIZERS
   with pytest.raises(KeyError, match="Unknown optimizer 'nope'"):
     training.create("nope", 0, 0.1, 10)
@@ -44,7 +54,8 @@ def test_catalogue_has_every_library_optimizer_and_counterparts():
 @pytest.mark.parametrize("name", training.LIBRARY_OPTIMIZERS)
 def test_library_optimizer_lowers_the_loss(name):
   model, optimizer = training.create(
-      name, 0, training.OPTIMIZERS[name].learning_rate, total_steps=20)
+    name, 0, training.OPTIMIZERS[name].learning_rate, total_steps=20
+  )
   x, y = BATCH
   before = float(training.loss_fn(model, x, y))
   losses = _run_steps(model, optimizer, [BATCH] * 20)
@@ -55,23 +66,31 @@ def test_library_optimizer_lowers_the_loss(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["nesterov_lookahead", "adam_calibrated", "adadelta_bigstart",
-             "adagrad_family"])
+  "name",
+  [
+    "nesterov_lookahead",
+    "adam_calibrated",
+    "adadelta_bigstart",
+    "adagrad_family",
+  ],
+)
 def test_state_round_trips_and_training_resumes_identically(name):
   batches = [
-      (DATA.x_train[i : i + 64], DATA.y_train[i : i + 64])
-      for i in range(0, 6 * 64, 64)
+    (DATA.x_train[i : i + 64], DATA.y_train[i : i + 64])
+    for i in range(0, 6 * 64, 64)
   ]
   rate = training.OPTIMIZERS[name].learning_rate
   model, optimizer = training.create(name, 0, rate, total_steps=6)
   _run_steps(model, optimizer, batches[:3])
   saved = serialization.msgpack_serialize(
-      nnx.to_pure_dict(nnx.state((model, optimizer))))
+    nnx.to_pure_dict(nnx.state((model, optimizer)))
+  )
   uninterrupted = _run_steps(model, optimizer, batches[3:])
 
   # A fresh model and optimizer (other initial values), restored from bytes.
   restored_model, restored_optimizer = training.create(
-      name, 1, rate, total_steps=6)
+    name, 1, rate, total_steps=6
+  )
   state = nnx.state((restored_model, restored_optimizer))
   nnx.replace_by_pure_dict(state, serialization.msgpack_restore(saved))
   nnx.update((restored_model, restored_optimizer), state)
@@ -81,32 +100,40 @@ def test_state_round_trips_and_training_resumes_identically(name):
   assert resumed == uninterrupted  # Bitwise.
   for a, b in zip(_params(restored_model), _params(model)):
     np.testing.assert_array_equal(a, b)
-  for a, b in zip(jax.tree.leaves(nnx.state(restored_optimizer)),
-                  jax.tree.leaves(nnx.state(optimizer))):
+  for a, b in zip(
+    jax.tree.leaves(nnx.state(restored_optimizer)),
+    jax.tree.leaves(nnx.state(optimizer)),
+  ):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 @pytest.mark.parametrize(
-    "factory", [optax_extras.adam_calibrated, optax_extras.nesterov_lookahead],
-    ids=["adam_calibrated", "nesterov_lookahead"])
+  "factory",
+  [optax_extras.adam_calibrated, optax_extras.nesterov_lookahead],
+  ids=["adam_calibrated", "nesterov_lookahead"],
+)
 def test_inject_hyperparams_schedule_inside_nnx_optimizer(factory):
   schedule = optax.linear_schedule(0.05, 0.01, transition_steps=4)
   injected_model = training.create_model(0)
   injected = nnx.Optimizer(
-      injected_model,
-      optax.inject_hyperparams(factory)(learning_rate=schedule),
-      wrt=nnx.Param)
+    injected_model,
+    optax.inject_hyperparams(factory)(learning_rate=schedule),
+    wrt=nnx.Param,
+  )
   plain_model = training.create_model(0)
   plain = nnx.Optimizer(plain_model, factory(schedule), wrt=nnx.Param)
   np.testing.assert_allclose(
-      injected.opt_state.hyperparams["learning_rate"][...], schedule(0))
+    injected.opt_state.hyperparams["learning_rate"][...], schedule(0)
+  )
   for step in range(1, 7):
     training.train_step(injected_model, injected, *BATCH)
     training.train_step(plain_model, plain, *BATCH)
     # The state holds the rate that the last step used, schedule(step - 1).
     np.testing.assert_allclose(
-        injected.opt_state.hyperparams["learning_rate"][...],
-        schedule(step - 1), rtol=1e-6)
+      injected.opt_state.hyperparams["learning_rate"][...],
+      schedule(step - 1),
+      rtol=1e-6,
+    )
     assert int(injected.opt_state.count[...]) == step
   # Equal up to float32 rounding (the injected rate is stored in float32).
   for a, b in zip(_params(injected_model), _params(plain_model)):
@@ -134,7 +161,8 @@ def _functional_lookahead(lookahead, steps):
   state = tx.init(params)
   for _ in range(steps):
     updates, state = tx.update(
-        jax.grad(loss)(params), state, params, grad_fn=jax.grad(loss))
+      jax.grad(loss)(params), state, params, grad_fn=jax.grad(loss)
+    )
     params = optax.apply_updates(params, updates)
   return [np.asarray(leaf) for leaf in jax.tree.leaves(params)]
 
@@ -142,8 +170,8 @@ def _functional_lookahead(lookahead, steps):
 def _nnx_lookahead(lookahead, steps):
   model = training.create_model(0)
   optimizer = nnx.Optimizer(
-      model, optax_extras.nesterov_lookahead(0.1, 0.9, lookahead),
-      wrt=nnx.Param)
+    model, optax_extras.nesterov_lookahead(0.1, 0.9, lookahead), wrt=nnx.Param
+  )
   _run_steps(model, optimizer, [BATCH] * steps)
   return _params(model)
 
@@ -170,10 +198,13 @@ def test_lookahead_gradients_are_clipped_like_the_others():
   for a, b in zip(params["nesterov_lookahead"], params["momentum"]):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
   unclipped_model, unclipped = training.create(
-      "nesterov_lookahead", 0, 0.3, 10, clip_norm=1e3)
+    "nesterov_lookahead", 0, 0.3, 10, clip_norm=1e3
+  )
   training.train_step(unclipped_model, unclipped, x, y)
-  difference = max(np.max(np.abs(a - b)) for a, b in
-                   zip(_params(unclipped_model), params["momentum"]))
+  difference = max(
+    np.max(np.abs(a - b))
+    for a, b in zip(_params(unclipped_model), params["momentum"])
+  )
   assert difference > 1e-3
 
 
@@ -185,12 +216,17 @@ def test_vmapped_models_equal_a_loop_over_them(name):
   assert many.val_loss.shape == (2, 2, 2)
   for i, seed in enumerate(seeds):
     for j, rate in enumerate(rates):
-      one = training.train(name, epochs=1, seed=seed, learning_rate=rate,
-                           data=DATA)
+      one = training.train(
+        name, epochs=1, seed=seed, learning_rate=rate, data=DATA
+      )
       for field in training.History._fields:
         np.testing.assert_allclose(
-            getattr(many, field)[i, j], getattr(one, field), rtol=1e-6,
-            atol=1e-6, err_msg=f"{field} of seed {seed}, rate {rate}")
+          getattr(many, field)[i, j],
+          getattr(one, field),
+          rtol=1e-6,
+          atol=1e-6,
+          err_msg=f"{field} of seed {seed}, rate {rate}",
+        )
   # The models differ: seeds and rates matter.
   assert np.unique(many.train_loss[..., -1]).size == 4
 
@@ -198,8 +234,11 @@ def test_vmapped_models_equal_a_loop_over_them(name):
 def test_tables_and_figures(tmp_path):
   epochs = np.arange(4)
   history = training.History(
-      train_loss=2.0 / (1 + epochs), val_loss=2.2 / (1 + epochs),
-      train_accuracy=1 - 0.5 / (1 + epochs), val_accuracy=1 - 0.6 / (1 + epochs))
+    train_loss=2.0 / (1 + epochs),
+    val_loss=2.2 / (1 + epochs),
+    train_accuracy=1 - 0.5 / (1 + epochs),
+    val_accuracy=1 - 0.6 / (1 + epochs),
+  )
   histories = {"adam": history, "nesterov_lookahead": history}
   table = training.results_table(histories)
   assert "nesterov_lookahead" in table and "85.00%" in table
@@ -210,9 +249,15 @@ def test_tables_and_figures(tmp_path):
   accuracy = np.array([0.8, 0.9, 0.95, 0.94, 0.1])
   stacked = lambda v: np.broadcast_to(v[None, :, None], (3, 5, 4))
   sweep = training.Sweep(
-      learning_rates=0.1 * relative, seeds=np.arange(3),
-      history=training.History(stacked(1 - accuracy), stacked(1 - accuracy),
-                               stacked(accuracy), stacked(accuracy)))
+    learning_rates=0.1 * relative,
+    seeds=np.arange(3),
+    history=training.History(
+      stacked(1 - accuracy),
+      stacked(1 - accuracy),
+      stacked(accuracy),
+      stacked(accuracy),
+    ),
+  )
   table = training.sensitivity_table({"momentum": sweep})
   assert "95.00%" in table and "2x" in table  # Good range: 0.1 to 0.2.
   path = training.plot_sweep({"momentum": sweep}, tmp_path / "s.png")

@@ -21,36 +21,49 @@ from tests.helpers import assert_close, descend
 
 # name -> (optimizer factory, its hyperparameters, (swept name, swept values)).
 CASES = {
-    "nesterov_lookahead": (
-        optax_extras.nesterov_lookahead,
-        dict(learning_rate=0.05, decay=0.9, lookahead=(0.5, 1.0)),
-        ("decay", [0.0, 0.5, 0.95]),
+  "nesterov_lookahead": (
+    optax_extras.nesterov_lookahead,
+    dict(learning_rate=0.05, decay=0.9, lookahead=(0.5, 1.0)),
+    ("decay", [0.0, 0.5, 0.95]),
+  ),
+  "heavy_ball": (
+    optax_extras.nesterov_lookahead,
+    dict(learning_rate=0.05, decay=0.9, lookahead=(0.0,)),
+    ("learning_rate", [0.01, 0.05, 0.2]),
+  ),
+  "adadelta_bigstart": (
+    optax_extras.adadelta_bigstart,
+    dict(learning_rate=0.5, rho=0.9, eps=1e-6, initial_delta_sq=2.0),
+    ("initial_delta_sq", [0.0, 1.0, 50.0]),
+  ),
+  "adam_calibrated": (
+    optax_extras.adam_calibrated,
+    dict(
+      learning_rate=0.05,
+      b1=0.8,
+      b2=0.99,
+      bias_correction="second_moment_only",
+      nesterov=True,
     ),
-    "heavy_ball": (
-        optax_extras.nesterov_lookahead,
-        dict(learning_rate=0.05, decay=0.9, lookahead=(0.0,)),
-        ("learning_rate", [0.01, 0.05, 0.2]),
+    ("b1", [0.0, 0.5, 0.9]),
+  ),
+  "adagrad_family": (
+    optax_extras.adagrad_family,
+    dict(
+      learning_rate=0.1,
+      power=0.75,
+      order=1.5,
+      eps=1e-7,
+      initial_accumulator_value=0.1,
     ),
-    "adadelta_bigstart": (
-        optax_extras.adadelta_bigstart,
-        dict(learning_rate=0.5, rho=0.9, eps=1e-6, initial_delta_sq=2.0),
-        ("initial_delta_sq", [0.0, 1.0, 50.0]),
-    ),
-    "adam_calibrated": (
-        optax_extras.adam_calibrated,
-        dict(learning_rate=0.05, b1=0.8, b2=0.99,
-             bias_correction="second_moment_only", nesterov=True),
-        ("b1", [0.0, 0.5, 0.9]),
-    ),
-    "adagrad_family": (
-        optax_extras.adagrad_family,
-        dict(learning_rate=0.1, power=0.75, order=1.5, eps=1e-7,
-             initial_accumulator_value=0.1),
-        ("power", [0.25, 0.5, 1.0]),
-    ),
+    ("power", [0.25, 0.5, 1.0]),
+  ),
 }
 NAMES = list(CASES)
-PARAMS = {"w": jnp.linspace(-1.0, 1.0, 6).reshape(2, 3), "b": jnp.array([0.5, -2.0, 0.0])}
+PARAMS = {
+  "w": jnp.linspace(-1.0, 1.0, 6).reshape(2, 3),
+  "b": jnp.array([0.5, -2.0, 0.0]),
+}
 
 
 def loss(params):
@@ -67,7 +80,8 @@ def test_inject_hyperparams_equals_plain(name):
   factory, hyperparams, _ = CASES[name]
   plain = descend(factory(**hyperparams), loss, PARAMS, 10)
   injected = descend(
-      optax.inject_hyperparams(factory)(**hyperparams), loss, PARAMS, 10)
+    optax.inject_hyperparams(factory)(**hyperparams), loss, PARAMS, 10
+  )
   assert_close(injected, plain, 1e-12)
 
 
@@ -86,17 +100,18 @@ def test_vmap_over_a_hyperparameter_equals_a_loop(name, via_inject):
   vmapped = run(jnp.asarray(values))
   for i, value in enumerate(values):
     expected = descend(make(name, **{swept: value}), loss, PARAMS, 8)
-    assert_close(jax.tree.map(lambda x: x[i], vmapped), expected, 1e-12)
+    assert_close(jax.tree.map(lambda x, i=i: x[i], vmapped), expected, 1e-12)
 
 
 def test_inject_hyperparams_follows_a_schedule_and_a_callable_calibration():
   schedule = optax.linear_schedule(0.1, 0.0, transition_steps=4)
   fixed = optax.inject_hyperparams(
-      optax_extras.adam_calibrated, static_args="bias_correction")(
-          learning_rate=schedule, bias_correction=lambda m, d, c: m)
+    optax_extras.adam_calibrated, static_args="bias_correction"
+  )(learning_rate=schedule, bias_correction=lambda m, d, c: m)
   plain = optax_extras.adam_calibrated(schedule, bias_correction="none")
-  assert_close(descend(fixed, loss, PARAMS, 6), descend(plain, loss, PARAMS, 6),
-               1e-12)
+  assert_close(
+    descend(fixed, loss, PARAMS, 6), descend(plain, loss, PARAMS, 6), 1e-12
+  )
 
 
 class VariantsTest(chex.TestCase):
@@ -106,21 +121,25 @@ class VariantsTest(chex.TestCase):
   @parameterized.named_parameters(*((name, name) for name in NAMES))
   def test_one_step(self, name):
     transform = make(name)
-    update = self.variant(functools.partial(
-        transform.update, grad_fn=jax.grad(loss)))
+    update = self.variant(
+      functools.partial(transform.update, grad_fn=jax.grad(loss))
+    )
     grads = jax.grad(loss)(PARAMS)
     updates, state = update(grads, transform.init(PARAMS), PARAMS)
     chex.assert_trees_all_equal_shapes_and_dtypes(updates, PARAMS)
     expected, _ = transform.update(
-        grads, transform.init(PARAMS), PARAMS, grad_fn=jax.grad(loss))
+      grads, transform.init(PARAMS), PARAMS, grad_fn=jax.grad(loss)
+    )
     chex.assert_trees_all_close(updates, expected, rtol=1e-12)
     chex.assert_tree_all_finite(state)
 
 
 @pytest.mark.parametrize("injected", [False, True], ids=["plain", "inject"])
 @pytest.mark.parametrize(
-    "dtype", [jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64],
-    ids=lambda d: jnp.dtype(d).name)
+  "dtype",
+  [jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64],
+  ids=lambda d: jnp.dtype(d).name,
+)
 @pytest.mark.parametrize("name", NAMES)
 def test_dtypes_survive_steps_and_lax_cond(name, dtype, injected):
   factory, hyperparams, _ = CASES[name]
@@ -133,7 +152,8 @@ def test_dtypes_survive_steps_and_lax_cond(name, dtype, injected):
   @jax.jit
   def step(params, state, take_step):
     updates, new_state = transform.update(
-        grad_fn(params), state, params, grad_fn=grad_fn)
+      grad_fn(params), state, params, grad_fn=grad_fn
+    )
     return updates, jax.lax.cond(take_step, lambda: new_state, lambda: state)
 
   state = transform.init(params)
@@ -151,7 +171,8 @@ def test_zero_gradient_in_float16_gives_zero_updates(name):
   state = transform.init(params)
   for _ in range(3):
     updates, state = transform.update(
-        zero_grad_fn(params), state, params, grad_fn=zero_grad_fn)
+      zero_grad_fn(params), state, params, grad_fn=zero_grad_fn
+    )
     chex.assert_trees_all_equal(updates, params)  # All zeros, no NaN.
     chex.assert_tree_all_finite(state)
 
@@ -173,14 +194,17 @@ def test_empty_tree(name):
   assert updates == {}
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if n != "nesterov_lookahead"])
+@pytest.mark.parametrize(
+  "name", [n for n in NAMES if n != "nesterov_lookahead"]
+)
 def test_masked(name):
   # (grad_fn would receive the masked tree, so the look-ahead is left out.)
   transform = optax.masked(make(name), {"w": True, "b": False})
   grads = jax.grad(loss)(PARAMS)
   updates, _ = transform.update(grads, transform.init(PARAMS), PARAMS)
   alone, _ = make(name).update(
-      {"w": grads["w"]}, make(name).init({"w": PARAMS["w"]}), {"w": PARAMS["w"]})
+    {"w": grads["w"]}, make(name).init({"w": PARAMS["w"]}), {"w": PARAMS["w"]}
+  )
   assert_close(updates["w"], alone["w"], 1e-12)
   chex.assert_trees_all_equal(updates["b"], grads["b"])  # Untouched.
 
@@ -188,7 +212,8 @@ def test_masked(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_multi_steps_averages_then_updates(name):
   transform = optax.MultiSteps(  # Its accumulator is float32 by default.
-      make(name), every_k_schedule=2, accumulator_dtype=jnp.float64)
+    make(name), every_k_schedule=2, accumulator_dtype=jnp.float64
+  )
   grad_fn = jax.grad(loss)
   first = jax.grad(loss)(PARAMS)
   second = jax.tree.map(lambda g: -0.5 * g, first)
@@ -213,32 +238,43 @@ def test_apply_if_finite_skips_a_nan_step(name):
   chex.assert_trees_all_equal(state.inner_state, make(name).init(PARAMS))
   updates, _ = transform.update(grad_fn(PARAMS), state, PARAMS, grad_fn=grad_fn)
   expected, _ = make(name).update(
-      grad_fn(PARAMS), make(name).init(PARAMS), PARAMS, grad_fn=grad_fn)
+    grad_fn(PARAMS), make(name).init(PARAMS), PARAMS, grad_fn=grad_fn
+  )
   assert_close(updates, expected, 1e-12)
 
 
 # Property tests: one compiled function per family, hyperparameters traced.
 _unit = st.floats(0.0, 0.999)
 _HYPERPARAMETERS = {
-    "nesterov_lookahead": dict(
-        learning_rate=st.floats(0.0, 10.0), decay=_unit),
-    "adadelta_bigstart": dict(
-        learning_rate=st.floats(0.0, 10.0), rho=_unit, eps=st.floats(0.0, 1.0),
-        initial_delta_sq=st.floats(0.0, 100.0)),
-    "adam_calibrated": dict(
-        learning_rate=st.floats(0.0, 10.0), b1=_unit, b2=_unit,
-        eps=st.floats(0.0, 1.0), eps_root=st.floats(0.0, 1.0)),
-    "adagrad_family": dict(
-        learning_rate=st.floats(0.0, 10.0), power=st.floats(0.01, 2.0),
-        order=st.floats(0.1, 4.0), eps=st.floats(0.0, 1.0),
-        initial_accumulator_value=st.floats(0.0, 10.0)),
+  "nesterov_lookahead": dict(learning_rate=st.floats(0.0, 10.0), decay=_unit),
+  "adadelta_bigstart": dict(
+    learning_rate=st.floats(0.0, 10.0),
+    rho=_unit,
+    eps=st.floats(0.0, 1.0),
+    initial_delta_sq=st.floats(0.0, 100.0),
+  ),
+  "adam_calibrated": dict(
+    learning_rate=st.floats(0.0, 10.0),
+    b1=_unit,
+    b2=_unit,
+    eps=st.floats(0.0, 1.0),
+    eps_root=st.floats(0.0, 1.0),
+  ),
+  "adagrad_family": dict(
+    learning_rate=st.floats(0.0, 10.0),
+    power=st.floats(0.01, 2.0),
+    order=st.floats(0.1, 4.0),
+    eps=st.floats(0.0, 1.0),
+    initial_accumulator_value=st.floats(0.0, 10.0),
+  ),
 }
 _FACTORIES = {
-    "nesterov_lookahead": functools.partial(
-        optax_extras.nesterov_lookahead, lookahead=(0.0, 0.5, 1.0)),
-    "adadelta_bigstart": optax_extras.adadelta_bigstart,
-    "adam_calibrated": optax_extras.adam_calibrated,
-    "adagrad_family": optax_extras.adagrad_family,
+  "nesterov_lookahead": functools.partial(
+    optax_extras.nesterov_lookahead, lookahead=(0.0, 0.5, 1.0)
+  ),
+  "adadelta_bigstart": optax_extras.adadelta_bigstart,
+  "adam_calibrated": optax_extras.adam_calibrated,
+  "adagrad_family": optax_extras.adagrad_family,
 }
 
 
@@ -247,6 +283,7 @@ def _three_steps(name):
   @jax.jit
   def run(hyperparams, params):
     return descend(_FACTORIES[name](**hyperparams), loss, params, 3)
+
   return run
 
 
@@ -257,15 +294,17 @@ _finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
 def test_finite_in_finite_out_shapes_kept(name):
   @hypothesis.settings(max_examples=30, deadline=None)
   @hypothesis.given(
-      hyperparams=st.fixed_dictionaries(_HYPERPARAMETERS[name]),
-      w=st.lists(_finite, min_size=6, max_size=6),
-      b=st.lists(_finite, min_size=3, max_size=3))
+    hyperparams=st.fixed_dictionaries(_HYPERPARAMETERS[name]),
+    w=st.lists(_finite, min_size=6, max_size=6),
+    b=st.lists(_finite, min_size=3, max_size=3),
+  )
   def check(hyperparams, w, b):
     params = {"w": jnp.reshape(jnp.array(w), (2, 3)), "b": jnp.array(b)}
     final, updates = _three_steps(name)(hyperparams, params)
     assert jax.tree.structure(final) == jax.tree.structure(params)
     chex.assert_tree_all_finite(updates)
     chex.assert_trees_all_equal_shapes(
-        jax.tree.map(lambda x: x[-1], final), params)
+      jax.tree.map(lambda x: x[-1], final), params
+    )
 
   check()

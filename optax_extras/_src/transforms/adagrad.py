@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import optax
 from optax import ScalarOrSchedule
 
-from optax_extras import _validation
-from optax_extras.transforms._numerics import safe_divide, upcast
+from optax_extras._src import validation as _validation
+from optax_extras._src.numerics import safe_divide, upcast
 
 
 class AdagradFamilyState(NamedTuple):
@@ -18,12 +18,12 @@ class AdagradFamilyState(NamedTuple):
 
 
 def scale_by_adagrad_family(
-    power: jax.typing.ArrayLike = 0.5,
-    order: jax.typing.ArrayLike = 2.0,
-    eps: jax.typing.ArrayLike = 1e-7,
-    initial_accumulator_value: jax.typing.ArrayLike = 0.0,
-    *,
-    eps_in_power: bool = True,
+  power: jax.typing.ArrayLike = 0.5,
+  order: jax.typing.ArrayLike = 2.0,
+  eps: jax.typing.ArrayLike = 1e-7,
+  initial_accumulator_value: jax.typing.ArrayLike = 0.0,
+  *,
+  eps_in_power: bool = True,
 ) -> optax.GradientTransformationExtraArgs:
   r"""Adagrad with a free power and order: divide by a power of summed |g|^p.
 
@@ -79,47 +79,47 @@ def scale_by_adagrad_family(
   _validation.check_positive(owner, "order", order)
   _validation.check_nonnegative(owner, "eps", eps)
   _validation.check_nonnegative(
-      owner, "initial_accumulator_value", initial_accumulator_value
+    owner, "initial_accumulator_value", initial_accumulator_value
   )
 
   def init_fn(params: optax.Params) -> AdagradFamilyState:
     return AdagradFamilyState(
-        accumulator=jax.tree.map(
-            lambda p: jnp.full_like(p, initial_accumulator_value), params
-        )
+      accumulator=jax.tree.map(
+        lambda p: jnp.full_like(p, initial_accumulator_value), params
+      )
     )
 
   def update_fn(updates, state, params=None):
     del params
     grads = upcast(updates)
     accumulator = jax.tree.map(
-        lambda g, a: a + jnp.abs(g) ** order, grads, upcast(state.accumulator)
+      lambda g, a: a + jnp.abs(g) ** order, grads, upcast(state.accumulator)
     )
     if eps_in_power:
       denominator = lambda a: (a + eps) ** power
     else:
       denominator = lambda a: a**power + eps
     scaled = jax.tree.map(
-        lambda g, a: safe_divide(g, denominator(a)), grads, accumulator
+      lambda g, a: safe_divide(g, denominator(a)), grads, accumulator
     )
     new_state = AdagradFamilyState(
-        accumulator=optax.tree.cast_like(accumulator, state.accumulator)
+      accumulator=optax.tree.cast_like(accumulator, state.accumulator)
     )
     return optax.tree.cast_like(scaled, updates), new_state
 
   return optax.with_extra_args_support(
-      optax.GradientTransformation(init_fn, update_fn)
+    optax.GradientTransformation(init_fn, update_fn)
   )
 
 
 def adagrad_family(
-    learning_rate: ScalarOrSchedule,
-    power: jax.typing.ArrayLike = 0.5,
-    order: jax.typing.ArrayLike = 2.0,
-    eps: jax.typing.ArrayLike = 1e-7,
-    initial_accumulator_value: jax.typing.ArrayLike = 0.0,
-    *,
-    eps_in_power: bool = True,
+  learning_rate: ScalarOrSchedule,
+  power: jax.typing.ArrayLike = 0.5,
+  order: jax.typing.ArrayLike = 2.0,
+  eps: jax.typing.ArrayLike = 1e-7,
+  initial_accumulator_value: jax.typing.ArrayLike = 0.0,
+  *,
+  eps_in_power: bool = True,
 ) -> optax.GradientTransformationExtraArgs:
   """The Adagrad family as a full optimizer: `-learning_rate * u`.
 
@@ -127,8 +127,8 @@ def adagrad_family(
   """
   _validation.check_learning_rate("adagrad_family", learning_rate)
   return optax.chain(
-      scale_by_adagrad_family(
-          power, order, eps, initial_accumulator_value,
-          eps_in_power=eps_in_power),
-      optax.scale_by_learning_rate(learning_rate),
+    scale_by_adagrad_family(
+      power, order, eps, initial_accumulator_value, eps_in_power=eps_in_power
+    ),
+    optax.scale_by_learning_rate(learning_rate),
   )

@@ -18,7 +18,7 @@ import optax
 def upcast(tree: optax.Updates) -> optax.Updates:
   """Each leaf in its own dtype promoted with float32 (float64 stays)."""
   return jax.tree.map(
-      lambda x: x.astype(jnp.promote_types(x.dtype, jnp.float32)), tree
+    lambda x: x.astype(jnp.promote_types(x.dtype, jnp.float32)), tree
   )
 
 

@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import optax
 from optax import ScalarOrSchedule
 
-from optax_extras import _validation
-from optax_extras.transforms._numerics import upcast
+from optax_extras._src import validation as _validation
+from optax_extras._src.numerics import upcast
 
 
 class MomentumLookaheadState(NamedTuple):
@@ -20,9 +20,9 @@ class MomentumLookaheadState(NamedTuple):
 
 
 def scale_by_momentum_lookahead(
-    learning_rate: ScalarOrSchedule,
-    decay: jax.typing.ArrayLike = 0.9,
-    lookahead: Sequence[float] = (1.0,),
+  learning_rate: ScalarOrSchedule,
+  decay: jax.typing.ArrayLike = 0.9,
+  lookahead: Sequence[float] = (1.0,),
 ) -> optax.GradientTransformationExtraArgs:
   r"""Momentum whose gradient is averaged over points ahead along the velocity.
 
@@ -98,68 +98,68 @@ def scale_by_momentum_lookahead(
 
   def init_fn(params: optax.Params) -> MomentumLookaheadState:
     return MomentumLookaheadState(
-        count=jnp.zeros([], jnp.int32),
-        velocity=optax.tree.zeros_like(params),
+      count=jnp.zeros([], jnp.int32),
+      velocity=optax.tree.zeros_like(params),
     )
 
   def gradient_ahead(
-      fraction: float,
-      params: optax.Params,
-      velocity: optax.Updates,
-      grad_fn: Callable[[optax.Params], optax.Updates],
-      updates: optax.Updates,
+    fraction: float,
+    params: optax.Params,
+    velocity: optax.Updates,
+    grad_fn: Callable[[optax.Params], optax.Updates],
+    updates: optax.Updates,
   ) -> optax.Updates:
     point = jax.tree.map(
-        lambda p, v: (p + fraction * decay * v).astype(p.dtype), params, velocity
+      lambda p, v: (p + fraction * decay * v).astype(p.dtype), params, velocity
     )
     grads = grad_fn(point)
     expected = jax.tree.structure(updates)
     if jax.tree.structure(grads) != expected:
       raise ValueError(
-          f"{owner}: grad_fn(params) must return gradients with the tree "
-          f"structure of the updates, {expected}; it returned "
-          f"{jax.tree.structure(grads)}."
+        f"{owner}: grad_fn(params) must return gradients with the tree "
+        f"structure of the updates, {expected}; it returned "
+        f"{jax.tree.structure(grads)}."
       )
     return grads
 
   def update_fn(
-      updates: optax.Updates,
-      state: MomentumLookaheadState,
-      params: optax.Params | None = None,
-      *,
-      grad_fn: Callable[[optax.Params], optax.Updates] | None = None,
-      **extra_args: Any,
+    updates: optax.Updates,
+    state: MomentumLookaheadState,
+    params: optax.Params | None = None,
+    *,
+    grad_fn: Callable[[optax.Params], optax.Updates] | None = None,
+    **extra_args: Any,
   ) -> tuple[optax.Updates, MomentumLookaheadState]:
     del extra_args
     gradients = [updates] * num_here
     if ahead:
       if grad_fn is None or not callable(grad_fn):
         raise TypeError(
-            f"{owner}: lookahead={fractions} evaluates the gradient ahead of "
-            "the parameters; pass `grad_fn=<function params -> grads>` to "
-            f"update() (got grad_fn={grad_fn!r}). Only lookahead=(0.0,) "
-            "works without it."
+          f"{owner}: lookahead={fractions} evaluates the gradient ahead of "
+          "the parameters; pass `grad_fn=<function params -> grads>` to "
+          f"update() (got grad_fn={grad_fn!r}). Only lookahead=(0.0,) "
+          "works without it."
         )
       if params is None:
         raise TypeError(
-            f"{owner}: lookahead={fractions} needs the current `params` in "
-            "update(updates, state, params, grad_fn=...)."
+          f"{owner}: lookahead={fractions} needs the current `params` in "
+          "update(updates, state, params, grad_fn=...)."
         )
       gradients += [
-          gradient_ahead(c, params, state.velocity, grad_fn, updates)
-          for c in ahead
+        gradient_ahead(c, params, state.velocity, grad_fn, updates)
+        for c in ahead
       ]
     step_size = (
-        learning_rate(state.count) if callable(learning_rate) else learning_rate
+      learning_rate(state.count) if callable(learning_rate) else learning_rate
     )
     velocity = jax.tree.map(
-        lambda v, *grads: decay * v - step_size * (sum(grads) / len(grads)),
-        upcast(state.velocity),
-        *(upcast(g) for g in gradients),
+      lambda v, *grads: decay * v - step_size * (sum(grads) / len(grads)),
+      upcast(state.velocity),
+      *(upcast(g) for g in gradients),
     )
     velocity = optax.tree.cast_like(velocity, state.velocity)
     new_state = MomentumLookaheadState(
-        count=optax.safe_increment(state.count), velocity=velocity
+      count=optax.safe_increment(state.count), velocity=velocity
     )
     return optax.tree.cast_like(velocity, updates), new_state
 
@@ -167,9 +167,9 @@ def scale_by_momentum_lookahead(
 
 
 def nesterov_lookahead(
-    learning_rate: ScalarOrSchedule,
-    decay: jax.typing.ArrayLike = 0.9,
-    lookahead: Sequence[float] = (1.0,),
+  learning_rate: ScalarOrSchedule,
+  decay: jax.typing.ArrayLike = 0.9,
+  lookahead: Sequence[float] = (1.0,),
 ) -> optax.GradientTransformationExtraArgs:
   """Nesterov momentum with real look-ahead, as a full optimizer.
 

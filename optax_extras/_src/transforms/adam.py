@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import optax
 from optax import ScalarOrSchedule
 
-from optax_extras import _validation
-from optax_extras.transforms._numerics import safe_divide, upcast
+from optax_extras._src import validation as _validation
+from optax_extras._src.numerics import safe_divide, upcast
 
 BiasCorrection = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 """`(moment, decay, count) -> calibrated moment`, applied leaf by leaf."""
@@ -17,11 +17,11 @@ BiasCorrection = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 Calibration = str | BiasCorrection | tuple[BiasCorrection, BiasCorrection]
 
 BIAS_CORRECTIONS = (
-    "standard",
-    "none",
-    "first_moment_only",
-    "second_moment_only",
-    "first_gradient",
+  "standard",
+  "none",
+  "first_moment_only",
+  "second_moment_only",
+  "first_gradient",
 )
 
 
@@ -33,23 +33,27 @@ class AdamCalibratedState(NamedTuple):
   nu: optax.Updates  # Second moment, an EMA of g^2.
 
 
-def _standard(moment: jax.Array, decay: jax.Array, count: jax.Array) -> jax.Array:
+def _standard(
+  moment: jax.Array, decay: jax.Array, count: jax.Array
+) -> jax.Array:
   return optax.tree.bias_correction(moment, decay, count)
 
 
-def _identity(moment: jax.Array, decay: jax.Array, count: jax.Array) -> jax.Array:
+def _identity(
+  moment: jax.Array, decay: jax.Array, count: jax.Array
+) -> jax.Array:
   del decay, count
   return moment
 
 
 def scale_by_adam_calibrated(
-    b1: jax.typing.ArrayLike = 0.9,
-    b2: jax.typing.ArrayLike = 0.999,
-    eps: jax.typing.ArrayLike = 1e-8,
-    eps_root: jax.typing.ArrayLike = 0.0,
-    *,
-    bias_correction: Calibration = "standard",
-    nesterov: bool = False,
+  b1: jax.typing.ArrayLike = 0.9,
+  b2: jax.typing.ArrayLike = 0.999,
+  eps: jax.typing.ArrayLike = 1e-8,
+  eps_root: jax.typing.ArrayLike = 0.0,
+  *,
+  bias_correction: Calibration = "standard",
+  nesterov: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
   r"""Adam whose initial calibration of the moments is a choice.
 
@@ -130,7 +134,7 @@ def scale_by_adam_calibrated(
   _validation.check_nonnegative(owner, "eps", eps)
   _validation.check_nonnegative(owner, "eps_root", eps_root)
   _validation.check_calibration(
-      owner, "bias_correction", bias_correction, BIAS_CORRECTIONS
+    owner, "bias_correction", bias_correction, BIAS_CORRECTIONS
   )
   if callable(bias_correction):
     correct_mu = correct_nu = bias_correction
@@ -138,19 +142,19 @@ def scale_by_adam_calibrated(
     correct_mu, correct_nu = bias_correction
   else:
     correct_mu, correct_nu = {
-        "standard": (_standard, _standard),
-        "none": (_identity, _identity),
-        "first_moment_only": (_standard, _identity),
-        "second_moment_only": (_identity, _standard),
-        "first_gradient": (_identity, _identity),
+      "standard": (_standard, _standard),
+      "none": (_identity, _identity),
+      "first_moment_only": (_standard, _identity),
+      "second_moment_only": (_identity, _standard),
+      "first_gradient": (_identity, _identity),
     }[bias_correction]
   from_first_gradient = bias_correction == "first_gradient"
 
   def init_fn(params: optax.Params) -> AdamCalibratedState:
     return AdamCalibratedState(
-        count=jnp.zeros([], jnp.int32),
-        mu=optax.tree.zeros_like(params),
-        nu=optax.tree.zeros_like(params),
+      count=jnp.zeros([], jnp.int32),
+      mu=optax.tree.zeros_like(params),
+      nu=optax.tree.zeros_like(params),
     )
 
   def update_fn(updates, state, params=None):
@@ -164,41 +168,44 @@ def scale_by_adam_calibrated(
       decay_mu, decay_nu = b1, b2
     mu = optax.tree.update_moment(grads, upcast(state.mu), decay_mu, 1)
     nu = optax.tree.update_moment_per_elem_norm(
-        grads, upcast(state.nu), decay_nu, 2
+      grads, upcast(state.nu), decay_nu, 2
     )
     if nesterov:
       mu_hat = jax.tree.map(
-          lambda m, g: b1 * correct_mu(m, b1, optax.safe_increment(count))
-          + (1 - b1) * correct_mu(g, b1, count),
-          mu, grads,
+        lambda m, g: (
+          b1 * correct_mu(m, b1, optax.safe_increment(count))
+          + (1 - b1) * correct_mu(g, b1, count)
+        ),
+        mu,
+        grads,
       )
     else:
       mu_hat = jax.tree.map(lambda m: correct_mu(m, b1, count), mu)
     nu_hat = jax.tree.map(lambda v: correct_nu(v, b2, count), nu)
     scaled = jax.tree.map(
-        lambda m, v: safe_divide(m, jnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat
+      lambda m, v: safe_divide(m, jnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat
     )
     new_state = AdamCalibratedState(
-        count=count,
-        mu=optax.tree.cast_like(mu, state.mu),
-        nu=optax.tree.cast_like(nu, state.nu),
+      count=count,
+      mu=optax.tree.cast_like(mu, state.mu),
+      nu=optax.tree.cast_like(nu, state.nu),
     )
     return optax.tree.cast_like(scaled, updates), new_state
 
   return optax.with_extra_args_support(
-      optax.GradientTransformation(init_fn, update_fn)
+    optax.GradientTransformation(init_fn, update_fn)
   )
 
 
 def adam_calibrated(
-    learning_rate: ScalarOrSchedule,
-    b1: jax.typing.ArrayLike = 0.9,
-    b2: jax.typing.ArrayLike = 0.999,
-    eps: jax.typing.ArrayLike = 1e-8,
-    eps_root: jax.typing.ArrayLike = 0.0,
-    *,
-    bias_correction: Calibration = "standard",
-    nesterov: bool = False,
+  learning_rate: ScalarOrSchedule,
+  b1: jax.typing.ArrayLike = 0.9,
+  b2: jax.typing.ArrayLike = 0.999,
+  eps: jax.typing.ArrayLike = 1e-8,
+  eps_root: jax.typing.ArrayLike = 0.0,
+  *,
+  bias_correction: Calibration = "standard",
+  nesterov: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
   """Adam with a chosen calibration, as a full optimizer: `-learning_rate * u`.
 
@@ -206,9 +213,13 @@ def adam_calibrated(
   """
   _validation.check_learning_rate("adam_calibrated", learning_rate)
   return optax.chain(
-      scale_by_adam_calibrated(
-          b1, b2, eps, eps_root,
-          bias_correction=bias_correction, nesterov=nesterov,
-      ),
-      optax.scale_by_learning_rate(learning_rate),
+    scale_by_adam_calibrated(
+      b1,
+      b2,
+      eps,
+      eps_root,
+      bias_correction=bias_correction,
+      nesterov=nesterov,
+    ),
+    optax.scale_by_learning_rate(learning_rate),
   )

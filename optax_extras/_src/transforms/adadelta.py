@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import optax
 from optax import ScalarOrSchedule
 
-from optax_extras import _validation
-from optax_extras.transforms._numerics import safe_divide, upcast
+from optax_extras._src import validation as _validation
+from optax_extras._src.numerics import safe_divide, upcast
 
 
 class AdadeltaBigstartState(NamedTuple):
@@ -19,9 +19,9 @@ class AdadeltaBigstartState(NamedTuple):
 
 
 def scale_by_adadelta_bigstart(
-    rho: jax.typing.ArrayLike = 0.9,
-    eps: jax.typing.ArrayLike = 1e-6,
-    initial_delta_sq: jax.typing.ArrayLike = 1.0,
+  rho: jax.typing.ArrayLike = 0.9,
+  eps: jax.typing.ArrayLike = 1e-6,
+  initial_delta_sq: jax.typing.ArrayLike = 1.0,
 ) -> optax.GradientTransformationExtraArgs:
   r"""Adadelta with the running average of squared updates started at a value.
 
@@ -69,35 +69,39 @@ def scale_by_adadelta_bigstart(
 
   def init_fn(params: optax.Params) -> AdadeltaBigstartState:
     return AdadeltaBigstartState(
-        e_g=optax.tree.zeros_like(params),
-        e_x=jax.tree.map(lambda p: jnp.full_like(p, initial_delta_sq), params),
+      e_g=optax.tree.zeros_like(params),
+      e_x=jax.tree.map(lambda p: jnp.full_like(p, initial_delta_sq), params),
     )
 
   def update_fn(updates, state, params=None):
     del params
     grads, e_x = upcast(updates), upcast(state.e_x)
-    e_g = optax.tree.update_moment_per_elem_norm(grads, upcast(state.e_g), rho, 2)
+    e_g = optax.tree.update_moment_per_elem_norm(
+      grads, upcast(state.e_g), rho, 2
+    )
     deltas = jax.tree.map(
-        lambda g, eg, ex: safe_divide(jnp.sqrt(ex + eps) * g, jnp.sqrt(eg + eps)),
-        grads, e_g, e_x,
+      lambda g, eg, ex: safe_divide(jnp.sqrt(ex + eps) * g, jnp.sqrt(eg + eps)),
+      grads,
+      e_g,
+      e_x,
     )
     e_x = optax.tree.update_moment_per_elem_norm(deltas, e_x, rho, 2)
     new_state = AdadeltaBigstartState(
-        e_g=optax.tree.cast_like(e_g, state.e_g),
-        e_x=optax.tree.cast_like(e_x, state.e_x),
+      e_g=optax.tree.cast_like(e_g, state.e_g),
+      e_x=optax.tree.cast_like(e_x, state.e_x),
     )
     return optax.tree.cast_like(deltas, updates), new_state
 
   return optax.with_extra_args_support(
-      optax.GradientTransformation(init_fn, update_fn)
+    optax.GradientTransformation(init_fn, update_fn)
   )
 
 
 def adadelta_bigstart(
-    learning_rate: ScalarOrSchedule = 1.0,
-    rho: jax.typing.ArrayLike = 0.9,
-    eps: jax.typing.ArrayLike = 1e-6,
-    initial_delta_sq: jax.typing.ArrayLike = 1.0,
+  learning_rate: ScalarOrSchedule = 1.0,
+  rho: jax.typing.ArrayLike = 0.9,
+  eps: jax.typing.ArrayLike = 1e-6,
+  initial_delta_sq: jax.typing.ArrayLike = 1.0,
 ) -> optax.GradientTransformationExtraArgs:
   """Adadelta with a big start, as a full optimizer: `-learning_rate * Delta`.
 
@@ -105,6 +109,6 @@ def adadelta_bigstart(
   """
   _validation.check_learning_rate("adadelta_bigstart", learning_rate)
   return optax.chain(
-      scale_by_adadelta_bigstart(rho, eps, initial_delta_sq),
-      optax.scale_by_learning_rate(learning_rate),
+    scale_by_adadelta_bigstart(rho, eps, initial_delta_sq),
+    optax.scale_by_learning_rate(learning_rate),
   )

@@ -25,19 +25,19 @@ def _concrete(value: Any) -> np.ndarray | None:
     return np.asarray(value, dtype=np.float64)
   except (TypeError, ValueError) as error:
     raise TypeError(
-        f"expected a number or an array of numbers, got {value!r}"
+      f"expected a number or an array of numbers, got {value!r}"
     ) from error
 
 
 def check_range(
-    owner: str,
-    name: str,
-    value: Any,
-    *,
-    low: float = -np.inf,
-    high: float = np.inf,
-    low_inclusive: bool = True,
-    high_inclusive: bool = True,
+  owner: str,
+  name: str,
+  value: Any,
+  *,
+  low: float = -np.inf,
+  high: float = np.inf,
+  low_inclusive: bool = True,
+  high_inclusive: bool = True,
 ) -> None:
   """Raises ValueError unless every element of a concrete `value` is in range."""
   try:
@@ -50,13 +50,12 @@ def check_range(
   below = array <= high if high_inclusive else array < high
   if not (np.all(np.isfinite(array)) and np.all(above) and np.all(below)):
     interval = (
-        ("[" if low_inclusive else "(")
-        + f"{low:g}, {high:g}"
-        + ("]" if high_inclusive else ")")
+      ("[" if low_inclusive else "(")
+      + f"{low:g}, {high:g}"
+      + ("]" if high_inclusive else ")")
     )
     raise ValueError(
-        f"{owner}: `{name}` must be a finite number in {interval}, "
-        f"got {value!r}."
+      f"{owner}: `{name}` must be a finite number in {interval}, got {value!r}."
     )
 
 
@@ -79,33 +78,35 @@ def check_learning_rate(owner: str, value: Any) -> None:
     check_range(owner, "learning_rate", value)
 
 
-def check_fractions(owner: str, name: str, value: Sequence[float]) -> tuple[float, ...]:
+def check_fractions(
+  owner: str, name: str, value: Sequence[float]
+) -> tuple[float, ...]:
   """A non-empty sequence of finite numbers >= 0, returned as a tuple."""
   if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
     raise TypeError(
-        f"{owner}: `{name}` must be a non-empty sequence of numbers >= 0, "
-        f"such as (1.0,) or (0.25, 0.5, 0.75, 1.0); got {value!r}."
+      f"{owner}: `{name}` must be a non-empty sequence of numbers >= 0, "
+      f"such as (1.0,) or (0.25, 0.5, 0.75, 1.0); got {value!r}."
     )
   fractions = tuple(float(c) for c in value)
   if not fractions or not all(np.isfinite(c) and c >= 0 for c in fractions):
     raise ValueError(
-        f"{owner}: `{name}` must be a non-empty sequence of finite numbers "
-        f">= 0, got {value!r}."
+      f"{owner}: `{name}` must be a non-empty sequence of finite numbers "
+      f">= 0, got {value!r}."
     )
   return fractions
 
 
 def check_calibration(
-    owner: str, name: str, value: Any, choices: Sequence[str]
+  owner: str, name: str, value: Any, choices: Sequence[str]
 ) -> None:
   """A string among `choices`, a callable, or a pair of callables."""
   if callable(value) or (
-      isinstance(value, tuple) and len(value) == 2 and all(map(callable, value))
+    isinstance(value, tuple) and len(value) == 2 and all(map(callable, value))
   ):
     return
   if not isinstance(value, str) or value not in choices:
     allowed = ", ".join(repr(c) for c in choices)
     extra = ", a callable or a pair of callables"
     raise ValueError(
-        f"{owner}: `{name}` must be one of {allowed}{extra}; got {value!r}."
+      f"{owner}: `{name}` must be one of {allowed}{extra}; got {value!r}."
     )

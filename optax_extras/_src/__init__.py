@@ -1,0 +1,1 @@
+"""Implementation; the public API is `optax_extras`."""

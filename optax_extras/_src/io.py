@@ -1,0 +1,32 @@
+"""Files written whole or not at all."""
+
+import os
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+
+def atomic_write(
+  path: str | os.PathLike, write: Callable[[Any], object]
+) -> None:
+  """Writes through a temporary file in the same folder, then renames it.
+
+  The file gets the permissions of a plain ``open(path, "w")`` (0644 under
+  umask 022), not the 0600 of `tempfile.mkstemp`.
+  """
+  path = os.fspath(path)
+  handle, temporary = tempfile.mkstemp(
+    dir=os.path.dirname(path) or ".", suffix=".tmp"
+  )
+  try:
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(handle, 0o666 & ~umask)
+    with os.fdopen(handle, "wb") as file:
+      write(file)
+      file.flush()
+      os.fsync(file.fileno())
+    os.replace(temporary, path)
+  except BaseException:
+    os.unlink(temporary)
+    raise

@@ -1,0 +1,240 @@
+"""Runs an optimizer over a hyperparameter grid × a batch of 2-D starts at once.
+
+Every pair (grid configuration, start point) is a *lane*: one trajectory of
+``num_steps`` optimizer steps on a 2-D surface. All lanes run in one compiled
+program and never interact, so a lane that diverges changes no other lane.
+`sweep` computes, `SweepResult` holds NumPy arrays (and saves them), `load`
+reads them back.
+
+Design (``python -m experiments benchmark sweep`` measures it against
+baselines; the numbers are in BENCHMARKS.md):
+
+- Struct of arrays. A lane is written for one trajectory whose parameters are
+  a pair of scalars ``(x, y)`` and is ``jax.vmap``-ed over lanes, so every
+  coordinate and every optimizer moment is a contiguous ``(lanes,)`` array
+  and per-lane hyperparameters are vmapped arguments of ``make_optimizer``;
+  what does not depend on a lane (Adam's step count, bias correction) stays
+  a scalar.
+- A `Landscape` is called through its elementwise ``fn(x, y)``; another loss
+  gets ``jnp.stack([x, y])``.
+- Blocks: a device runs its lanes in blocks of at most `programs.BLOCK` lanes
+  (``lax.map``), so that a block's state stays in cache.
+- Chunks: the host loops over chunks of lanes (bounded memory, progress bar,
+  checkpoints) with one compiled program: the chunk's first lane is an
+  argument, and a short chunk is padded with repeats of the last lane.
+- Devices: lanes are split over all local devices (``jax.shard_map``, 1-D
+  mesh). On a CPU host, entry points should ask for a device per core before
+  JAX starts: ``jax.config.update("jax_num_cpu_devices", 2)`` or
+  ``XLA_FLAGS=--xla_force_host_platform_device_count=2`` (``python -m
+  experiments`` does); this module uses the devices it is given. On CPUs
+  with AVX-512, ``XLA_FLAGS=--xla_cpu_prefer_vector_width=512`` may help.
+  With ``jax.distributed``, let each process sweep its own part (split the
+  grid by ``jax.process_index()``) on its local devices and save its result.
+"""
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import numpy as np
+import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from tqdm.auto import tqdm
+
+from optax_extras._src.io import atomic_write
+from optax_extras._src.landscapes import Landscape
+from optax_extras._src.sweep import checkpoint, checks
+from optax_extras._src.sweep import program as programs
+from optax_extras._src.sweep.result import FIELDS, SweepResult, to_json
+
+_MAX_CHUNK = 2**20  # Lanes per chunk by default...
+_CHUNK_BYTES = 2**28  # ...or fewer, so that a chunk's results fit in this.
+
+
+def sweep(
+  make_optimizer: Callable[..., optax.GradientTransformation],
+  loss_fn: Landscape | programs.LossFn,
+  *,
+  grid: Mapping[str, Any] | None = None,
+  starts: Any,
+  num_steps: int,
+  tol: float | None = None,
+  record_every: int | None = None,
+  chunk_size: int | None = None,
+  checkpoint_dir: str | os.PathLike | None = None,
+  progress: bool | None = None,
+) -> SweepResult:
+  """Runs ``make_optimizer(**config)`` on `loss_fn` for every config × start.
+
+  Args:
+    make_optimizer: ``(**hyperparameters) -> optax transform``. It is called
+      with one value of each grid axis, traced, so those hyperparameters must
+      be numeric (not Python branches). It sees the parameters as a pair of
+      scalars ``(x, y)``; look-ahead transforms get ``grad_fn`` in ``update``.
+    loss_fn: a `Landscape`, or ``loss(params) -> scalar`` with ``params`` an
+      array ``[x, y]`` of shape (2,).
+    grid: name -> 1-D array of values; the cartesian product is swept, axes in
+      this order. None sweeps ``make_optimizer()`` alone.
+    starts: start points, shape ``(..., 2)``; its leading axes are batch axes.
+    num_steps: optimizer steps per trajectory, >= 1.
+    tol: if given, `SweepResult.tol_step` records when ``loss <= tol``.
+    record_every: if given, record every k-th point (`SweepResult.trajectories`).
+    chunk_size: lanes per compiled call; default: equal chunks of at most
+      2**20 lanes, fewer when trajectories are recorded (256 MB of results).
+    checkpoint_dir: if given, each finished chunk is saved there, and a run
+      with the same settings resumes, computing only the missing chunks.
+    progress: show a progress bar over chunks; default: when there are several.
+
+  Returns:
+    A `SweepResult`.
+
+  Example:
+    >>> import numpy as np, optax
+    >>> from optax_extras import landscapes
+    >>> from optax_extras import sweep
+    >>> result = sweep(optax.adam, landscapes.get("booth"),
+    ...                grid={"learning_rate": np.array([0.1, 0.3, 1.0])},
+    ...                starts=np.zeros((4, 5, 2)), num_steps=50, tol=1e-3)
+    >>> result.final_loss.shape, result.final_params.shape
+    ((3, 4, 5), (3, 4, 5, 2))
+  """
+  grid = checks.check_grid(grid)
+  starts = checks.check_starts(starts)
+  checks.check_int("num_steps", num_steps, low=1)
+  tol = checks.check_tol(tol)
+  if record_every is not None:
+    checks.check_int("record_every", record_every, low=1)
+  if chunk_size is not None:
+    checks.check_int("chunk_size", chunk_size, low=1)
+  if not callable(loss_fn):
+    raise TypeError(
+      f"sweep: `loss_fn` must be a Landscape or a callable, got {loss_fn!r}."
+    )
+  dtype = starts.dtype
+  grid = {
+    name: values.astype(dtype) if values.dtype.kind == "f" else values
+    for name, values in grid.items()
+  }
+  checks.check_loss(programs.elementwise_loss(loss_fn), dtype)
+  checks.check_optimizer(make_optimizer, grid)
+
+  grid_shape = tuple(len(values) for values in grid.values())
+  start_shape = starts.shape[:-1]
+  num_starts = math.prod(start_shape)
+  num_lanes = math.prod(grid_shape) * num_starts
+  if num_lanes >= 2**31:
+    raise ValueError(
+      f"sweep: {num_lanes} trajectories exceed the int32 lane index."
+    )
+  num_records = 0 if record_every is None else num_steps // record_every + 1
+  if chunk_size is None:  # As large as allowed, in chunks of equal size.
+    per_lane = dtype.itemsize * (6 + 3 * num_records)
+    largest = max(1, min(_MAX_CHUNK, _CHUNK_BYTES // per_lane))
+    chunk_size = programs.ceil_div(
+      num_lanes, programs.ceil_div(num_lanes, largest)
+    )
+  chunk_size = min(chunk_size, num_lanes)
+  num_chunks = programs.ceil_div(num_lanes, chunk_size)
+  settings = json.loads(
+    to_json(
+      {
+        "optimizer": checkpoint.describe(make_optimizer),
+        "loss": checkpoint.describe(loss_fn),
+        "grid": {name: values.tolist() for name, values in grid.items()},
+        "start_shape": list(start_shape),
+        "starts_sha256": hashlib.sha256(starts.tobytes()).hexdigest(),
+        "num_steps": num_steps,
+        "tol": tol,
+        "record_every": record_every,
+        "chunk_size": chunk_size,
+        "dtype": dtype.name,
+      }
+    )
+  )
+
+  mesh = Mesh(np.array(jax.local_devices()), (programs.AXIS,))
+  num_blocks = programs.ceil_div(
+    chunk_size, mesh.size * programs.BLOCK
+  )  # Per device.
+  block = (
+    programs.ceil_div(
+      programs.ceil_div(chunk_size, mesh.size * num_blocks), programs.VECTOR
+    )
+    * programs.VECTOR
+  )
+  lanes_per_device = num_blocks * block
+  program = programs.chunk_program(
+    make_optimizer,
+    loss_fn,
+    tuple(grid),
+    num_steps,
+    tol,
+    record_every,
+    lanes_per_device,
+    block,
+    mesh,
+  )
+  constants = jax.device_put(
+    (
+      np.int32(num_starts),
+      np.int32(num_lanes),
+      tuple(grid.values()),
+      starts[..., 0].ravel(),
+      starts[..., 1].ravel(),
+    ),
+    NamedSharding(mesh, PartitionSpec()),
+  )
+  shapes = jax.eval_shape(
+    program, np.int32(0), *constants
+  )  # Traces, no compiling.
+  flat = {
+    name: np.empty((num_lanes, *shape.shape[1:]), shape.dtype)
+    for name, shape in shapes.items()
+  }
+  done = set()
+  if checkpoint_dir is not None:
+    checkpoint_dir = os.fspath(checkpoint_dir)
+    checkpoint.open_checkpoint(checkpoint_dir, settings)
+    done = {
+      chunk
+      for chunk in range(num_chunks)
+      if os.path.exists(checkpoint.chunk_path(checkpoint_dir, chunk))
+    }
+  bar = tqdm(
+    total=num_chunks,
+    initial=len(done),
+    unit="chunk",
+    disable=not (num_chunks > 1 if progress is None else progress),
+  )
+  for chunk in range(num_chunks):
+    lanes = slice(chunk * chunk_size, min((chunk + 1) * chunk_size, num_lanes))
+    if chunk in done:
+      with np.load(checkpoint.chunk_path(checkpoint_dir, chunk)) as saved:
+        outputs = dict(saved)
+    else:
+      outputs = program(np.int32(lanes.start), *constants)
+    for name, array in outputs.items():
+      flat[name][lanes] = np.asarray(array)[: lanes.stop - lanes.start]
+    if chunk not in done:
+      if checkpoint_dir is not None:
+        atomic_write(
+          checkpoint.chunk_path(checkpoint_dir, chunk),
+          lambda file, lanes=lanes: np.savez(
+            file, **{name: array[lanes] for name, array in flat.items()}
+          ),
+        )
+      bar.update()
+  bar.close()
+
+  lead = grid_shape + start_shape
+  arrays = {
+    name: flat[name].reshape(lead + flat[name].shape[1:])
+    if name in flat
+    else None
+    for name in FIELDS
+  }
+  return SweepResult(**arrays, starts=starts, settings=settings)
