@@ -1,21 +1,22 @@
 """The compiled program of a sweep: lanes vmapped, in blocks, over devices."""
 
 import functools
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
-from jax.sharding import Mesh, PartitionSpec
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from optax_extras._src.landscapes import Landscape
 
 LossFn = Callable[[jax.Array], jax.Array]
 AXIS = "lanes"
-BLOCK = (
-  4096  # Lanes per block at most; a block's state (~20 arrays) fits in L2.
-)
+# Lanes per block at most; a block's state (~20 arrays) fits in L2.
+BLOCK = 4096
 # Blocks are whole multiples of this, so that every lane takes the vectorised
 # path of XLA's loops, never a scalar remainder that may round differently:
 # results are then the same bits whatever the chunk size and device count.
@@ -204,3 +205,64 @@ def elementwise_loss(
   if isinstance(loss_fn, Landscape):
     return loss_fn.fn
   return lambda x, y: loss_fn(jnp.stack([x, y]))
+
+
+class Chunks:
+  """``chunks(first_lane)``: the outputs of lanes ``first_lane`` onwards.
+
+  Lane ``i`` is grid configuration ``i // num_starts`` (row-major over the
+  grid axes) from start ``i % num_starts``. A call returns NumPy arrays of
+  ``min(chunk_size, num_lanes - first_lane)`` rows; `shapes` gives each
+  output's per-lane shape and dtype without compiling.
+  """
+
+  def __init__(
+    self,
+    make_optimizer: Callable[..., optax.GradientTransformation],
+    loss_fn: Landscape | LossFn,
+    grid: dict[str, np.ndarray],
+    starts: np.ndarray,
+    *,
+    num_steps: int,
+    tol: float | None,
+    record_every: int | None,
+    chunk_size: int,
+  ):
+    num_starts = starts.shape[0]
+    self.num_lanes = num_starts * math.prod(len(v) for v in grid.values())
+    self.chunk_size = chunk_size
+    mesh = Mesh(np.array(jax.local_devices()), (AXIS,))
+    num_blocks = ceil_div(chunk_size, mesh.size * BLOCK)  # Per device.
+    block = ceil_div(ceil_div(chunk_size, mesh.size * num_blocks), VECTOR)
+    block *= VECTOR
+    self._program = chunk_program(
+      make_optimizer,
+      loss_fn,
+      tuple(grid),
+      num_steps,
+      tol,
+      record_every,
+      num_blocks * block,
+      block,
+      mesh,
+    )
+    self._constants = jax.device_put(
+      (
+        np.int32(num_starts),
+        np.int32(self.num_lanes),
+        tuple(grid.values()),
+        starts[:, 0],
+        starts[:, 1],
+      ),
+      NamedSharding(mesh, PartitionSpec()),
+    )
+    shapes = jax.eval_shape(self._program, np.int32(0), *self._constants)
+    self.shapes = {
+      name: jax.ShapeDtypeStruct(shape.shape[1:], shape.dtype)
+      for name, shape in shapes.items()
+    }
+
+  def __call__(self, first_lane: int) -> dict[str, np.ndarray]:
+    rows = min(self.chunk_size, self.num_lanes - first_lane)
+    outputs = self._program(np.int32(first_lane), *self._constants)
+    return {name: np.asarray(a)[:rows] for name, a in outputs.items()}

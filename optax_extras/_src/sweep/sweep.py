@@ -39,10 +39,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import jax
 import numpy as np
 import optax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
 from optax_extras._src.io import atomic_write
@@ -156,43 +154,19 @@ def sweep(
     )
   )
 
-  mesh = Mesh(np.array(jax.local_devices()), (programs.AXIS,))
-  num_blocks = programs.ceil_div(
-    chunk_size, mesh.size * programs.BLOCK
-  )  # Per device.
-  block = (
-    programs.ceil_div(
-      programs.ceil_div(chunk_size, mesh.size * num_blocks), programs.VECTOR
-    )
-    * programs.VECTOR
-  )
-  lanes_per_device = num_blocks * block
-  program = programs.chunk_program(
+  run_chunk = programs.Chunks(
     make_optimizer,
     loss_fn,
-    tuple(grid),
-    num_steps,
-    tol,
-    record_every,
-    lanes_per_device,
-    block,
-    mesh,
+    grid,
+    starts.reshape(-1, 2),
+    num_steps=num_steps,
+    tol=tol,
+    record_every=record_every,
+    chunk_size=chunk_size,
   )
-  constants = jax.device_put(
-    (
-      np.int32(num_starts),
-      np.int32(num_lanes),
-      tuple(grid.values()),
-      starts[..., 0].ravel(),
-      starts[..., 1].ravel(),
-    ),
-    NamedSharding(mesh, PartitionSpec()),
-  )
-  shapes = jax.eval_shape(
-    program, np.int32(0), *constants
-  )  # Traces, no compiling.
+  shapes = run_chunk.shapes
   flat = {
-    name: np.empty((num_lanes, *shape.shape[1:]), shape.dtype)
+    name: np.empty((num_lanes, *shape.shape), shape.dtype)
     for name, shape in shapes.items()
   }
   done = set()
@@ -216,9 +190,9 @@ def sweep(
       with np.load(checkpoint.chunk_path(checkpoint_dir, chunk)) as saved:
         outputs = dict(saved)
     else:
-      outputs = program(np.int32(lanes.start), *constants)
+      outputs = run_chunk(lanes.start)
     for name, array in outputs.items():
-      flat[name][lanes] = np.asarray(array)[: lanes.stop - lanes.start]
+      flat[name][lanes] = array
     if chunk not in done:
       if checkpoint_dir is not None:
         atomic_write(
