@@ -227,7 +227,9 @@ class Chunks:
     tol: float | None,
     record_every: int | None,
     chunk_size: int,
+    cache_key: str | None = None,
   ):
+    del cache_key  # To come: the compile cache, keyed by content.
     num_starts = starts.shape[0]
     self.num_lanes = num_starts * math.prod(len(v) for v in grid.values())
     self.chunk_size = chunk_size
