@@ -1,6 +1,7 @@
 """Tests of `optax_extras.sweep`: lanes against per-trajectory loops, files, errors."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -272,6 +273,36 @@ def test_save_and_load_round_trip(tmp_path):
   )
   summary.save(tmp_path / "summary.npz")
   assert load(tmp_path / "summary").trajectories is None
+
+
+def test_load_refuses_a_file_save_did_not_write_naming_it(tmp_path):
+  kwargs = dict(grid={"learning_rate": RATES}, starts=STARTS, num_steps=3)
+  sweep(optax.adam, HILLS, **kwargs).save(tmp_path / "adam")
+  sweep(optax.sgd, HILLS, **kwargs).save(tmp_path / "sgd")
+  good = (tmp_path / "adam.npz").read_bytes()
+  settings = (tmp_path / "adam.json").read_bytes()
+
+  def refused(npz, json, message):
+    (tmp_path / "bad.npz").write_bytes(npz)
+    (tmp_path / "bad.json").write_bytes(json)
+    name = str(tmp_path / ("bad.json" if "JSON" in message else "bad.npz"))
+    with pytest.raises(ValueError, match=f"{re.escape(repr(name))}.*{message}"):
+      load(tmp_path / "bad")
+
+  foreign = tmp_path / "foreign.npz"
+  np.savez(foreign, final_loss=np.zeros(3), weights=np.ones(3))
+  refused(foreign.read_bytes(), settings, "not written by SweepResult.save")
+  refused(good[: len(good) // 2], settings, "not a readable .npz")
+  refused(b"garbage", settings, "not a readable .npz")
+  with np.load(tmp_path / "adam.npz") as data:
+    arrays = dict(data)
+  arrays["final_loss"] = arrays["final_loss"] + 1.0
+  np.savez(tmp_path / "changed.npz", **arrays)
+  changed = (tmp_path / "changed.npz").read_bytes()
+  refused(changed, settings, "does not match its checksum")
+  other = (tmp_path / "sgd.json").read_bytes()
+  refused(good, other, "does not match its checksum or its settings")
+  refused(good, settings[:-5], "not valid JSON")
 
 
 def run_script(code: str, **popen) -> subprocess.Popen:

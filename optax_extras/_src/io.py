@@ -7,12 +7,18 @@ from typing import Any
 
 
 def atomic_write(
-  path: str | os.PathLike, write: Callable[[Any], object]
+  path: str | os.PathLike,
+  write: Callable[[Any], object],
+  *,
+  exclusive: bool = False,
 ) -> None:
   """Writes through a temporary file in the same folder, then renames it.
 
   The file gets the permissions of a plain ``open(path, "w")`` (0644 under
-  umask 022), not the 0600 of `tempfile.mkstemp`.
+  umask 022), not the 0600 of `tempfile.mkstemp`. With ``exclusive``, the
+  whole file appears under `path` only if nothing was there (a hard link,
+  which fails atomically with FileExistsError otherwise), so of several
+  processes creating one file, exactly one succeeds.
   """
   path = os.fspath(path)
   handle, temporary = tempfile.mkstemp(
@@ -26,7 +32,11 @@ def atomic_write(
       write(file)
       file.flush()
       os.fsync(file.fileno())
-    os.replace(temporary, path)
+    if exclusive:
+      os.link(temporary, path)
+      os.unlink(temporary)
+    else:
+      os.replace(temporary, path)
   except BaseException:
     os.unlink(temporary)
     raise

@@ -9,11 +9,17 @@ import numpy as np
 import optax
 
 
-def check_int(name: str, value: Any, *, low: int) -> None:
-  if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+def check_int(name: str, value: Any, *, low: int) -> int:
+  """An int (Python or NumPy) in [low, 2**31 - 1] (steps count in int32)."""
+  if isinstance(value, (bool, np.bool_)) or not isinstance(
+    value, (int, np.integer)
+  ):
     raise TypeError(f"sweep: `{name}` must be an int, got {value!r}.")
-  if value < low:
-    raise ValueError(f"sweep: `{name}` must be >= {low}, got {value}.")
+  if not low <= value < 2**31:
+    raise ValueError(
+      f"sweep: `{name}` must be >= {low} and < 2**31, got {value}."
+    )
+  return int(value)
 
 
 def check_tol(tol: Any) -> float | None:
@@ -28,7 +34,12 @@ def check_tol(tol: Any) -> float | None:
   return float(tol)
 
 
-def check_grid(grid: Mapping[str, Any] | None) -> dict[str, np.ndarray]:
+def check_grid(
+  grid: Mapping[str, Any] | None, dtype: np.dtype
+) -> dict[str, np.ndarray]:
+  """name -> 1-D array of numbers that the computation can hold: floats in
+  `dtype` (the starts' dtype), finite, none rounded to 0 or to infinity;
+  integers within JAX's integer dtype (int32 unless x64 is on)."""
   if grid is None:
     return {}
   if not isinstance(grid, Mapping):
@@ -42,15 +53,38 @@ def check_grid(grid: Mapping[str, Any] | None) -> dict[str, np.ndarray]:
         f"sweep: `grid` keys must be keyword names, got {name!r}."
       )
     values = np.asarray(values)
-    if values.dtype.kind not in "biuf":
+    where = f"sweep: grid[{name!r}]"
+    if values.dtype.kind == "b":
       raise TypeError(
-        f"sweep: grid[{name!r}] must hold numbers, got dtype {values.dtype}."
+        f"{where} holds booleans: a grid value reaches `make_optimizer` "
+        "traced, so it cannot choose a Python branch; sweep each choice "
+        "separately (e.g. functools.partial)."
       )
+    if values.dtype.kind not in "iuf":
+      raise TypeError(f"{where} must hold numbers, got dtype {values.dtype}.")
     if values.ndim != 1 or values.size == 0:
       raise ValueError(
-        f"sweep: grid[{name!r}] must be a non-empty 1-D array, got shape {values.shape}."
+        f"{where} must be a non-empty 1-D array, got shape {values.shape}."
       )
-    checked[name] = values
+    if values.dtype.kind == "f":
+      with np.errstate(over="ignore"):
+        cast = values.astype(dtype)
+      bad = (
+        ~np.isfinite(values) | np.isinf(cast) | ((cast == 0) & (values != 0))
+      )
+      reason = f"must be finite and nonzero values must stay so in {dtype.name}, the dtype of `starts`"
+    else:
+      kind = jax.dtypes.canonicalize_dtype(values.dtype)
+      info = np.iinfo(kind)
+      bad = (values < info.min) | (values > info.max)
+      cast = values.astype(kind)
+      reason = f"must fit in {kind.name}, JAX's integer dtype here"
+    if bad.any():
+      raise ValueError(
+        f"{where} {reason}; got {values[bad][0]} at index "
+        f"{np.flatnonzero(bad)[0]}."
+      )
+    checked[name] = cast
   return checked
 
 
@@ -86,17 +120,41 @@ def check_loss(
 def check_optimizer(
   make_optimizer: Callable[..., Any], grid: Mapping[str, np.ndarray]
 ) -> None:
+  """Builds the optimizer with every value of every axis (the others at
+  their first value): with the whole axis as one array, which this
+  library's transforms check elementwise, or, if that fails, once per
+  distinct value, to tell a refused value from a `make_optimizer` that
+  takes only scalars. Each axis is checked alone, not each combination."""
   if not callable(make_optimizer):
     raise TypeError(
       f"sweep: `make_optimizer` must be callable, got {make_optimizer!r}."
     )
-  config = {name: values[0] for name, values in grid.items()}
+  first = {name: values[0] for name, values in grid.items()}
   try:
-    optimizer = make_optimizer(**config)
+    optimizer = make_optimizer(**first)
   except TypeError as error:
     raise TypeError(
       f"sweep: make_optimizer(**config) with the grid keys {list(grid)} failed: {error}"
     ) from error
+  except ValueError as error:  # Named below, value by value, if it can be.
+    optimizer = error
+  for name, values in grid.items():
+    try:
+      make_optimizer(**{**first, name: values})
+      continue
+    except Exception:  # A refused value, or no arrays accepted: see below.
+      pass
+    for value in np.unique(values):
+      try:
+        make_optimizer(**{**first, name: value})
+      except Exception as error:
+        raise ValueError(
+          f"sweep: make_optimizer refused grid[{name!r}] = {value}: {error}"
+        ) from error
+  if isinstance(optimizer, ValueError):
+    raise ValueError(
+      f"sweep: make_optimizer refused the grid's first values: {optimizer}"
+    ) from optimizer
   if not isinstance(optimizer, optax.GradientTransformation):
     raise TypeError(
       "sweep: `make_optimizer` must return an optax.GradientTransformation, "

@@ -1,6 +1,7 @@
 """`SweepResult`: a sweep's arrays and settings; saving and loading them."""
 
 import dataclasses
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -19,6 +20,9 @@ FIELDS = (
   "trajectories",
   "trajectory_loss",
 )
+# Always present in a result; the other fields may be None.
+_REQUIRED = ("final_params", "final_loss", "best_loss", "divergence_step")
+_CHECKSUM = "checksum"  # The .npz member that vouches for the rest.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +45,8 @@ class SweepResult:
       diverged lane stays at its last finite point. None unless recorded.
     trajectory_loss: ``[..., num_records]``, the loss at those points.
     starts: the start points, ``[*starts, 2]``.
-    settings: what was swept (grid values, steps, names); JSON-serialisable.
+    settings: what was swept (the program's fingerprint, grid values, steps;
+      the functions' names for information); JSON-serialisable.
   """
 
   final_params: np.ndarray
@@ -60,33 +65,84 @@ class SweepResult:
     return self.divergence_step >= 0
 
   def save(self, path: str | os.PathLike) -> None:
-    """Writes ``path.npz`` (the arrays) and ``path.json`` (the settings)."""
+    """Writes ``path.npz`` (the arrays) and ``path.json`` (the settings).
+
+    The .npz also holds a SHA-256 of its arrays and of the settings, which
+    `load` checks.
+    """
     base = _strip_suffix(path)
     arrays = {
       name: getattr(self, name)
       for name in (*FIELDS, "starts")
       if getattr(self, name) is not None
     }
-    atomic_write(base + ".npz", lambda file: np.savez(file, **arrays))
+    settings = to_json(self.settings)
+    stamp = {"arrays": checksum(arrays), "settings": _sha256(settings)}
     atomic_write(
-      base + ".json", lambda file: file.write(to_json(self.settings))
+      base + ".npz",
+      lambda file: np.savez(
+        file, **arrays, **{_CHECKSUM: np.array(json.dumps(stamp))}
+      ),
     )
+    atomic_write(base + ".json", lambda file: file.write(settings))
 
 
 def load(path: str | os.PathLike) -> SweepResult:
-  """Reads a result written by `SweepResult.save` (``path`` with or without .npz)."""
+  """Reads a result written by `SweepResult.save` (``path`` with or without
+  .npz); raises ValueError naming the file if it is not one, or damaged."""
   base = _strip_suffix(path)
-  with open(base + ".json", "rb") as file:
-    settings = json.load(file)
-  with np.load(base + ".npz") as data:
-    arrays = {
-      name: data[name] if name in data else None for name in (*FIELDS, "starts")
-    }
+  npz, json_path = base + ".npz", base + ".json"
+  with open(json_path, "rb") as file:
+    text = file.read()
+  try:
+    settings = json.loads(text)
+  except ValueError as error:
+    raise ValueError(
+      f"load_sweep: {json_path!r} is not valid JSON ({error})."
+    ) from error
+  try:
+    with np.load(npz, allow_pickle=False) as data:
+      arrays = {name: data[name] for name in data.files}
+  except FileNotFoundError:
+    raise
+  except Exception as error:  # Whatever a damaged or foreign file raises.
+    raise ValueError(
+      f"load_sweep: {npz!r} is not a readable .npz file ({error!r})."
+    ) from error
+  stamp = arrays.pop(_CHECKSUM, None)
+  unknown = sorted(set(arrays) - {*FIELDS, "starts"})
+  missing = sorted({*_REQUIRED, "starts"} - set(arrays))
+  if stamp is None or stamp.dtype.kind != "U" or unknown or missing:
+    raise ValueError(
+      f"load_sweep: {npz!r} was not written by SweepResult.save (fields "
+      f"{sorted(arrays)}; missing {missing}, unknown {unknown})."
+    )
+  expected = {"arrays": checksum(arrays), "settings": _sha256(text)}
+  if str(stamp) != json.dumps(expected):
+    raise ValueError(
+      f"load_sweep: {npz!r} does not match its checksum or its settings "
+      f"{json_path!r}: damaged, or the two files come from different saves."
+    )
+  arrays = {name: arrays.get(name) for name in (*FIELDS, "starts")}
   return SweepResult(**arrays, settings=settings)
+
+
+def checksum(arrays: Mapping[str, np.ndarray]) -> str:
+  """SHA-256 of arrays: their names, dtypes, shapes and bytes."""
+  digest = hashlib.sha256()
+  for name in sorted(arrays):
+    array = np.ascontiguousarray(arrays[name])
+    digest.update(json.dumps([name, array.dtype.str, array.shape]).encode())
+    digest.update(array.tobytes())
+  return digest.hexdigest()
 
 
 def to_json(settings: Mapping[str, Any]) -> bytes:
   return json.dumps(settings, indent=1, sort_keys=True).encode()
+
+
+def _sha256(data: bytes) -> str:
+  return hashlib.sha256(data).hexdigest()
 
 
 def _strip_suffix(path: str | os.PathLike) -> str:

@@ -43,7 +43,6 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from optax_extras._src.io import atomic_write
 from optax_extras._src.landscapes import Landscape
 from optax_extras._src.sweep import checkpoint, checks
 from optax_extras._src.sweep import program as programs
@@ -100,23 +99,19 @@ def sweep(
     >>> result.final_loss.shape, result.final_params.shape
     ((3, 4, 5), (3, 4, 5, 2))
   """
-  grid = checks.check_grid(grid)
   starts = checks.check_starts(starts)
-  checks.check_int("num_steps", num_steps, low=1)
+  dtype = starts.dtype
+  grid = checks.check_grid(grid, dtype)
+  num_steps = checks.check_int("num_steps", num_steps, low=1)
   tol = checks.check_tol(tol)
   if record_every is not None:
-    checks.check_int("record_every", record_every, low=1)
+    record_every = checks.check_int("record_every", record_every, low=1)
   if chunk_size is not None:
-    checks.check_int("chunk_size", chunk_size, low=1)
+    chunk_size = checks.check_int("chunk_size", chunk_size, low=1)
   if not callable(loss_fn):
     raise TypeError(
       f"sweep: `loss_fn` must be a Landscape or a callable, got {loss_fn!r}."
     )
-  dtype = starts.dtype
-  grid = {
-    name: values.astype(dtype) if values.dtype.kind == "f" else values
-    for name, values in grid.items()
-  }
   checks.check_loss(programs.elementwise_loss(loss_fn), dtype)
   checks.check_optimizer(make_optimizer, grid)
 
@@ -137,12 +132,23 @@ def sweep(
     )
   chunk_size = min(chunk_size, num_lanes)
   num_chunks = programs.ceil_div(num_lanes, chunk_size)
+  program = checkpoint.fingerprint(
+    make_optimizer,
+    loss_fn,
+    {name: values.dtype for name, values in grid.items()},
+    dtype,
+    num_steps=num_steps,
+    tol=tol,
+    record_every=record_every,
+  )
   settings = json.loads(
     to_json(
       {
+        "program": program,
         "optimizer": checkpoint.describe(make_optimizer),
         "loss": checkpoint.describe(loss_fn),
         "grid": {name: values.tolist() for name, values in grid.items()},
+        "grid_dtypes": {name: v.dtype.name for name, v in grid.items()},
         "start_shape": list(start_shape),
         "starts_sha256": hashlib.sha256(starts.tobytes()).hexdigest(),
         "num_steps": num_steps,
@@ -163,45 +169,45 @@ def sweep(
     tol=tol,
     record_every=record_every,
     chunk_size=chunk_size,
+    cache_key=program,
   )
   shapes = run_chunk.shapes
   flat = {
     name: np.empty((num_lanes, *shape.shape), shape.dtype)
     for name, shape in shapes.items()
   }
-  done = set()
+  chunks = [
+    slice(start, min(start + chunk_size, num_lanes))
+    for start in range(0, num_lanes, chunk_size)
+  ]
+  todo = range(num_chunks)
   if checkpoint_dir is not None:
     checkpoint_dir = os.fspath(checkpoint_dir)
-    checkpoint.open_checkpoint(checkpoint_dir, settings)
-    done = {
-      chunk
-      for chunk in range(num_chunks)
-      if os.path.exists(checkpoint.chunk_path(checkpoint_dir, chunk))
-    }
+    key = checkpoint.open_checkpoint(checkpoint_dir, settings)
+    todo = []
+    for chunk, lanes in enumerate(chunks):
+      saved = checkpoint.read_chunk(
+        checkpoint_dir, chunk, key, shapes, lanes.stop - lanes.start
+      )
+      if saved is None:
+        todo.append(chunk)
+      else:
+        for name, array in saved.items():
+          flat[name][lanes] = array
   bar = tqdm(
     total=num_chunks,
-    initial=len(done),
+    initial=num_chunks - len(todo),
     unit="chunk",
     disable=not (num_chunks > 1 if progress is None else progress),
   )
-  for chunk in range(num_chunks):
-    lanes = slice(chunk * chunk_size, min((chunk + 1) * chunk_size, num_lanes))
-    if chunk in done:
-      with np.load(checkpoint.chunk_path(checkpoint_dir, chunk)) as saved:
-        outputs = dict(saved)
-    else:
-      outputs = run_chunk(lanes.start)
+  for chunk in todo:
+    lanes = chunks[chunk]
+    outputs = run_chunk(lanes.start)
     for name, array in outputs.items():
       flat[name][lanes] = array
-    if chunk not in done:
-      if checkpoint_dir is not None:
-        atomic_write(
-          checkpoint.chunk_path(checkpoint_dir, chunk),
-          lambda file, lanes=lanes: np.savez(
-            file, **{name: array[lanes] for name, array in flat.items()}
-          ),
-        )
-      bar.update()
+    if checkpoint_dir is not None:
+      checkpoint.write_chunk(checkpoint_dir, chunk, key, outputs)
+    bar.update()
   bar.close()
 
   lead = grid_shape + start_shape

@@ -1,0 +1,304 @@
+"""Tests of the sweep's checkpoints: identity by content, damaged chunks,
+exclusive folders, the compile cache, file permissions."""
+
+import dataclasses
+import functools
+import os
+import re
+import stat
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from optax_extras import landscapes, sweep
+from optax_extras import load_sweep as load
+from tests.test_sweep import assert_same, run_script
+
+HILLS = landscapes.get("hills_and_canyon")
+KWARGS = dict(
+  grid={"learning_rate": np.array([0.01, 0.1, 0.3])},
+  starts=np.array([[-2.8, -2.5], [1.5, 2.0], [0.3, -1.7], [2.5, 0.5]]),
+  num_steps=6,
+  chunk_size=5,
+  progress=False,
+)  # 12 lanes: chunks of 5, 5, 2.
+
+
+def sgd(learning_rate):
+  return optax.sgd(learning_rate)
+
+
+def adam_with(b1):
+  return lambda learning_rate: optax.adam(learning_rate, b1=b1)
+
+
+def shifted(shift):
+  return lambda params: jnp.sum((params - shift) ** 2)
+
+
+def weighted(params, weights):
+  return jnp.mean(weights * (params[0] - 1.0) ** 2) + params[1] ** 2
+
+
+WEIGHTS = np.linspace(1.0, 2.0, 4000)  # Large enough to tempt elision.
+OTHER_WEIGHTS = WEIGHTS.copy()
+OTHER_WEIGHTS[2000] += 1.0
+
+
+def count_chunk_writes(monkeypatch):
+  written = []
+  replace = os.replace
+  monkeypatch.setattr(
+    os, "replace", lambda a, b: (written.append(b), replace(a, b))[1]
+  )
+  return lambda: len([path for path in written if "chunk_" in str(path)])
+
+
+@pytest.mark.parametrize(
+  "first, second",
+  [
+    (
+      (lambda learning_rate: optax.sgd(learning_rate), HILLS),
+      (lambda learning_rate: optax.adam(learning_rate), HILLS),
+    ),
+    ((adam_with(0.9), HILLS), (adam_with(0.5), HILLS)),
+    ((sgd, shifted(0.0)), (sgd, shifted(1.0))),
+    (
+      (sgd, functools.partial(weighted, weights=WEIGHTS)),
+      (sgd, functools.partial(weighted, weights=OTHER_WEIGHTS)),
+    ),
+    (
+      (sgd, HILLS),
+      (sgd, dataclasses.replace(HILLS, fn=lambda x, y: x**2 + y**2)),
+    ),
+  ],
+  ids=["sgd_then_adam", "b1", "loss_shift", "partial_array", "landscape"],
+)
+def test_another_computation_with_the_same_names_is_refused(
+  tmp_path, first, second
+):
+  sweep(*first, checkpoint_dir=tmp_path, **KWARGS)
+  with pytest.raises(
+    ValueError,
+    match=re.escape(repr(str(tmp_path))) + ".*another computation.*program",
+  ):
+    sweep(*second, checkpoint_dir=tmp_path, **KWARGS)
+  # Each is its own computation: in its own folder, it gives its own numbers.
+  alone = sweep(*second, checkpoint_dir=tmp_path / "other", **KWARGS)
+  assert_same(alone, sweep(*second, **KWARGS))
+
+
+def test_the_same_computation_from_another_process_resumes(
+  tmp_path, monkeypatch
+):
+  folder = tmp_path / "checkpoint"
+  process = run_script(f"""
+      import jax
+      jax.config.update("jax_enable_x64", True)
+      import numpy as np, optax
+      from optax_extras import landscapes, sweep
+      scale = 0.5
+      sweep(lambda learning_rate: optax.adam(learning_rate * scale, b1=0.8),
+            landscapes.get("hills_and_canyon"), checkpoint_dir={str(folder)!r},
+            grid={{"learning_rate": np.array([0.01, 0.1, 0.3])}},
+            starts=np.array({KWARGS["starts"].tolist()}), num_steps=6,
+            chunk_size=5, progress=False)
+  """)
+  output = process.communicate(timeout=120)[0]
+  assert process.returncode == 0, output
+  writes = count_chunk_writes(monkeypatch)
+  factor = 0.5  # Another name, another line, another process: same program.
+
+  def make(learning_rate):
+    return optax.adam(learning_rate * factor, b1=0.8)
+
+  resumed = sweep(make, HILLS, checkpoint_dir=folder, **KWARGS)
+  assert writes() == 0
+  assert_same(resumed, sweep(make, HILLS, **KWARGS))
+
+
+def damage_truncate(path):
+  data = path.read_bytes()
+  path.write_bytes(data[: len(data) // 2])
+
+
+def damage_garbage(path):
+  path.write_bytes(b"not a zip file")
+
+
+def rewrite(path, change):
+  with np.load(path) as data:
+    arrays = change(dict(data))
+  np.savez(path, **arrays)
+
+
+def damage_drop_field(path):
+  rewrite(
+    path, lambda arrays: {k: v for k, v in arrays.items() if k != "best_loss"}
+  )
+
+
+def damage_change_value(path):
+  def change(arrays):
+    arrays["final_loss"] = arrays["final_loss"] + 1.0
+    return arrays
+
+  rewrite(path, change)
+
+
+def damage_change_dtype(path):
+  def change(arrays):
+    arrays["final_loss"] = arrays["final_loss"].astype(np.float32)
+    return arrays
+
+  rewrite(path, change)
+
+
+@pytest.mark.parametrize(
+  "damage",
+  [
+    damage_truncate,
+    damage_garbage,
+    damage_drop_field,
+    damage_change_value,
+    damage_change_dtype,
+    "from_another_sweep",
+  ],
+)
+def test_a_damaged_chunk_is_recomputed_with_a_warning(
+  tmp_path, monkeypatch, damage
+):
+  folder = tmp_path / "checkpoint"
+  chunk = folder / "chunk_000001.npz"
+  sweep(sgd, HILLS, checkpoint_dir=folder, **KWARGS)
+  if damage == "from_another_sweep":  # Same shapes, other settings.
+    other = {**KWARGS, "grid": {"learning_rate": np.array([0.2, 0.4, 0.6])}}
+    sweep(sgd, HILLS, checkpoint_dir=tmp_path / "other", **other)
+    chunk.write_bytes((tmp_path / "other" / chunk.name).read_bytes())
+  else:
+    damage(chunk)
+  writes = count_chunk_writes(monkeypatch)
+  with pytest.warns(UserWarning, match=re.escape(repr(str(chunk)))):
+    resumed = sweep(sgd, HILLS, checkpoint_dir=folder, **KWARGS)
+  assert writes() == 1  # That chunk alone, rewritten whole.
+  assert_same(resumed, sweep(sgd, HILLS, **KWARGS))
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    again = sweep(sgd, HILLS, checkpoint_dir=folder, **KWARGS)
+  assert writes() == 1
+  assert_same(again, resumed)
+
+
+RACER = """
+    import os, sys, time, jax
+    jax.config.update("jax_enable_x64", True)
+    import numpy as np, optax
+    from optax_extras import landscapes, sweep
+    replace = os.replace
+    def slow_replace(source, target):  # A slow disk: a wide window for races.
+      if str(target).endswith("settings.json"):
+        time.sleep(2)
+      replace(source, target)
+    os.replace = slow_replace
+    folder, me, other, rate = {folder!r}, {me!r}, {other!r}, {rate!r}
+    open(me, "w").close()
+    deadline = time.monotonic() + 60
+    while not os.path.exists(other):  # Start together.
+      assert time.monotonic() < deadline
+      time.sleep(0.01)
+    result = sweep(optax.sgd, landscapes.get("hills_and_canyon"),
+                   checkpoint_dir=folder, grid={{"learning_rate": np.array([rate, 0.3])}},
+                   starts=np.array({starts}), num_steps=6, chunk_size=1, progress=False)
+    result.save(me + ".result")
+"""
+
+
+@pytest.mark.parametrize("rates", [(0.01, 0.02), (0.01, 0.01)])
+def test_two_sweeps_started_together_in_one_folder(tmp_path, rates):
+  folder, starts = str(tmp_path / "checkpoint"), KWARGS["starts"].tolist()
+  ready = [str(tmp_path / f"ready_{i}") for i in (0, 1)]
+  processes = [
+    run_script(
+      RACER.format(
+        folder=folder, me=ready[i], other=ready[1 - i], rate=rate, starts=starts
+      )
+    )
+    for i, rate in enumerate(rates)
+  ]
+  outputs = [process.communicate(timeout=180)[0] for process in processes]
+  succeeded = [i for i, p in enumerate(processes) if p.returncode == 0]
+  kwargs = {**KWARGS, "chunk_size": 1, "starts": np.array(starts)}
+
+  def expected(rate):
+    grid = {"learning_rate": np.array([rate, 0.3])}
+    return sweep(optax.sgd, HILLS, **{**kwargs, "grid": grid})
+
+  if rates[0] == rates[1]:  # Same settings: both finish, both right.
+    assert succeeded == [0, 1], outputs
+  else:  # The folder belongs to one of them; the other is refused.
+    assert len(succeeded) == 1, outputs
+    loser = outputs[1 - succeeded[0]]
+    assert "another computation" in loser and folder in loser, loser
+  for i in succeeded:
+    assert_same(load(ready[i] + ".result"), expected(rates[i]))
+  # Every chunk in the folder is the winner's, intact (no warning).
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    winner = rates[succeeded[0]]
+    grid = {"learning_rate": np.array([winner, 0.3])}
+    resumed = sweep(
+      optax.sgd, HILLS, checkpoint_dir=folder, **{**kwargs, "grid": grid}
+    )
+  assert_same(resumed, expected(winner))
+
+
+def test_the_same_computation_is_not_compiled_again():
+  compiles = []
+
+  def listener(event, duration, **kwargs):
+    if event == "/jax/core/compile/backend_compile_duration":
+      compiles.append(duration)
+
+  def make():  # A new function object each time, the same computation.
+    return lambda learning_rate: optax.adam(learning_rate, b1=0.7)
+
+  jax.monitoring.register_event_duration_secs_listener(listener)
+  try:
+    first = sweep(make(), HILLS, **KWARGS)
+    assert compiles, "the listener heard no compilation"
+    before = len(compiles)
+    again = sweep(make(), HILLS, **KWARGS)
+    other = {
+      **KWARGS,
+      "grid": {"learning_rate": np.array([0.2, 0.4, 0.6])},
+      "starts": KWARGS["starts"] + 0.5,
+    }
+    sweep(make(), HILLS, **other)
+    assert len(compiles) == before
+  finally:
+    jax.monitoring.unregister_event_duration_listener(listener)
+  assert_same(again, first)
+
+
+def test_files_get_the_usual_permissions(tmp_path):
+  umask = os.umask(0o022)
+  try:
+    result = sweep(sgd, HILLS, checkpoint_dir=tmp_path / "checkpoint", **KWARGS)
+    result.save(tmp_path / "result")
+  finally:
+    os.umask(umask)
+  files = sorted(tmp_path.rglob("*.*"))
+  assert [path.name for path in files] == [
+    "chunk_000000.npz",
+    "chunk_000001.npz",
+    "chunk_000002.npz",
+    "settings.json",
+    "result.json",
+    "result.npz",
+  ]
+  for path in files:
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
