@@ -13,12 +13,14 @@ call the landscape itself on a parameter array whose last axis holds (x, y).
   >>> float(surface([1.0, 3.0]))
   0.0
 
-Surfaces come from the seed documents (FIGURES.md sections B, C, D) and from
-the classic benchmark set, for which the references are S. Surjanovic and
+Eleven surfaces come from the optimizer tutorials whose figures the
+project's gallery reproduces (wobbly, basins and walls, ripple, giant
+plateau, hills and canyon, two minimums, the two saddles, quad, booth,
+beale); the others are the classic benchmark set, after S. Surjanovic and
 D. Bingham, *Virtual Library of Simulation Experiments: Test Functions and
-Datasets* (https://www.sfu.ca/~ssurjano/), and M. Jamil and X.-S. Yang, *A
-literature survey of benchmark functions for global optimization problems*
-(2013).
+Datasets* (https://www.sfu.ca/~ssurjano/), and M. Jamil and X.-S. Yang, "A
+literature survey of benchmark functions for global optimization problems",
+Int. J. Mathematical Modelling and Numerical Optimisation 4(2), 2013.
 """
 
 import dataclasses
@@ -52,7 +54,7 @@ class Landscape:
     start: default start point of an optimizer path.
     bounds: ``((xmin, xmax), (ymin, ymax))``, the window drawn in plots.
     minima: known minima, global ones first; empty when there is none (saddles).
-    source: where the surface comes from (seed document or reference).
+    source: where the surface comes from (a tutorial or a reference).
   """
 
   name: str

@@ -1,9 +1,9 @@
 """1-D gradient signals, and the updates a transform makes in response.
 
-The seed article feeds synthetic gradient sequences straight into update
-rules (no loss function) to show how each rule reacts to spikes, square
-waves, noise and saturation. `seed_signals` makes its six signals exactly as
-it did; `response` feeds any signal through any optax transform.
+Feeding a synthetic gradient sequence straight into an update rule, with no
+loss function, shows how the rule reacts to spikes, square waves, noise and
+saturation. `seed_signals` makes six such signals with a fixed random seed;
+`response` feeds any signal through any optax transform.
 """
 
 import jax
@@ -22,13 +22,18 @@ SIGNAL_NAMES = (
 
 
 def seed_signals(length: int = 300) -> dict[str, np.ndarray]:
-  """The seed article's six gradient signals over epochs `x = 0 .. length-1`.
+  """Six gradient signals over the epochs `x = 0 .. length-1`.
 
   spikes `[x % 60 == 0]`; rectangles `2 [x % 40 < 20] - 1`; noisy sin
   `sin(x/20) + U - 1/2`; very noisy sin `sin(x/20)/5 + U - 1/2`; uneven
   sawtooth `(x % 20) / (15 [x > 80] + 5)`; saturation `[x % 80 < 40]`. `U`
-  is uniform on [0, 1) from NumPy's legacy generator seeded 413, drawn for
-  all of noisy sin, then all of very noisy sin, as the seed does.
+  is uniform on [0, 1) from NumPy's legacy generator seeded 413
+  (``np.random.RandomState(413)``), drawn for all of noisy sin, then all of
+  very noisy sin.
+
+  Returns:
+    A dict from each name of `SIGNAL_NAMES`, in that order, to a float64
+    array of shape ``(length,)``.
   """
   x = np.arange(length)
   uniform = np.random.RandomState(413)
@@ -47,10 +52,11 @@ def seed_signals(length: int = 300) -> dict[str, np.ndarray]:
 def interpolate(signal: jax.Array, position: jax.Array) -> jax.Array:
   """The signal at a real position, linearly interpolated between samples.
 
-  Before 0 it holds its first sample; after its last sample it falls
-  linearly to 0 at `len(signal)` and stays 0, as the seed's "past the end
-  it is 0". (The seed's own helper returned `X[lo] + frac * X[hi]`, which is
-  not an interpolation; this is `(1 - frac) X[lo] + frac X[hi]`.)
+  Between samples `lo` and `hi = lo + 1` it is `(1 - frac) X[lo] + frac
+  X[hi]` (not `X[lo] + frac X[hi]`, which earlier versions of these figures
+  used and which is not an interpolation). Before 0 it holds its first
+  sample; after its last sample it falls linearly to 0 at `len(signal)` and
+  stays 0: past its end a signal is 0.
   """
   signal = jnp.asarray(signal)
   samples = jnp.append(signal, jnp.zeros((), signal.dtype))
@@ -66,10 +72,11 @@ def response(
   Step `i` feeds the gradient `signal[i]`. The parameter is minus the epoch,
   `theta_i = -i`, and `grad_fn(theta) = interpolate(signal, -theta)`, so a
   look-ahead transform reads the signal at fractional epochs, and a step
-  down a positive gradient looks forward in time, as in the seed's
-  `v = gamma v + lr g(i + gamma v)`. Scale-by transforms return the rescaled
-  signal; full optimizers (and look-ahead momentum) return its negative.
-  Traceable: `jax.jit` or `jax.vmap` it over signals or hyperparameters.
+  down a positive gradient looks forward in time, as Nesterov momentum on a
+  signal does, `v = gamma v + lr g(i + gamma v)`. Scale-by transforms return
+  the rescaled signal; full optimizers, which include the descent sign,
+  return its negative. Traceable: `jax.jit` or `jax.vmap` it over signals or
+  hyperparameters.
   """
   signal = jnp.asarray(signal)
   transform = optax.with_extra_args_support(transform)
