@@ -26,10 +26,14 @@ _DOLLAR_BLOCK = re.compile(r"^(\s*)\$\$\s*$")
 
 def _mathml(latex: str, display: str) -> str:
   try:
-    return latex2mathml.converter.convert(latex.strip(), display=display)
+    mathml = latex2mathml.converter.convert(latex.strip(), display=display)
   except Exception as error:  # noqa: BLE001 (any failure: keep the source)
     log.warning("math: cannot convert %r: %s", latex, error)
     return f"<code>{html.escape(latex)}</code>"
+  unknown = re.findall(r">(\\[A-Za-z]+)<", mathml)  # Passed through as text.
+  if unknown:
+    log.warning("math: unknown commands %s in %r", unknown, latex)
+  return mathml
 
 
 class _BlockMath(markdown.preprocessors.Preprocessor):
