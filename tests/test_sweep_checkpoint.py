@@ -87,9 +87,24 @@ def test_another_computation_with_the_same_names_is_refused(
     match=re.escape(repr(str(tmp_path))) + ".*another computation.*program",
   ):
     sweep(*second, checkpoint_dir=tmp_path, **KWARGS)
-  # Each is its own computation: in its own folder, it gives its own numbers.
-  alone = sweep(*second, checkpoint_dir=tmp_path / "other", **KWARGS)
-  assert_same(alone, sweep(*second, **KWARGS))
+
+
+@pytest.mark.parametrize(
+  "change, differing",
+  [
+    (dict(grid={"learning_rate": np.array([0.01, 0.1, 0.4])}), "grid"),
+    (dict(starts=KWARGS["starts"][::-1]), "starts_sha256"),
+    (dict(starts=KWARGS["starts"].astype(np.float32)), "dtype"),
+    (dict(tol=0.5), "tol"),
+    (dict(record_every=2), "record_every"),
+    (dict(chunk_size=4), "chunk_size"),
+  ],
+  ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_other_settings_are_refused(tmp_path, change, differing):
+  sweep(sgd, HILLS, checkpoint_dir=tmp_path, **KWARGS)
+  with pytest.raises(ValueError, match=f"another computation.*{differing}"):
+    sweep(sgd, HILLS, checkpoint_dir=tmp_path, **{**KWARGS, **change})
 
 
 def test_the_same_computation_from_another_process_resumes(

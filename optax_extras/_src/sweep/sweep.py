@@ -4,7 +4,30 @@ Every pair (grid configuration, start point) is a *lane*: one trajectory of
 ``num_steps`` optimizer steps on a 2-D surface. All lanes run in one compiled
 program and never interact, so a lane that diverges changes no other lane.
 `sweep` computes, `SweepResult` holds NumPy arrays (and saves them), `load`
-reads them back.
+reads them back, or refuses with an error naming the file if they are not
+what `SweepResult.save` wrote (a checksum of the arrays and the settings).
+
+Inputs are checked before anything compiles: every value of every grid axis
+is given to ``make_optimizer`` (the whole axis as one array, which this
+library's transforms check elementwise, else value by value), so a refused
+value is reported with its parameter's name; each axis is checked with the
+others at their first value, not each combination. Float grid values are
+computed in the starts' dtype and must be finite there, and not rounded to
+0; integer values must fit JAX's integer dtype; boolean axes are refused
+(a traced value cannot choose a branch).
+
+Checkpoints are identified by content: the fingerprint of the lowered
+single-lane program (`checkpoint.fingerprint`: StableHLO with its constants,
+so a closure's number or a partial's array counts, a function's name does
+not) with the grid values, the starts, the steps, ``tol``, ``record_every``,
+the chunk size and the dtype. A folder holding another computation is
+refused with an error naming it; the same computation defined anew, in any
+process (of the same JAX version), resumes. The folder is claimed exclusively, so of two sweeps with
+other settings started together, one is refused. Every chunk is verified
+when read (fields, shapes, dtypes, a checksum, the settings it belongs to);
+a damaged chunk is recomputed with a warning naming its file. The same
+fingerprint keys the compile cache: an identical function defined anew is
+not compiled again.
 
 Design (``python -m experiments benchmark sweep`` measures it against
 baselines; the numbers are in BENCHMARKS.md):
@@ -74,8 +97,9 @@ def sweep(
       scalars ``(x, y)``; look-ahead transforms get ``grad_fn`` in ``update``.
     loss_fn: a `Landscape`, or ``loss(params) -> scalar`` with ``params`` an
       array ``[x, y]`` of shape (2,).
-    grid: name -> 1-D array of values; the cartesian product is swept, axes in
-      this order. None sweeps ``make_optimizer()`` alone.
+    grid: name -> 1-D array of finite numbers (floats or ints); the
+      cartesian product is swept, axes in this order. None sweeps
+      ``make_optimizer()`` alone.
     starts: start points, shape ``(..., 2)``; its leading axes are batch axes.
     num_steps: optimizer steps per trajectory, >= 1.
     tol: if given, `SweepResult.tol_step` records when ``loss <= tol``.
@@ -83,7 +107,8 @@ def sweep(
     chunk_size: lanes per compiled call; default: equal chunks of at most
       2**20 lanes, fewer when trajectories are recorded (256 MB of results).
     checkpoint_dir: if given, each finished chunk is saved there, and a run
-      with the same settings resumes, computing only the missing chunks.
+      of the same computation resumes, computing only the missing (or
+      damaged) chunks; a folder of another computation is refused.
     progress: show a progress bar over chunks; default: when there are several.
 
   Returns:
