@@ -72,7 +72,10 @@ def check_grid(
       bad = (
         ~np.isfinite(values) | np.isinf(cast) | ((cast == 0) & (values != 0))
       )
-      reason = f"must be finite and nonzero values must stay so in {dtype.name}, the dtype of `starts`"
+      reason = (
+        "must be finite, and nonzero values must stay finite and nonzero "
+        f"in {dtype.name}, the dtype of `starts`"
+      )
     else:
       kind = jax.dtypes.canonicalize_dtype(values.dtype)
       info = np.iinfo(kind)

@@ -22,12 +22,12 @@ so a closure's number or a partial's array counts, a function's name does
 not) with the grid values, the starts, the steps, ``tol``, ``record_every``,
 the chunk size and the dtype. A folder holding another computation is
 refused with an error naming it; the same computation defined anew, in any
-process (of the same JAX version), resumes. The folder is claimed exclusively, so of two sweeps with
-other settings started together, one is refused. Every chunk is verified
-when read (fields, shapes, dtypes, a checksum, the settings it belongs to);
-a damaged chunk is recomputed with a warning naming its file. The same
-fingerprint keys the compile cache: an identical function defined anew is
-not compiled again.
+process (of the same JAX version), resumes. The folder is claimed
+exclusively, so of two sweeps with other settings started together, one is
+refused. Every chunk is verified when read (fields, shapes, dtypes, a
+checksum, the settings it belongs to); a damaged chunk is recomputed with a
+warning naming its file. The same fingerprint keys the compile cache: an
+identical function defined anew is not compiled again.
 
 Design (``python -m experiments benchmark sweep`` measures it against
 baselines; the numbers are in BENCHMARKS.md):
