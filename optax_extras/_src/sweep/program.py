@@ -1,26 +1,56 @@
-"""The compiled program of a sweep: lanes vmapped, in blocks, over devices."""
+"""The compiled program of a sweep: one executable, blocks of lanes, devices.
 
-import functools
+Design (``python -m experiments benchmark sweep`` measures it against
+baselines; the numbers are in BENCHMARKS.md):
+
+- Struct of arrays. A lane is written for one trajectory whose parameters are
+  a pair of scalars ``(x, y)`` and is ``jax.vmap``-ed over lanes, so every
+  coordinate and every optimizer moment is a contiguous ``(lanes,)`` array
+  and per-lane hyperparameters are vmapped arguments of ``make_optimizer``;
+  what does not depend on a lane (Adam's step count, bias correction) stays
+  a scalar. A `Landscape` is called through its elementwise ``fn(x, y)``;
+  another loss gets ``jnp.stack([x, y])``.
+- One executable for every block. The compiled program computes one block of
+  `BLOCK` consecutive lanes (the last lane repeated past the end); it is
+  compiled for one device, without partitioning, and the host hands blocks to
+  the devices in turn. Chunk size, device count and process count only decide
+  which device runs which block, never the code a lane runs, so a lane's
+  result is the same bits whatever they are. (A program partitioned over a
+  mesh would not do: XLA compiles it apart from the one-device program and
+  rewrites Adam's ``moment / (1 - b**t)`` there as ``moment * (1 / (1 -
+  b**t))``, which changes the last bit.)
+- Chunks: the caller loops over chunks of lanes (bounded memory, progress
+  bar, checkpoints); a chunk is a run of blocks.
+- Compile cache: keyed by the caller's content fingerprint of the lane
+  computation (else the functions' identity), the grid's names and dtypes and
+  the starts' dtype. Grid values and starts are runtime arguments, padded to
+  a power of two (at least 16), so other values, or a few more of them,
+  reuse the compilation.
+- Processes: under ``jax.distributed``, the blocks of a chunk are dealt over
+  all devices of all processes (process by process); each process runs those
+  of its own devices, and ``process_allgather`` gives every process the
+  whole chunk.
+"""
+
+import collections
 import math
+import threading
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.experimental import multihost_utils
 
 from optax_extras._src.landscapes import Landscape
 
 LossFn = Callable[[jax.Array], jax.Array]
-AXIS = "lanes"
-# Lanes per block at most; a block's state (~20 arrays) fits in L2.
+# Lanes per block: a block's state (~20 arrays) stays in the L2 cache, and
+# one block is enough work to hide the cost of dispatching it.
 BLOCK = 4096
-# Blocks are whole multiples of this, so that every lane takes the vectorised
-# path of XLA's loops, never a scalar remainder that may round differently:
-# results are then the same bits whatever the chunk size and device count.
-VECTOR = 128
+_CACHE_SIZE = 32  # Compiled programs kept (least recently used dropped).
 
 
 class _Carry(NamedTuple):
@@ -36,7 +66,7 @@ class _Carry(NamedTuple):
   divergence_step: jax.Array
 
 
-def _lane_program(
+def lane_program(
   make_optimizer: Callable[..., optax.GradientTransformation],
   loss_xy: Callable[[jax.Array, jax.Array], jax.Array],
   num_steps: int,
@@ -138,60 +168,38 @@ def _lane_program(
   return run
 
 
-@functools.lru_cache(maxsize=32)
-def chunk_program(
+def block_program(
   make_optimizer: Callable[..., optax.GradientTransformation],
   loss_fn: Landscape | LossFn,
   grid_names: tuple[str, ...],
   num_steps: int,
   tol: float | None,
   record_every: int | None,
-  lanes_per_device: int,
-  block: int,
-  mesh: Mesh,
 ) -> Callable[..., dict[str, jax.Array]]:
-  """``program(first_lane, num_starts, num_lanes, grid_values, xs, ys)``.
+  """``program(first_lane, sizes, grid_values, xs, ys)``: `BLOCK` lanes.
 
-  Computes lanes ``first_lane + i`` (clamped to the last lane) for ``i`` below
-  ``lanes_per_device * mesh.size``; lane = configuration * num_starts + start,
-  configurations in row-major order of the grid axes. Cached, so that a
-  repeated sweep with the same functions and settings reuses its compilation.
+  Computes lanes ``first_lane + i`` (clamped to the last lane) for ``i``
+  below `BLOCK`; lane = configuration * num_starts + start, configurations in
+  row-major order of the grid axes. ``sizes`` holds the length of each grid
+  axis, then num_starts (the arrays may be padded past them).
   """
   run_block = jax.vmap(
-    _lane_program(
+    lane_program(
       make_optimizer, elementwise_loss(loss_fn), num_steps, tol, record_every
     )
   )
 
-  def per_device(first_lane, num_starts, num_lanes, grid_values, xs, ys):
-    lane = (
-      first_lane
-      + jax.lax.axis_index(AXIS) * lanes_per_device
-      + jnp.arange(lanes_per_device, dtype=jnp.int32)
-    )
-    config, start = jnp.divmod(jnp.minimum(lane, num_lanes - 1), num_starts)
+  def program(first_lane, sizes, grid_values, xs, ys):
+    num_lanes = jnp.prod(sizes)
+    lane = first_lane + jnp.arange(BLOCK, dtype=jnp.int32)
+    config, start = jnp.divmod(jnp.minimum(lane, num_lanes - 1), sizes[-1])
     hyperparams = {}
-    for name, values in reversed(tuple(zip(grid_names, grid_values))):
-      config, index = jnp.divmod(config, values.shape[0])
-      hyperparams[name] = values[index]
-    inputs = jax.tree.map(
-      lambda a: a.reshape(-1, block), (hyperparams, xs[start], ys[start])
-    )
-    outputs = jax.lax.map(lambda args: run_block(*args), inputs)
-    return jax.tree.map(
-      lambda a: a.reshape(lanes_per_device, *a.shape[2:]), outputs
-    )
+    for axis in reversed(range(len(grid_names))):
+      config, index = jnp.divmod(config, sizes[axis])
+      hyperparams[grid_names[axis]] = grid_values[axis][index]
+    return run_block(hyperparams, xs[start], ys[start])
 
-  # check_vma=False: optimizer states mix per-lane and shared values freely.
-  return jax.jit(
-    jax.shard_map(
-      per_device,
-      mesh=mesh,
-      in_specs=PartitionSpec(),
-      out_specs=PartitionSpec(AXIS),
-      check_vma=False,
-    )
-  )
+  return program
 
 
 def ceil_div(numerator: int, denominator: int) -> int:
@@ -207,13 +215,87 @@ def elementwise_loss(
   return lambda x, y: loss_fn(jnp.stack([x, y]))
 
 
+# --- The compile cache --------------------------------------------------------
+
+
+class CacheInfo(NamedTuple):
+  """`cache_info()`: programs found and built, executables compiled."""
+
+  hits: int
+  misses: int
+  compilations: int
+
+
+_lock = threading.Lock()
+_programs: collections.OrderedDict = collections.OrderedDict()
+_counts = collections.Counter()
+
+
+def cache_info() -> CacheInfo:
+  return CacheInfo(_counts["hits"], _counts["misses"], _counts["compiled"])
+
+
+def cache_clear() -> None:
+  with _lock:
+    _programs.clear()
+    _counts.clear()
+
+
+class _Program:
+  """A jitted block program and its executables, one per device and shapes."""
+
+  def __init__(self, program: Callable[..., Any]):
+    self.jitted = jax.jit(program)
+    self.executables: dict[Any, Any] = {}
+
+  def executable(self, device: jax.Device, args: tuple[Any, ...]):
+    key = (
+      device,
+      jax.config.read("jax_enable_x64"),  # Decides dtypes inside.
+      jax.tree.map(lambda a: (a.shape, a.dtype), args),
+    )
+    with _lock:
+      found = self.executables.get(key)
+    if found is None:
+      found = self.jitted.lower(*args).compile()
+      with _lock:
+        self.executables[key] = found
+        _counts["compiled"] += 1
+    return found
+
+
+def _program(key: Any, build: Callable[[], Callable[..., Any]]) -> _Program:
+  with _lock:
+    found = _programs.get(key)
+    if found is not None:
+      _programs.move_to_end(key)
+      _counts["hits"] += 1
+      return found
+    _counts["misses"] += 1
+    found = _programs[key] = _Program(build())
+    while len(_programs) > _CACHE_SIZE:
+      _programs.popitem(last=False)
+    return found
+
+
+def _padded(values: np.ndarray) -> np.ndarray:
+  """`values` with its last row repeated to a power-of-two length >= 16."""
+  length = max(16, 1 << (len(values) - 1).bit_length())
+  return np.concatenate([values, np.repeat(values[-1:], length - len(values))])
+
+
+# --- Chunks -------------------------------------------------------------------
+
+
 class Chunks:
   """``chunks(first_lane)``: the outputs of lanes ``first_lane`` onwards.
 
   Lane ``i`` is grid configuration ``i // num_starts`` (row-major over the
   grid axes) from start ``i % num_starts``. A call returns NumPy arrays of
   ``min(chunk_size, num_lanes - first_lane)`` rows; `shapes` gives each
-  output's per-lane shape and dtype without compiling.
+  output's per-lane shape and dtype without compiling. Under
+  ``jax.distributed`` every process must make the same calls; each computes
+  its share and gets the whole chunk.
   """
 
   def __init__(
@@ -229,42 +311,94 @@ class Chunks:
     chunk_size: int,
     cache_key: str | None = None,
   ):
-    del cache_key  # To come: the compile cache, keyed by content.
-    num_starts = starts.shape[0]
-    self.num_lanes = num_starts * math.prod(len(v) for v in grid.values())
+    names = tuple(grid)
+    sizes = np.array([len(v) for v in grid.values()] + [len(starts)])
+    if math.prod(sizes.tolist()) >= 2**31:
+      raise ValueError(
+        f"sweep: {math.prod(sizes.tolist())} lanes exceed the int32 lane index."
+      )
+    self.num_lanes = int(math.prod(sizes.tolist()))
     self.chunk_size = chunk_size
-    mesh = Mesh(np.array(jax.local_devices()), (AXIS,))
-    num_blocks = ceil_div(chunk_size, mesh.size * BLOCK)  # Per device.
-    block = ceil_div(ceil_div(chunk_size, mesh.size * num_blocks), VECTOR)
-    block *= VECTOR
-    self._program = chunk_program(
-      make_optimizer,
-      loss_fn,
-      tuple(grid),
-      num_steps,
-      tol,
-      record_every,
-      num_blocks * block,
-      block,
-      mesh,
+    arguments = (
+      sizes.astype(np.int32),
+      tuple(_padded(np.asarray(v)) for v in grid.values()),
+      _padded(starts[:, 0]),
+      _padded(starts[:, 1]),
     )
-    self._constants = jax.device_put(
-      (
-        np.int32(num_starts),
-        np.int32(self.num_lanes),
-        tuple(grid.values()),
-        starts[:, 0],
-        starts[:, 1],
+    identity = (
+      ("identity", make_optimizer, loss_fn)
+      if cache_key is None
+      else ("content", cache_key)
+    )
+    key = (identity, names, num_steps, tol, record_every, BLOCK)
+    self._program = _program(
+      key,
+      lambda: block_program(
+        make_optimizer, loss_fn, names, num_steps, tol, record_every
       ),
-      NamedSharding(mesh, PartitionSpec()),
     )
-    shapes = jax.eval_shape(self._program, np.int32(0), *self._constants)
+
+    # Blocks are dealt over all devices, process by process: each process
+    # owns an equal run of "slots" and runs the blocks dealt to them.
+    devices = sorted(jax.devices(), key=lambda d: (d.process_index, d.id))
+    local = [d for d in devices if d.process_index == jax.process_index()]
+    if len(local) * jax.process_count() != len(devices):
+      raise ValueError(
+        "sweep: every process must have as many devices as the others, got "
+        f"{len(local)} here among {len(devices)} in {jax.process_count()}."
+      )
+    self._num_slots = len(devices)
+    self._first_slot = jax.process_index() * len(local)
+    self._devices = local
+    self._arguments = [jax.device_put(arguments, d) for d in local]
+    shapes = jax.eval_shape(
+      self._program.jitted, np.int32(0), *self._arguments[0]
+    )
     self.shapes = {
       name: jax.ShapeDtypeStruct(shape.shape[1:], shape.dtype)
       for name, shape in shapes.items()
     }
 
+  def _executable(self, slot: int):
+    device = self._devices[slot]
+    return self._program.executable(
+      device, (np.int32(0), *self._arguments[slot])
+    )
+
   def __call__(self, first_lane: int) -> dict[str, np.ndarray]:
     rows = min(self.chunk_size, self.num_lanes - first_lane)
-    outputs = self._program(np.int32(first_lane), *self._constants)
-    return {name: np.asarray(a)[:rows] for name, a in outputs.items()}
+    num_blocks = ceil_div(rows, BLOCK)
+    num_slots = self._num_slots
+    distributed = jax.process_count() > 1
+    if distributed:  # Every process runs as many blocks.
+      num_blocks = ceil_div(num_blocks, num_slots) * num_slots
+    used = range(min(num_blocks, len(self._devices)))
+    executables = [self._executable(slot) for slot in used]
+    mine = []  # (block, outputs), dispatched before any is read.
+    for block in range(num_blocks):
+      slot = block % num_slots - self._first_slot
+      if 0 <= slot < len(self._devices):
+        lane = np.int32(min(first_lane + block * BLOCK, self.num_lanes - 1))
+        outputs = executables[slot](
+          jax.device_put(lane, self._devices[slot]), *self._arguments[slot]
+        )
+        mine.append(outputs)
+    local = {
+      name: np.stack([np.asarray(outputs[name]) for outputs in mine])
+      for name in self.shapes
+    }
+    if distributed:
+      # Process p ran blocks r * slots + p * L + i (round r, its slot i):
+      # gathered (p, r * L + i) to block order (r, p, i).
+      per_process = len(self._devices)
+      gathered = multihost_utils.process_allgather(local, tiled=False)
+      local = {
+        name: np.swapaxes(
+          a.reshape(a.shape[0], -1, per_process, *a.shape[2:]), 0, 1
+        )
+        for name, a in gathered.items()
+      }
+    return {
+      name: a.reshape(-1, *self.shapes[name].shape)[:rows]
+      for name, a in local.items()
+    }

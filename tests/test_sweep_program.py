@@ -1,0 +1,228 @@
+"""Tests of the sweep's compiled program: same bits on any device count and
+chunk size, and a compile cache keyed by content."""
+
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+import optax_extras
+from optax_extras import landscapes
+from optax_extras._src.sweep import program as programs
+
+pytestmark = pytest.mark.float64  # As the subprocesses.
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HILLS = landscapes.get("hills_and_canyon")
+# name -> (make_optimizer, its second grid axis); the first is learning_rate.
+OPTIMIZERS = {
+  "adam": (optax.adam, ("b1", [0.8, 0.9])),
+  "sgd": (optax.sgd, ("momentum", [0.0, 0.9])),
+  "nesterov_lookahead": (
+    optax_extras.nesterov_lookahead,
+    ("decay", [0.5, 0.9]),
+  ),
+  "adadelta_bigstart": (optax_extras.adadelta_bigstart, ("rho", [0.8, 0.9])),
+  "adam_calibrated": (
+    lambda **kw: optax_extras.adam_calibrated(
+      bias_correction="first_gradient", **kw
+    ),
+    ("b2", [0.99, 0.999]),
+  ),
+  "adagrad_family": (optax_extras.adagrad_family, ("power", [0.5, 0.25])),
+}
+RATES = [0.01, 0.1, 1.0, 30.0]  # The largest diverges from some starts.
+NUM_STARTS = 2050  # 16,400 lanes: 5 blocks, so 4 devices all get some.
+# Chunk sizes each device count runs (None: one chunk); 1 device is the
+# reference, the others differ from it in devices and where blocks begin.
+CHUNKS = {1: (None, 1000), 2: (3001,), 3: (None,), 4: (None, 777)}
+
+
+def compute(num_devices: int, path: str) -> None:
+  """Every optimizer × dtype × chunk size of `num_devices`, saved to `path`."""
+  assert jax.device_count() == num_devices, jax.devices()
+  results = {}
+  for dtype in ("float32", "float64"):
+    starts = np.random.default_rng(0).uniform(-3, 3, (NUM_STARTS, 2))
+    for name, (make, (axis, values)) in OPTIMIZERS.items():
+      grid = {
+        "learning_rate": np.array(RATES, dtype),
+        axis: np.array(values, dtype),
+      }
+      for chunk_size in CHUNKS[num_devices]:
+        chunks = programs.Chunks(
+          make,
+          HILLS,
+          grid,
+          starts.astype(dtype),
+          num_steps=25,
+          tol=0.5,
+          record_every=10 if name == "adam" else None,
+          chunk_size=chunk_size or 2**20,
+        )
+        parts = [
+          chunks(first)
+          for first in range(0, chunks.num_lanes, chunks.chunk_size)
+        ]
+        for field in parts[0]:
+          results[f"{name}/{dtype}/{chunk_size}/{field}"] = np.concatenate(
+            [part[field] for part in parts]
+          )
+  np.savez(path, **results)
+
+
+def run_on_devices(num_devices: int, path: str) -> subprocess.Popen:
+  code = (
+    "import jax\n"
+    f"jax.config.update('jax_num_cpu_devices', {num_devices})\n"
+    "jax.config.update('jax_enable_x64', True)\n"
+    "from tests.test_sweep_program import compute\n"
+    f"compute({num_devices}, {path!r})\n"
+  )
+  return subprocess.Popen(
+    [sys.executable, "-c", code],
+    cwd=REPO,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.STDOUT,
+    text=True,
+  )
+
+
+def test_same_bits_on_any_device_count_and_chunk_size(tmp_path):
+  paths = {n: str(tmp_path / f"devices_{n}.npz") for n in CHUNKS}
+  processes = {n: run_on_devices(n, path) for n, path in paths.items()}
+  for n, process in processes.items():
+    output = process.communicate(timeout=600)[0]
+    assert process.returncode == 0, f"{n} devices:\n{output}"
+  reference = dict(np.load(paths[1]))
+  fields = {key.rsplit("/", 1)[1] for key in reference}
+  assert {"final_params", "trajectories", "tol_step"} <= fields
+  for dtype in ("float32", "float64"):  # Some lanes diverge, not all.
+    diverged = reference[f"sgd/{dtype}/None/divergence_step"] > 0
+    assert 0 < diverged.mean() < 1
+  for n, path in paths.items():
+    with np.load(path) as results:
+      for key in results:
+        name, dtype, _, field = key.split("/")
+        expected = reference[f"{name}/{dtype}/None/{field}"]
+        actual = results[key]
+        assert actual.dtype == expected.dtype, key
+        # Bit for bit, NaN and the sign of zero included.
+        assert actual.tobytes() == expected.tobytes(), (
+          f"{n} devices, {key}: "
+          f"{np.mean(actual != expected):.1%} of the values differ"
+        )
+
+
+# --- The compile cache ---------------------------------------------------------
+
+
+def compilations() -> int:
+  return programs.cache_info().compilations
+
+
+def chunks(make, loss, rates, starts, cache_key):
+  return programs.Chunks(
+    make,
+    loss,
+    {"learning_rate": np.asarray(rates)},
+    np.asarray(starts),
+    num_steps=5,
+    tol=None,
+    record_every=None,
+    chunk_size=64,
+    cache_key=cache_key,
+  )
+
+
+class CountBackendCompiles:
+  """Counts XLA compilations, as JAX reports them (an independent count)."""
+
+  def __init__(self):
+    self.count = 0
+    jax.monitoring.register_event_duration_secs_listener(self)
+
+  def __call__(self, event, duration, **kwargs):
+    del duration, kwargs
+    if event == "/jax/core/compile/backend_compile_duration":
+      self.count += 1
+
+
+def test_the_compile_cache_is_keyed_by_content():
+  counter = CountBackendCompiles()
+  starts = np.zeros((3, 2))
+  first = chunks(
+    lambda learning_rate: optax.adam(learning_rate),
+    HILLS,
+    [0.1, 0.2],
+    starts,
+    "key-a",
+  )(0)
+  built, compiled = compilations(), counter.count
+  assert compiled >= 1
+  # Re-created identical function, other grid values and starts, a few more
+  # of them (grid values and starts are arguments): nothing compiles.
+  again = chunks(
+    lambda learning_rate: optax.adam(learning_rate),
+    HILLS,
+    [0.1, 0.2],
+    starts,
+    "key-a",
+  )(0)
+  for name in first:
+    np.testing.assert_array_equal(again[name], first[name])
+  other = chunks(
+    lambda learning_rate: optax.adam(learning_rate),
+    HILLS,
+    [0.3, 0.01, 0.5],
+    np.ones((4, 2)),
+    "key-a",
+  )(0)
+  assert other["final_loss"].shape == (12,)
+  assert (compilations(), counter.count) == (built, compiled)
+  # Another content key compiles, even for the very same function.
+  make = lambda learning_rate: optax.sgd(learning_rate)
+  chunks(make, HILLS, [0.1], starts, "key-b")(0)
+  assert compilations() == built + 1
+  assert counter.count > compiled
+  # Without a key, the functions' identity decides.
+  chunks(make, HILLS, [0.1], starts, None)(0)
+  chunks(make, HILLS, [0.2], starts, None)(0)
+  assert compilations() == built + 2
+  chunks(
+    lambda learning_rate: optax.sgd(learning_rate), HILLS, [0.1], starts, None
+  )(0)
+  assert compilations() == built + 3
+
+
+def test_a_cached_program_computes_the_new_values():
+  """Reusing a compilation must not reuse the old grid or starts."""
+  make = lambda learning_rate: optax.sgd(learning_rate)
+  a = chunks(make, HILLS, [0.1, 0.2], np.zeros((3, 2)), "key-c")(0)
+  b = chunks(make, HILLS, [0.2, 0.1], np.full((3, 2), 0.5), "key-c")(0)
+  c = chunks(make, HILLS, [0.2, 0.1], np.zeros((3, 2)), "key-c")(0)
+  np.testing.assert_array_equal(c["final_params"][:3], a["final_params"][3:])
+  assert not np.array_equal(b["final_params"], c["final_params"])
+
+
+@pytest.mark.parametrize("rows", [1, 5, programs.BLOCK + 3])
+def test_a_chunk_has_its_rows_and_the_last_lane_repeats_nowhere(rows):
+  """A short last chunk returns its own rows only, in lane order."""
+  starts = np.stack([np.arange(rows), np.zeros(rows)], axis=1) * 1e-3
+  run = programs.Chunks(
+    lambda learning_rate: optax.sgd(learning_rate),
+    HILLS,
+    {"learning_rate": np.array([0.0])},
+    starts,
+    num_steps=1,
+    tol=None,
+    record_every=None,
+    chunk_size=programs.BLOCK * 2,
+  )
+  outputs = run(0)
+  assert outputs["final_params"].shape == (rows, 2)
+  np.testing.assert_array_equal(outputs["final_params"], starts)
