@@ -94,7 +94,7 @@ def test_another_computation_with_the_same_names_is_refused(
   [
     (dict(grid={"learning_rate": np.array([0.01, 0.1, 0.4])}), "grid"),
     (dict(starts=KWARGS["starts"][::-1]), "starts_sha256"),
-    (dict(starts=KWARGS["starts"].astype(np.float32)), "dtype"),
+    (dict(starts=KWARGS["starts"].astype(np.float16)), "dtype"),
     (dict(tol=0.5), "tol"),
     (dict(record_every=2), "record_every"),
     (dict(chunk_size=4), "chunk_size"),
@@ -113,7 +113,7 @@ def test_the_same_computation_from_another_process_resumes(
   folder = tmp_path / "checkpoint"
   process = run_script(f"""
       import jax
-      jax.config.update("jax_enable_x64", True)
+      jax.config.update("jax_enable_x64", {jax.enable_x64.value})
       import numpy as np, optax
       from optax_extras import landscapes, sweep
       scale = 0.5
@@ -167,7 +167,7 @@ def damage_change_value(path):
 
 def damage_change_dtype(path):
   def change(arrays):
-    arrays["final_loss"] = arrays["final_loss"].astype(np.float32)
+    arrays["final_loss"] = arrays["final_loss"].astype(np.float16)
     return arrays
 
   rewrite(path, change)
@@ -210,7 +210,7 @@ def test_a_damaged_chunk_is_recomputed_with_a_warning(
 
 RACER = """
     import os, sys, time, jax
-    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_enable_x64", {x64})
     import numpy as np, optax
     from optax_extras import landscapes, sweep
     replace = os.replace
@@ -239,7 +239,12 @@ def test_two_sweeps_started_together_in_one_folder(tmp_path, rates):
   processes = [
     run_script(
       RACER.format(
-        folder=folder, me=ready[i], other=ready[1 - i], rate=rate, starts=starts
+        folder=folder,
+        me=ready[i],
+        other=ready[1 - i],
+        rate=rate,
+        starts=starts,
+        x64=jax.enable_x64.value,
       )
     )
     for i, rate in enumerate(rates)
