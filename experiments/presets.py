@@ -1,10 +1,12 @@
-"""The seeds' optimizers, rebuilt from optax and optax_extras with their old rules.
+"""Older libraries' optimizers, rebuilt from optax and optax_extras.
 
-Each function returns a full optimizer with exactly the update rule the seed's
-library applied (FIGURES.md sections B, C, D), composed from optax's and this
-library's transforms; its docstring says what differs from optax's default.
-The names follow the seeds' libraries: Lasagne (seed 000's trajectories), the
-NumPy code of seed 002, and TensorFlow 1 (seed 003).
+Each function returns a full optimizer with exactly the update rule the named
+library applies, composed from optax's and this library's transforms; its
+docstring writes the rule out and says what differs from optax's default.
+The names follow the libraries: Lasagne (``lasagne.updates``, Lasagne 0.1
+documentation), TensorFlow 1 (``tf.compat.v1.train``'s optimizers, TensorFlow
+1.x API documentation), and ``seed002_*``: a from-scratch NumPy
+implementation, whose rules are given in full in each docstring.
 """
 
 import jax.numpy as jnp
@@ -24,14 +26,15 @@ def epsilon_hat_calibration(b2: float) -> tuple:
   )
 
 
-# --- Lasagne (seed 000, section B) -------------------------------------------
+# --- Lasagne ----------------------------------------------------------------
 
 
 def lasagne_nesterov_momentum(learning_rate: float, momentum: float = 0.9):
   """`v = mu v - lr g; w += mu v - lr g`: Lasagne's reformulated Nesterov.
 
   It evaluates g at the current point; its iterates are those of
-  `optax.sgd(nesterov=True)` (and `nesterov_lookahead` through phi).
+  `optax.sgd(nesterov=True)`, and those of `nesterov_lookahead(lr, mu)`
+  through `phi = theta + mu (theta - theta_prev)`.
   """
   return optax.sgd(learning_rate, momentum, nesterov=True)
 
@@ -73,11 +76,11 @@ def lasagne_adam(
   )
 
 
-# --- Seed 002 (NumPy from scratch, section C) ---------------------------------
+# --- Seed 002: NumPy from scratch --------------------------------------------
 
 
 def seed002_momentum(learning_rate: float, momentum: float = 0.95):
-  """`v = mu v - lr g; theta += v`: heavy ball with the velocity in parameter units."""
+  """`v = mu v - lr g; theta += v`: heavy ball (`optax.sgd(lr, mu)`'s iterates)."""
   return optax_extras.nesterov_lookahead(learning_rate, momentum, (0.0,))
 
 
@@ -109,7 +112,7 @@ def seed002_adam(learning_rate: float):
   return optax.adam(learning_rate, eps=1e-8)
 
 
-# --- TensorFlow 1 (seed 003, section D) ---------------------------------------
+# --- TensorFlow 1 -----------------------------------------------------------
 
 
 def tf1_gradient_descent(learning_rate: float):

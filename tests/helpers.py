@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 
 def run_sequence(
@@ -71,3 +72,14 @@ def descend(transform, loss, params, num_steps: int):
   return jax.lax.scan(step, (params, transform.init(params)), length=num_steps)[
     1
   ]
+
+
+def in_precision(dtype) -> pytest.param:
+  """`dtype` as a test parameter, run with x64 on for float64, off otherwise.
+
+  Through the precision markers of tests/conftest.py: float32 and lower
+  run as users run them, x64 off.
+  """
+  marker = pytest.mark.float64 if np.dtype(dtype) == np.float64 else None
+  marker = marker or pytest.mark.float32
+  return pytest.param(dtype, marks=marker, id=np.dtype(dtype).name)

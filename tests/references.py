@@ -65,7 +65,11 @@ def signal_momentum_response(
 def momentum_lookahead(
   grad_fn, theta0, learning_rates, decay, fractions
 ) -> tuple[np.ndarray, np.ndarray]:
-  """v = decay*v - lr_t*mean_c grad(theta + c*decay*v); theta = theta + v."""
+  """v = decay*v - lr_t*mean_c grad(theta + c*decay*v); theta = theta + v.
+
+  Nesterov's method in Sutskever et al.'s (2013) form, eq. (3)-(4), with
+  the gradient averaged over the fractions c of the step ahead.
+  """
   theta = np.asarray(theta0, dtype=np.float64).copy()
   v = np.zeros_like(theta)
   num_steps = len(learning_rates)
@@ -84,6 +88,38 @@ def momentum_lookahead(
     thetas[t] = theta
     velocities[t] = v
   return thetas, velocities
+
+
+def momentum_lookahead_trace(
+  grad_fn, theta0, learning_rates, decay, fractions
+) -> tuple[np.ndarray, np.ndarray]:
+  """m = decay*m + mean_c grad(theta + c*decay*(theta - theta_prev)); theta -= lr_t*m.
+
+  The momentum in gradient units, as torch.optim.SGD and optax.sgd keep it,
+  read ahead along the last step taken; with a constant rate it is
+  `momentum_lookahead` (Sutskever et al., 2013) with v = -lr*m.
+  """
+  theta = np.asarray(theta0, dtype=np.float64).copy()
+  theta_prev = theta.copy()
+  m = np.zeros_like(theta)
+  num_steps = len(learning_rates)
+  thetas = np.zeros((num_steps,) + theta.shape, dtype=np.float64)
+  steps = np.zeros_like(thetas)
+  for t in range(num_steps):
+    g = np.mean(
+      [
+        np.asarray(
+          grad_fn(theta + c * decay * (theta - theta_prev)), dtype=np.float64
+        )
+        for c in fractions
+      ],
+      axis=0,
+    )
+    m = decay * m + g
+    theta_prev, theta = theta, theta - np.float64(learning_rates[t]) * m
+    thetas[t] = theta
+    steps[t] = theta - theta_prev
+  return thetas, steps
 
 
 def heavy_ball_trace(grads, decay) -> np.ndarray:
@@ -215,7 +251,7 @@ def tf1_adam(grads, learning_rate, b1, b2, eps) -> np.ndarray:
   return out
 
 
-# --- Old libraries' rules in parameter space (FIGURES.md sections B, C, D). ---
+# --- Older libraries' rules in parameter space (Lasagne 0.1, TensorFlow 1). ---
 # Each returns the iterates w_1..w_T of the rule on `grad_fn` from `w0`.
 
 
@@ -229,7 +265,7 @@ def _iterate(step, grad_fn, w0, num_steps):
 
 
 def old_rule_iterates(rule: str, grad_fn, w0, num_steps, **hp) -> np.ndarray:
-  """Iterates of a named old rule; `hp` holds its settings, named as in FIGURES.md."""
+  """Iterates of a named old rule; `hp` holds its settings (lr, momentum, ...)."""
   state = {}
   zeros = np.zeros_like(np.asarray(w0, dtype=np.float64))
 

@@ -7,13 +7,23 @@ import pytest
 
 import optax_extras
 from tests import references
-from tests.helpers import TOLERANCE, assert_close, random_tree, run_sequence
+from tests.helpers import (
+  TOLERANCE,
+  assert_close,
+  in_precision,
+  random_tree,
+  run_sequence,
+)
+
+pytestmark = pytest.mark.float32  # The users' default; float64 where marked.
 
 SIGNALS = np.stack(list(references.seed_signals().values()), axis=1)  # [T, 6]
 RHOS = np.array([0.25, 0.9, 0.975])
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+  "dtype", [in_precision(np.float64), in_precision(np.float32)]
+)
 @pytest.mark.parametrize("initial_delta_sq", [0.0, 50.0])
 def test_seed_signals_match_reference(dtype, initial_delta_sq):
   # The seed's figures: eps 1e-3, three decays, zero and big start. The
@@ -33,6 +43,7 @@ def test_seed_signals_match_reference(dtype, initial_delta_sq):
     assert_close(updates[i], expected, TOLERANCE[dtype])
 
 
+@pytest.mark.float64
 def test_random_tree_matches_reference():
   grads = random_tree(seed=0, num_steps=40, scale=3.0)
   updates = jax.jit(
@@ -46,6 +57,7 @@ def test_random_tree_matches_reference():
   assert_close(updates, expected, 1e-10)
 
 
+@pytest.mark.float64
 @pytest.mark.parametrize("rho,eps", [(0.9, 1e-6), (0.5, 1e-3)])
 def test_zero_start_equals_optax(rho, eps):
   grads = random_tree(seed=1, num_steps=30)
@@ -57,6 +69,7 @@ def test_zero_start_equals_optax(rho, eps):
   assert_close(ours, theirs, 1e-12)
 
 
+@pytest.mark.float64
 def test_alias_is_transform_times_minus_learning_rate():
   grads = random_tree(seed=2, num_steps=10)
   scaled = run_sequence(optax_extras.scale_by_adadelta_bigstart(), grads)

@@ -8,13 +8,23 @@ import pytest
 
 import optax_extras
 from tests import references
-from tests.helpers import TOLERANCE, assert_close, random_tree, run_sequence
+from tests.helpers import (
+  TOLERANCE,
+  assert_close,
+  in_precision,
+  random_tree,
+  run_sequence,
+)
+
+pytestmark = pytest.mark.float32  # The users' default; float64 where marked.
 
 SIGNALS = np.stack(list(references.seed_signals().values()), axis=1)  # [T, 6]
 EPSILONS = np.array([1e-7, 0.1, 10.0])  # The seed's sweep.
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+  "dtype", [in_precision(np.float64), in_precision(np.float32)]
+)
 @pytest.mark.parametrize(
   "power,order",
   [(0.5, 2.0), (1.0, 2.0), (0.5, 1.0)],
@@ -36,6 +46,7 @@ def test_seed_signals_match_reference(dtype, power, order):
     assert_close(updates[i], expected, TOLERANCE[dtype])
 
 
+@pytest.mark.float64
 def test_random_tree_matches_reference():
   grads = random_tree(seed=0, num_steps=40, scale=2.0)
   updates = jax.jit(
@@ -49,6 +60,7 @@ def test_random_tree_matches_reference():
   assert_close(updates, expected, 1e-10)
 
 
+@pytest.mark.float64
 @pytest.mark.parametrize("initial,eps", [(0.0, 1e-7), (0.1, 1e-7), (0.1, 0.0)])
 def test_adagrad_equals_optax_scale_by_rss(initial, eps):
   grads = random_tree(seed=1, num_steps=30)
@@ -59,12 +71,14 @@ def test_adagrad_equals_optax_scale_by_rss(initial, eps):
   assert_close(ours, theirs, 1e-12)
 
 
+@pytest.mark.float64
 def test_zero_gradient_without_eps_gives_zero_not_nan():
   transform = optax_extras.scale_by_adagrad_family(eps=0.0)
   updates = run_sequence(transform, {"w": jnp.zeros((3, 2))})
   np.testing.assert_array_equal(updates["w"], 0.0)
 
 
+@pytest.mark.float64
 def test_without_root_decays_as_one_over_t():
   # The seed's warning: removing the root makes steps fall like 1/t.
   grads = np.ones((100, 1))
@@ -74,6 +88,7 @@ def test_without_root_decays_as_one_over_t():
   np.testing.assert_allclose(updates[:, 0], 1.0 / np.arange(1, 101), rtol=1e-12)
 
 
+@pytest.mark.float64
 @pytest.mark.parametrize("power", [0.5, 1.0])
 def test_eps_outside_the_power_matches_reference(power):
   # Seed 002's Adagrad: g / (sqrt(G) + 1e-8).

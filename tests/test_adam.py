@@ -8,7 +8,15 @@ import pytest
 
 import optax_extras
 from tests import references
-from tests.helpers import TOLERANCE, assert_close, random_tree, run_sequence
+from tests.helpers import (
+  TOLERANCE,
+  assert_close,
+  in_precision,
+  random_tree,
+  run_sequence,
+)
+
+pytestmark = pytest.mark.float32  # The users' default; float64 where marked.
 
 SIGNALS = np.stack(list(references.seed_signals().values()), axis=1)  # [T, 6]
 BETA1S = np.array([0.25, 0.9, 0.975])  # The seed's sweep.
@@ -30,7 +38,9 @@ def tf1_calibration(b2):
 CALIBRATIONS = [*optax_extras.BIAS_CORRECTIONS, halfway_correction]
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+  "dtype", [in_precision(np.float64), in_precision(np.float32)]
+)
 @pytest.mark.parametrize("nesterov", [False, True])
 @pytest.mark.parametrize(
   "bias_correction", CALIBRATIONS, ids=lambda c: getattr(c, "__name__", c)
@@ -61,6 +71,7 @@ def test_seed_signals_match_reference(dtype, nesterov, bias_correction):
     assert_close(updates[i], expected, TOLERANCE[dtype])
 
 
+@pytest.mark.float64
 @pytest.mark.parametrize("bias_correction", CALIBRATIONS[:5])
 def test_random_tree_matches_reference(bias_correction):
   grads = random_tree(seed=0, num_steps=40, scale=0.1)
@@ -77,6 +88,7 @@ def test_random_tree_matches_reference(bias_correction):
   assert_close(updates, expected, 1e-10)
 
 
+@pytest.mark.float64
 @pytest.mark.parametrize("nesterov", [False, True])
 @pytest.mark.parametrize("eps,eps_root", [(1e-8, 0.0), (0.0, 1e-7)])
 def test_standard_equals_optax_scale_by_adam(nesterov, eps, eps_root):
@@ -93,6 +105,7 @@ def test_standard_equals_optax_scale_by_adam(nesterov, eps, eps_root):
   assert_close(ours, theirs, 1e-12)
 
 
+@pytest.mark.float64
 def test_full_optimizer_equals_optax_adam_with_schedule():
   schedule = optax.exponential_decay(0.1, transition_steps=5, decay_rate=0.5)
   grads = random_tree(seed=2, num_steps=20)
@@ -101,6 +114,7 @@ def test_full_optimizer_equals_optax_adam_with_schedule():
   assert_close(ours, theirs, 1e-12)
 
 
+@pytest.mark.float64
 @pytest.mark.parametrize(
   "bias_correction,first_step",
   [
@@ -122,6 +136,7 @@ def test_first_step_sizes_as_documented(bias_correction, first_step):
   np.testing.assert_allclose(updates[0, 0], first_step, rtol=1e-12)
 
 
+@pytest.mark.float64
 def test_calibrations_agree_once_history_is_long():
   # Constant gradient: every rule's step tends to 1 as the zero start fades.
   grads = jnp.ones((20_000, 1))
@@ -143,6 +158,7 @@ def test_float16_small_gradients_keep_the_unit_first_step():
   np.testing.assert_allclose(np.asarray(updates, np.float32), 1.0, rtol=1e-3)
 
 
+@pytest.mark.float64
 @pytest.mark.parametrize("learning_rate", [0.25, 1.0])
 def test_calibration_pair_reproduces_tf1_adam(learning_rate):
   grads = random_tree(seed=4, num_steps=30)

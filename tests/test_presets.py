@@ -1,4 +1,4 @@
-"""Each seed preset applies exactly its old library's rule (FIGURES.md B-D)."""
+"""Each preset applies exactly its library's rule, written out in references."""
 
 import jax
 import jax.numpy as jnp
@@ -10,8 +10,10 @@ from optax_extras import landscapes
 from tests import references
 from tests.helpers import assert_close, descend
 
+pytestmark = pytest.mark.float32  # The users' default; float64 where marked.
+
 SURFACE = landscapes.get("hills_and_canyon")
-START = jnp.array([-2.8, -2.5])
+START = np.array([-2.8, -2.5])
 # Some of these paths are chaotic (RMSProp's jumps): after ~40 steps rounding
 # differences of 1e-16 grow a thousandfold every 5 steps, so compare 30.
 NUM_STEPS = 30
@@ -75,8 +77,9 @@ CASES = [
   CASES,
   ids=[f"{r}-{i}" for i, (_, r, _) in enumerate(CASES)],
 )
+@pytest.mark.float64
 def test_preset_follows_the_old_rule(preset, rule, settings):
-  iterates, _ = descend(preset, SURFACE, START, NUM_STEPS)
+  iterates, _ = descend(preset, SURFACE, jnp.asarray(START), NUM_STEPS)
   expected = references.old_rule_iterates(
     rule, grad_numpy, START, NUM_STEPS, **settings
   )
@@ -87,8 +90,11 @@ def test_preset_follows_the_old_rule(preset, rule, settings):
   "make,fractions",
   [(presets.seed002_momentum, (0.0,)), (presets.seed002_nag, (1.0,))],
 )
+@pytest.mark.float64
 def test_seed002_momentum_and_nag(make, fractions):
-  iterates, _ = descend(make(0.05, 0.95), SURFACE, START, NUM_STEPS)
+  iterates, _ = descend(
+    make(0.05, 0.95), SURFACE, jnp.asarray(START), NUM_STEPS
+  )
   expected, _ = references.momentum_lookahead(
     grad_numpy, START, np.full(NUM_STEPS, 0.05), 0.95, fractions
   )

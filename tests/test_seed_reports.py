@@ -1,6 +1,7 @@
-"""The seed presets reproduce what the seeds' texts report (FIGURES.md).
+"""The gallery's path figures show what the original write-ups report.
 
-Asserted on the computed trajectories, not on pictures.
+Each claim (quoted where the test has one) is asserted on the computed
+trajectories, not on pictures.
 """
 
 import functools
@@ -10,6 +11,8 @@ import pytest
 
 from experiments import catalogue, compute
 from optax_extras import landscapes
+
+pytestmark = pytest.mark.float32  # The users' default; float64 where marked.
 
 FIGURES = {figure.name: figure for figure in catalogue.PATH_FIGURES}
 

@@ -9,6 +9,8 @@ import optax_extras
 from optax_extras import signals
 from tests import references
 
+pytestmark = pytest.mark.float32  # The users' default; float64 where marked.
+
 
 def test_seed_signals_are_the_seeds():
   ours, expected = signals.seed_signals(), references.seed_signals()
@@ -17,6 +19,7 @@ def test_seed_signals_are_the_seeds():
     np.testing.assert_array_equal(ours[name], expected[name], err_msg=name)
 
 
+@pytest.mark.float64
 @pytest.mark.parametrize("name", signals.SIGNAL_NAMES)
 def test_interpolate_matches_reference(name):
   signal = references.seed_signals()[name]
@@ -36,6 +39,7 @@ def test_interpolation_is_not_the_seed_bug():
   assert float(signals.interpolate(jnp.ones(4), 1.5)) == 1.0
 
 
+@pytest.mark.float64
 def test_response_of_an_optax_transform():
   signal = references.seed_signals()["rectangles"]
   ours = signals.response(optax.scale_by_rss(0.0, 1e-7), jnp.asarray(signal))
@@ -43,6 +47,7 @@ def test_response_of_an_optax_transform():
   np.testing.assert_allclose(ours, expected, rtol=1e-12)
 
 
+@pytest.mark.float64
 def test_response_of_a_full_optimizer_is_negated():
   signal = jnp.asarray(references.seed_signals()["saturation"])
   scaled = signals.response(optax_extras.scale_by_adam_calibrated(), signal)

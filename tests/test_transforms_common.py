@@ -12,12 +12,14 @@ import hypothesis
 import hypothesis.strategies as st
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 import pytest
-from absl.testing import parameterized
 
 import optax_extras
-from tests.helpers import assert_close, descend
+from tests.helpers import assert_close, descend, in_precision
+
+pytestmark = pytest.mark.float32  # The users' default; float64 where marked.
 
 # name -> (optimizer factory, its hyperparameters, (swept name, swept values)).
 CASES = {
@@ -60,10 +62,15 @@ CASES = {
   ),
 }
 NAMES = list(CASES)
-PARAMS = {
-  "w": jnp.linspace(-1.0, 1.0, 6).reshape(2, 3),
-  "b": jnp.array([0.5, -2.0, 0.0]),
+_PARAMS = {  # NumPy, so each test makes them in its own precision.
+  "w": np.linspace(-1.0, 1.0, 6).reshape(2, 3),
+  "b": np.array([0.5, -2.0, 0.0]),
 }
+
+
+def params_of(dtype=None):
+  """The parameters in `dtype`, float64 where x64 is on, float32 otherwise."""
+  return jax.tree.map(lambda x: jnp.asarray(x, dtype), _PARAMS)
 
 
 def loss(params):
@@ -76,18 +83,22 @@ def make(name, **overrides):
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.float64
 def test_inject_hyperparams_equals_plain(name):
+  params = params_of()
   factory, hyperparams, _ = CASES[name]
-  plain = descend(factory(**hyperparams), loss, PARAMS, 10)
+  plain = descend(factory(**hyperparams), loss, params, 10)
   injected = descend(
-    optax.inject_hyperparams(factory)(**hyperparams), loss, PARAMS, 10
+    optax.inject_hyperparams(factory)(**hyperparams), loss, params, 10
   )
   assert_close(injected, plain, 1e-12)
 
 
 @pytest.mark.parametrize("via_inject", [True, False], ids=["inject", "direct"])
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.float64
 def test_vmap_over_a_hyperparameter_equals_a_loop(name, via_inject):
+  params = params_of()
   factory, hyperparams, (swept, values) = CASES[name]
   if via_inject:
     factory = optax.inject_hyperparams(factory)
@@ -95,50 +106,52 @@ def test_vmap_over_a_hyperparameter_equals_a_loop(name, via_inject):
   @jax.jit
   @jax.vmap
   def run(value):
-    return descend(factory(**{**hyperparams, swept: value}), loss, PARAMS, 8)
+    return descend(factory(**{**hyperparams, swept: value}), loss, params, 8)
 
   vmapped = run(jnp.asarray(values))
   for i, value in enumerate(values):
-    expected = descend(make(name, **{swept: value}), loss, PARAMS, 8)
+    expected = descend(make(name, **{swept: value}), loss, params, 8)
     assert_close(jax.tree.map(lambda x, i=i: x[i], vmapped), expected, 1e-12)
 
 
+@pytest.mark.float64
 def test_inject_hyperparams_follows_a_schedule_and_a_callable_calibration():
+  params = params_of()
   schedule = optax.linear_schedule(0.1, 0.0, transition_steps=4)
   fixed = optax.inject_hyperparams(
     optax_extras.adam_calibrated, static_args="bias_correction"
   )(learning_rate=schedule, bias_correction=lambda m, d, c: m)
   plain = optax_extras.adam_calibrated(schedule, bias_correction="none")
   assert_close(
-    descend(fixed, loss, PARAMS, 6), descend(plain, loss, PARAMS, 6), 1e-12
+    descend(fixed, loss, params, 6), descend(plain, loss, params, 6), 1e-12
   )
 
 
-class VariantsTest(chex.TestCase):
-  """jit and no jit give the same step, with the parameters' shapes and dtypes."""
-
-  @chex.variants(with_jit=True, without_jit=True)
-  @parameterized.named_parameters(*((name, name) for name in NAMES))
-  def test_one_step(self, name):
-    transform = make(name)
-    update = self.variant(
-      functools.partial(transform.update, grad_fn=jax.grad(loss))
-    )
-    grads = jax.grad(loss)(PARAMS)
-    updates, state = update(grads, transform.init(PARAMS), PARAMS)
-    chex.assert_trees_all_equal_shapes_and_dtypes(updates, PARAMS)
-    expected, _ = transform.update(
-      grads, transform.init(PARAMS), PARAMS, grad_fn=jax.grad(loss)
-    )
-    chex.assert_trees_all_close(updates, expected, rtol=1e-12)
-    chex.assert_tree_all_finite(state)
+@pytest.mark.parametrize(
+  "dtype", [in_precision(np.float64), in_precision(np.float32)]
+)
+@pytest.mark.parametrize("name", NAMES)
+def test_jit_equals_eager(name, dtype):
+  # One step compiled and one step run op by op: the same numbers, with the
+  # parameters' shapes and dtypes.
+  params = params_of(dtype)
+  transform = make(name)
+  grads = jax.grad(loss)(params)
+  step = lambda g, s, p: transform.update(g, s, p, grad_fn=jax.grad(loss))
+  compiled, state = jax.jit(step)(grads, transform.init(params), params)
+  with jax.disable_jit():
+    eager, _ = step(grads, transform.init(params), params)
+  chex.assert_trees_all_equal_shapes_and_dtypes(compiled, params)
+  chex.assert_trees_all_equal_shapes_and_dtypes(eager, params)
+  assert_close(compiled, eager, {np.float64: 1e-12, np.float32: 1e-5}[dtype])
+  chex.assert_tree_all_finite(state)
 
 
 @pytest.mark.parametrize("injected", [False, True], ids=["plain", "inject"])
 @pytest.mark.parametrize(
   "dtype",
-  [jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64],
-  ids=lambda d: jnp.dtype(d).name,
+  [in_precision(d) for d in (np.float16, jnp.bfloat16, np.float32)]
+  + [in_precision(np.float64)],
 )
 @pytest.mark.parametrize("name", NAMES)
 def test_dtypes_survive_steps_and_lax_cond(name, dtype, injected):
@@ -146,7 +159,6 @@ def test_dtypes_survive_steps_and_lax_cond(name, dtype, injected):
   if injected:
     factory = optax.inject_hyperparams(factory)
   transform = factory(**hyperparams)
-  params = jax.tree.map(lambda x: x.astype(dtype), PARAMS)
   grad_fn = jax.grad(lambda p: loss(p).astype(dtype))
 
   @jax.jit
@@ -156,6 +168,7 @@ def test_dtypes_survive_steps_and_lax_cond(name, dtype, injected):
     )
     return updates, jax.lax.cond(take_step, lambda: new_state, lambda: state)
 
+  params = params_of(dtype)
   state = transform.init(params)
   updates, new_state = step(params, state, True)
   chex.assert_trees_all_equal_dtypes(updates, params)
@@ -166,7 +179,7 @@ def test_dtypes_survive_steps_and_lax_cond(name, dtype, injected):
 @pytest.mark.parametrize("name", NAMES)
 def test_zero_gradient_in_float16_gives_zero_updates(name):
   transform = make(name, **({"eps": 1e-8} if "eps" in CASES[name][1] else {}))
-  params = jax.tree.map(lambda x: jnp.zeros_like(x, jnp.float16), PARAMS)
+  params = jax.tree.map(jnp.zeros_like, params_of(jnp.float16))
   zero_grad_fn = lambda p: jax.tree.map(jnp.zeros_like, p)
   state = transform.init(params)
   for _ in range(3):
@@ -178,11 +191,13 @@ def test_zero_gradient_in_float16_gives_zero_updates(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.float64
 def test_none_leaves_pass_through(name):
-  params = {"w": PARAMS["w"], "frozen": None}
+  weights = params_of()["w"]
+  params = {"w": weights, "frozen": None}
   (final, updates) = descend(make(name), loss, params, 3)
   assert final["frozen"] is None and updates["frozen"] is None
-  expected, _ = descend(make(name), loss, {"w": PARAMS["w"]}, 3)
+  expected, _ = descend(make(name), loss, {"w": weights}, 3)
   assert_close(final["w"], expected["w"], 1e-12)
 
 
@@ -197,48 +212,54 @@ def test_empty_tree(name):
 @pytest.mark.parametrize(
   "name", [n for n in NAMES if n != "nesterov_lookahead"]
 )
+@pytest.mark.float64
 def test_masked(name):
+  params = params_of()
   # (grad_fn would receive the masked tree, so the look-ahead is left out.)
   transform = optax.masked(make(name), {"w": True, "b": False})
-  grads = jax.grad(loss)(PARAMS)
-  updates, _ = transform.update(grads, transform.init(PARAMS), PARAMS)
+  grads = jax.grad(loss)(params)
+  updates, _ = transform.update(grads, transform.init(params), params)
   alone, _ = make(name).update(
-    {"w": grads["w"]}, make(name).init({"w": PARAMS["w"]}), {"w": PARAMS["w"]}
+    {"w": grads["w"]}, make(name).init({"w": params["w"]}), {"w": params["w"]}
   )
   assert_close(updates["w"], alone["w"], 1e-12)
   chex.assert_trees_all_equal(updates["b"], grads["b"])  # Untouched.
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.float64
 def test_multi_steps_averages_then_updates(name):
+  params = params_of()
   transform = optax.MultiSteps(  # Its accumulator is float32 by default.
     make(name), every_k_schedule=2, accumulator_dtype=jnp.float64
   )
   grad_fn = jax.grad(loss)
-  first = jax.grad(loss)(PARAMS)
+  first = jax.grad(loss)(params)
   second = jax.tree.map(lambda g: -0.5 * g, first)
-  state = transform.init(PARAMS)
-  skipped, state = transform.update(first, state, PARAMS, grad_fn=grad_fn)
-  updates, _ = transform.update(second, state, PARAMS, grad_fn=grad_fn)
+  state = transform.init(params)
+  skipped, state = transform.update(first, state, params, grad_fn=grad_fn)
+  updates, _ = transform.update(second, state, params, grad_fn=grad_fn)
   inner = make(name)
   mean = jax.tree.map(lambda a, b: (a + b) / 2, first, second)
-  expected, _ = inner.update(mean, inner.init(PARAMS), PARAMS, grad_fn=grad_fn)
-  chex.assert_trees_all_equal(skipped, jax.tree.map(jnp.zeros_like, PARAMS))
+  expected, _ = inner.update(mean, inner.init(params), params, grad_fn=grad_fn)
+  chex.assert_trees_all_equal(skipped, jax.tree.map(jnp.zeros_like, params))
   assert_close(updates, expected, 1e-12)
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.float64
 def test_apply_if_finite_skips_a_nan_step(name):
+  params = params_of()
   transform = optax.apply_if_finite(make(name), max_consecutive_errors=3)
   grad_fn = jax.grad(loss)
-  nan_grads = jax.tree.map(lambda g: jnp.full_like(g, jnp.nan), PARAMS)
-  state = transform.init(PARAMS)
-  updates, state = transform.update(nan_grads, state, PARAMS, grad_fn=grad_fn)
-  chex.assert_trees_all_equal(updates, jax.tree.map(jnp.zeros_like, PARAMS))
-  chex.assert_trees_all_equal(state.inner_state, make(name).init(PARAMS))
-  updates, _ = transform.update(grad_fn(PARAMS), state, PARAMS, grad_fn=grad_fn)
+  nan_grads = jax.tree.map(lambda g: jnp.full_like(g, jnp.nan), params)
+  state = transform.init(params)
+  updates, state = transform.update(nan_grads, state, params, grad_fn=grad_fn)
+  chex.assert_trees_all_equal(updates, jax.tree.map(jnp.zeros_like, params))
+  chex.assert_trees_all_equal(state.inner_state, make(name).init(params))
+  updates, _ = transform.update(grad_fn(params), state, params, grad_fn=grad_fn)
   expected, _ = make(name).update(
-    grad_fn(PARAMS), make(name).init(PARAMS), PARAMS, grad_fn=grad_fn
+    grad_fn(params), make(name).init(params), params, grad_fn=grad_fn
   )
   assert_close(updates, expected, 1e-12)
 
@@ -301,6 +322,7 @@ def test_finite_in_finite_out_shapes_kept(name):
   def check(hyperparams, w, b):
     params = {"w": jnp.reshape(jnp.array(w), (2, 3)), "b": jnp.array(b)}
     final, updates = _three_steps(name)(hyperparams, params)
+    assert params["w"].dtype == jnp.float32
     assert jax.tree.structure(final) == jax.tree.structure(params)
     chex.assert_tree_all_finite(updates)
     chex.assert_trees_all_equal_shapes(

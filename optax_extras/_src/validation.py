@@ -1,18 +1,22 @@
-"""Construction-time checks of hyperparameters.
+"""Checks of hyperparameters, and of the trees a transform is given.
 
 Hyperparameters stay traceable: a value that is a JAX tracer (under `jit`,
 `vmap`, or `optax.inject_hyperparams` inside a jitted update) is not checked,
 because its value is unknown. Concrete values (Python numbers, NumPy and
 concrete JAX arrays) are checked when the transform is built, so a bad value
 fails early with a message naming the parameter, not deep inside a trace.
-Schedules (callables) are checked by the caller, not here.
+Schedules (callables) are checked by the caller, not here. What needs the
+parameters (their dtypes, the shapes that array hyperparameters must fit) is
+checked when `init` and `update` see them (`with_param_checks`).
 """
 
 from collections.abc import Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 
 
 def _concrete(value: Any) -> np.ndarray | None:
@@ -110,3 +114,93 @@ def check_calibration(
     raise ValueError(
       f"{owner}: `{name}` must be one of {allowed}{extra}; got {value!r}."
     )
+
+
+def check_params(owner: str, params: Any) -> None:
+  """Raises TypeError unless every parameter leaf has a floating dtype.
+
+  Integer or boolean parameters would get updates rounded to zero.
+  """
+  for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+    dtype = jnp.result_type(leaf)
+    if not jnp.issubdtype(dtype, jnp.inexact):
+      raise TypeError(
+        f"{owner}: `params` must have floating-point leaves, but "
+        f"params{jax.tree_util.keystr(path)} has dtype {dtype}; its updates "
+        "would round to zero. Cast it to a float dtype, or mask it out with "
+        "optax.masked."
+      )
+
+
+def check_shapes_against(owner: str, tree: Any, **hyperparameters: Any) -> None:
+  """Raises ValueError if an array hyperparameter would broadcast a leaf.
+
+  A hyperparameter may be a scalar, or an array whose shape broadcasts to
+  every leaf of `tree` without changing it. Schedules are not checked.
+  """
+  for name, value in hyperparameters.items():
+    if callable(value):
+      continue
+    shape = jnp.shape(value)
+    if not shape:
+      continue
+    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+      leaf_shape = jnp.shape(leaf)
+      try:
+        broadcast = jnp.broadcast_shapes(shape, leaf_shape)
+      except ValueError:
+        broadcast = None
+      if broadcast != leaf_shape:
+        raise ValueError(
+          f"{owner}: `{name}` has shape {shape}, which does not broadcast "
+          f"to the shape {leaf_shape} of the parameter at "
+          f"{jax.tree_util.keystr(path) or 'the root'} without changing it. "
+          "Give one value per transform, and vmap over several."
+        )
+
+
+def check_like(owner: str, what: str, tree: Any, like: Any) -> None:
+  """Raises ValueError unless `tree` has the structure, shapes, dtypes of `like`."""
+  if jax.tree.structure(tree) != jax.tree.structure(like):
+    raise ValueError(
+      f"{owner}: {what} must return a tree of the parameters' tree "
+      f"structure, {jax.tree.structure(like)}; it returned "
+      f"{jax.tree.structure(tree)}."
+    )
+  for (path, leaf), expected in zip(
+    jax.tree_util.tree_leaves_with_path(tree), jax.tree.leaves(like)
+  ):
+    got = (jnp.shape(leaf), jnp.result_type(leaf))
+    want = (jnp.shape(expected), jnp.result_type(expected))
+    if got != want:
+      raise ValueError(
+        f"{owner}: {what} must return leaves with the shapes and dtypes of "
+        f"the parameters (as jax.grad does); at "
+        f"{jax.tree_util.keystr(path) or 'the root'} it returned shape "
+        f"{got[0]} and dtype {got[1]}, where the parameter has shape "
+        f"{want[0]} and dtype {want[1]}."
+      )
+
+
+def with_param_checks(
+  owner: str, transform: optax.GradientTransformation, **hyperparameters: Any
+) -> optax.GradientTransformationExtraArgs:
+  """`transform`, whose `init` and `update` first check the trees they get.
+
+  `init` refuses non-float parameters (`check_params`); both refuse array
+  `hyperparameters` that would broadcast the parameters or the updates
+  (`check_shapes_against`). The checks read shapes and dtypes only, so they
+  cost nothing at run time and work on traced values.
+  """
+  transform = optax.with_extra_args_support(transform)
+
+  def init_fn(params: optax.Params) -> optax.OptState:
+    check_params(owner, params)
+    check_shapes_against(owner, params, **hyperparameters)
+    return transform.init(params)
+
+  def update_fn(updates, state, params=None, **extra_args):
+    check_shapes_against(owner, updates, **hyperparameters)
+    return transform.update(updates, state, params, **extra_args)
+
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)

@@ -35,8 +35,8 @@ def scale_by_adadelta_bigstart(
   where :math:`E[g^2]_t + \epsilon = 0`). With 0 this is
   ``optax.scale_by_adadelta``: the first steps are of size about
   :math:`\sqrt{\epsilon}` and grow only as updates accumulate, so parameters
-  that are updated *often* get the larger steps. A "big start" (the seed
-  article uses 50) gives every parameter large steps at first, like RMSProp
+  that are updated *often* get the larger steps. A "big start" (say 50)
+  gives every parameter large steps at first, like RMSProp
   with learning rate :math:`\sqrt{E[\Delta^2]_0}`, fading with the
   time scale :math:`1 / (1 - \rho)`.
 
@@ -70,7 +70,7 @@ def scale_by_adadelta_bigstart(
   def init_fn(params: optax.Params) -> AdadeltaBigstartState:
     return AdadeltaBigstartState(
       e_g=optax.tree.zeros_like(params),
-      e_x=jax.tree.map(lambda p: jnp.full_like(p, initial_delta_sq), params),
+      e_x=optax.tree.full_like(params, initial_delta_sq),
     )
 
   def update_fn(updates, state, params=None):
@@ -92,8 +92,12 @@ def scale_by_adadelta_bigstart(
     )
     return optax.tree.cast_like(deltas, updates), new_state
 
-  return optax.with_extra_args_support(
-    optax.GradientTransformation(init_fn, update_fn)
+  return _validation.with_param_checks(
+    owner,
+    optax.GradientTransformation(init_fn, update_fn),
+    rho=rho,
+    eps=eps,
+    initial_delta_sq=initial_delta_sq,
   )
 
 
@@ -107,8 +111,13 @@ def adadelta_bigstart(
 
   See `scale_by_adadelta_bigstart` for the rule and the reference.
   """
-  _validation.check_learning_rate("adadelta_bigstart", learning_rate)
-  return optax.chain(
-    scale_by_adadelta_bigstart(rho, eps, initial_delta_sq),
-    optax.scale_by_learning_rate(learning_rate),
+  owner = "adadelta_bigstart"
+  _validation.check_learning_rate(owner, learning_rate)
+  return _validation.with_param_checks(
+    owner,
+    optax.chain(
+      scale_by_adadelta_bigstart(rho, eps, initial_delta_sq),
+      optax.scale_by_learning_rate(learning_rate),
+    ),
+    learning_rate=learning_rate,
   )

@@ -39,8 +39,8 @@ def scale_by_adagrad_family(
   - ``power=0.5, order=2`` is Adagrad, equal to ``optax.scale_by_rss`` with
     the same ``eps`` and ``initial_accumulator_value`` (eps inside the root).
   - ``power=1`` "removes the root": steps shrink like :math:`1/t` instead
-    of :math:`1/\sqrt{t}`, which the seed article warns makes progress die
-    out too fast.
+    of :math:`1/\sqrt{t}`, so the total distance travelled grows only like
+    :math:`\log t` and progress dies out much sooner.
   - ``order=1`` accumulates moduli :math:`|g|` instead of squares.
 
   Args:
@@ -84,9 +84,7 @@ def scale_by_adagrad_family(
 
   def init_fn(params: optax.Params) -> AdagradFamilyState:
     return AdagradFamilyState(
-      accumulator=jax.tree.map(
-        lambda p: jnp.full_like(p, initial_accumulator_value), params
-      )
+      accumulator=optax.tree.full_like(params, initial_accumulator_value)
     )
 
   def update_fn(updates, state, params=None):
@@ -107,8 +105,13 @@ def scale_by_adagrad_family(
     )
     return optax.tree.cast_like(scaled, updates), new_state
 
-  return optax.with_extra_args_support(
-    optax.GradientTransformation(init_fn, update_fn)
+  return _validation.with_param_checks(
+    owner,
+    optax.GradientTransformation(init_fn, update_fn),
+    power=power,
+    order=order,
+    eps=eps,
+    initial_accumulator_value=initial_accumulator_value,
   )
 
 
@@ -125,10 +128,15 @@ def adagrad_family(
 
   See `scale_by_adagrad_family` for the rule and the reference.
   """
-  _validation.check_learning_rate("adagrad_family", learning_rate)
-  return optax.chain(
-    scale_by_adagrad_family(
-      power, order, eps, initial_accumulator_value, eps_in_power=eps_in_power
+  owner = "adagrad_family"
+  _validation.check_learning_rate(owner, learning_rate)
+  return _validation.with_param_checks(
+    owner,
+    optax.chain(
+      scale_by_adagrad_family(
+        power, order, eps, initial_accumulator_value, eps_in_power=eps_in_power
+      ),
+      optax.scale_by_learning_rate(learning_rate),
     ),
-    optax.scale_by_learning_rate(learning_rate),
+    learning_rate=learning_rate,
   )

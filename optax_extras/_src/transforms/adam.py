@@ -1,7 +1,7 @@
 """Adam with a choice of initial calibration (bias correction)."""
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 import jax
 import jax.numpy as jnp
@@ -14,15 +14,19 @@ from optax_extras._src.numerics import safe_divide, upcast
 BiasCorrection = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 """`(moment, decay, count) -> calibrated moment`, applied leaf by leaf."""
 
-Calibration = str | BiasCorrection | tuple[BiasCorrection, BiasCorrection]
-
-BIAS_CORRECTIONS = (
+BiasCorrectionName = Literal[
   "standard",
   "none",
   "first_moment_only",
   "second_moment_only",
   "first_gradient",
+]
+
+Calibration = (
+  BiasCorrectionName | BiasCorrection | tuple[BiasCorrection, BiasCorrection]
 )
+
+BIAS_CORRECTIONS: tuple[str, ...] = get_args(BiasCorrectionName)
 
 
 class AdamCalibratedState(NamedTuple):
@@ -64,8 +68,9 @@ def scale_by_adam_calibrated(
     \quad (0 \text{ where the denominator is } 0).
 
   Moments that start at 0 are too small for the first
-  :math:`\sim 1/(1-\beta)` steps. The seed article reads the standard
-  correction :math:`C(x, t) = x / (1 - \beta^t)` as a *virtual history*:
+  :math:`\sim 1/(1-\beta)` steps. The standard correction
+  :math:`C(x, t) = x / (1 - \beta^t)` (Kingma & Ba, section 3) can be read
+  as a *virtual history*:
   pretend an infinite past of gradients like the ones seen so far, so the
   missing weight :math:`\beta^t` of the zero start is given back, and let
   that virtual part fade as real gradients arrive. The calibration rules:
@@ -101,8 +106,8 @@ def scale_by_adam_calibrated(
     b1: :math:`\beta_1` in [0, 1).
     b2: :math:`\beta_2` in [0, 1).
     eps: :math:`\epsilon \ge 0`, added outside the root.
-    eps_root: :math:`\epsilon_{root} \ge 0`, added inside the root (the seed
-      article's Adam uses 1e-7 here and 0 outside).
+    eps_root: :math:`\epsilon_{root} \ge 0`, added inside the root
+      (``optax.scale_by_adam``'s ``eps_root``).
     bias_correction: a name from ``BIAS_CORRECTIONS``, a callable, or a pair
       of callables (first moment, second moment).
     nesterov: whether to use the NAdam look-ahead.
@@ -192,8 +197,13 @@ def scale_by_adam_calibrated(
     )
     return optax.tree.cast_like(scaled, updates), new_state
 
-  return optax.with_extra_args_support(
-    optax.GradientTransformation(init_fn, update_fn)
+  return _validation.with_param_checks(
+    owner,
+    optax.GradientTransformation(init_fn, update_fn),
+    b1=b1,
+    b2=b2,
+    eps=eps,
+    eps_root=eps_root,
   )
 
 
@@ -211,15 +221,20 @@ def adam_calibrated(
 
   See `scale_by_adam_calibrated` for the rule, the choices and references.
   """
-  _validation.check_learning_rate("adam_calibrated", learning_rate)
-  return optax.chain(
-    scale_by_adam_calibrated(
-      b1,
-      b2,
-      eps,
-      eps_root,
-      bias_correction=bias_correction,
-      nesterov=nesterov,
+  owner = "adam_calibrated"
+  _validation.check_learning_rate(owner, learning_rate)
+  return _validation.with_param_checks(
+    owner,
+    optax.chain(
+      scale_by_adam_calibrated(
+        b1,
+        b2,
+        eps,
+        eps_root,
+        bias_correction=bias_correction,
+        nesterov=nesterov,
+      ),
+      optax.scale_by_learning_rate(learning_rate),
     ),
-    optax.scale_by_learning_rate(learning_rate),
+    learning_rate=learning_rate,
   )

@@ -4,7 +4,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import optax
 from optax import ScalarOrSchedule
 
@@ -15,43 +14,57 @@ from optax_extras._src.numerics import upcast
 class MomentumLookaheadState(NamedTuple):
   """State of `scale_by_momentum_lookahead`."""
 
-  count: jax.Array  # int32 scalar: steps taken, the argument of a schedule.
-  velocity: optax.Updates  # In parameter units: the last update.
+  trace: optax.Updates  # In gradient units, as `optax.trace`'s.
+  # The parameters of the last update (or of `init`), so that the next update
+  # knows the last step taken; None when no fraction looks ahead.
+  previous_params: optax.Params | None
 
 
 def scale_by_momentum_lookahead(
-  learning_rate: ScalarOrSchedule,
+  *,
   decay: jax.typing.ArrayLike = 0.9,
   lookahead: Sequence[float] = (1.0,),
 ) -> optax.GradientTransformationExtraArgs:
-  r"""Momentum whose gradient is averaged over points ahead along the velocity.
-
-  The velocity is kept in parameter units and is the update itself:
+  r"""A momentum trace of gradients taken at points ahead along the last step.
 
   .. math::
-    v_{t+1} = \gamma v_t - \eta_t \frac{1}{K} \sum_{k=1}^{K}
-              \nabla f(\theta_t + c_k \gamma v_t), \qquad
-    \theta_{t+1} = \theta_t + v_{t+1},
+    m_t = \gamma m_{t-1} + \frac{1}{K} \sum_{k=1}^{K}
+          \nabla f(\theta_t + c_k \gamma \Delta_t), \qquad
+    \Delta_t = \theta_t - \theta_{t-1},
 
-  with :math:`\gamma` = ``decay``, :math:`\eta_t` = ``learning_rate`` (a
-  number or a schedule of the step count) and :math:`c_k` = ``lookahead``.
+  with :math:`\gamma` = ``decay`` and :math:`c_k` = ``lookahead``; the
+  update is :math:`m_t`, in gradient units like ``optax.trace``'s, so chain
+  it with ``optax.scale_by_learning_rate`` as any ``scale_by_*`` transform
+  (`nesterov_lookahead` does). :math:`\Delta_t` is the step the parameters
+  really took since the last update (the parameters of the last call are kept
+  in the state; :math:`\Delta_1 = 0`), whatever scaled it: the transform
+  needs neither the learning rate nor the sign.
 
-  - ``lookahead=(1.0,)`` is Nesterov's accelerated gradient in the form of
-    Sutskever et al. (2013). Its iterates equal those of
+  With a constant learning rate :math:`\eta`, :math:`\Delta_{t+1} = -\eta
+  m_t`, so the velocity :math:`v = \Delta` follows Sutskever et al.'s (2013)
+  form of Nesterov's method, :math:`v_{t+1} = \gamma v_t - \eta \bar g(\theta_t
+  + c \gamma v_t)`. Under a schedule :math:`\eta_t`, the trace is rescaled by
+  each new rate, as in ``optax.sgd``: :math:`v_{t+1} = (\eta_t /
+  \eta_{t-1}) \gamma v_t - \eta_t \bar g`, where Sutskever's velocity keeps
+  :math:`\gamma v_t`.
+
+  - ``lookahead=(1.0,)`` is Nesterov's accelerated gradient. With a constant
+    learning rate its iterates equal those of
     ``optax.sgd(learning_rate, decay, nesterov=True)`` through the change of
-    variables :math:`\phi = \theta + \gamma v`.
-  - ``lookahead=(0.25, 0.5, 0.75, 1.0)`` is the "smoothed Nesterov" of the
-    seed article: the gradient averaged along the line of motion, which
-    steadies noisy objectives.
-  - A fraction of 0 uses the incoming gradient, so ``(0.0,)`` is heavy-ball
-    momentum and needs no ``grad_fn``.
+    variables :math:`\phi_t = \theta_t + \gamma \Delta_t`.
+  - Several fractions, such as ``(0.25, 0.5, 0.75, 1.0)``, average the
+    gradient along the line of motion, which steadies noisy objectives.
+  - A fraction of 0 uses the incoming gradient, so ``(0.0,)`` is
+    ``optax.trace(decay)`` (heavy-ball momentum) and needs neither
+    ``grad_fn`` nor ``params``.
 
   Gradients at the points ahead come from ``grad_fn(params) -> grads``,
   passed to ``update`` as a keyword argument (``optax.chain`` and
-  ``flax.nnx.Optimizer.update`` forward it). ``grad_fn`` is called once per
-  non-zero fraction, so a step costs that many extra gradient evaluations.
-  ``decay`` and a numeric ``learning_rate`` may be traced (``vmap``,
-  ``optax.inject_hyperparams``); ``lookahead`` is static.
+  ``flax.nnx.Optimizer.update`` forward it) with the current ``params``.
+  ``grad_fn`` must return a tree like its argument (structure, shapes and
+  dtypes, as ``jax.grad`` does); it is called once per non-zero fraction,
+  so a step costs that many extra gradient evaluations. ``decay`` may be
+  traced (``vmap``, ``optax.inject_hyperparams``); ``lookahead`` is static.
 
   In an ``optax.chain``, the gradients that ``grad_fn`` returns do not pass
   through the transforms *before* this one: with ``lookahead=(1.0,)`` the
@@ -59,20 +72,26 @@ def scale_by_momentum_lookahead(
   (or after this transform) instead. Under ``optax.masked``, ``grad_fn``
   receives the masked parameter tree.
 
+  This is not ``optax.lookahead`` (Zhang et al., 2019), which keeps slow and
+  fast copies of the parameters and pulls the slow ones toward the fast ones
+  every few steps; here "look-ahead" means where the gradient is evaluated.
+
   Args:
-    learning_rate: step size :math:`\eta`, a number or a schedule.
-    decay: momentum :math:`\gamma` in [0, 1).
+    decay: momentum :math:`\gamma` in [0, 1). Keyword-only.
     lookahead: non-empty sequence of fractions :math:`c_k \ge 0` of the step
-      :math:`\gamma v` at which the gradient is evaluated.
+      :math:`\gamma \Delta_t` at which the gradient is evaluated.
 
   Returns:
-    An ``optax.GradientTransformationExtraArgs``; apply its updates with
-    ``optax.apply_updates``.
+    An ``optax.GradientTransformationExtraArgs`` whose updates are the trace
+    :math:`m_t` (no learning rate, no sign flip).
 
   Example:
     >>> import jax, jax.numpy as jnp, optax, optax_extras
     >>> loss = lambda p: jnp.sum(p ** 2)
-    >>> opt = optax_extras.scale_by_momentum_lookahead(0.1, decay=0.9)
+    >>> opt = optax.chain(
+    ...   optax_extras.scale_by_momentum_lookahead(decay=0.9),
+    ...   optax.scale_by_learning_rate(0.1),
+    ... )
     >>> params = jnp.array([1.0, -2.0])
     >>> state = opt.init(params)
     >>> for _ in range(100):
@@ -85,12 +104,13 @@ def scale_by_momentum_lookahead(
 
   References:
     Nesterov, "A method for solving the convex programming problem with
-    convergence rate O(1/k^2)", 1983.
+    convergence rate O(1/k^2)", Soviet Mathematics Doklady 27, 1983.
     Sutskever, Martens, Dahl & Hinton, "On the importance of initialization
     and momentum in deep learning", ICML 2013.
+    Zhang, Lucas, Hinton & Ba, "Lookahead Optimizer: k steps forward, 1 step
+    back", NeurIPS 2019 (the other algorithm, ``optax.lookahead``).
   """
   owner = "scale_by_momentum_lookahead"
-  _validation.check_learning_rate(owner, learning_rate)
   _validation.check_decay(owner, "decay", decay)
   fractions = _validation.check_fractions(owner, "lookahead", lookahead)
   ahead = tuple(c for c in fractions if c != 0.0)
@@ -98,28 +118,25 @@ def scale_by_momentum_lookahead(
 
   def init_fn(params: optax.Params) -> MomentumLookaheadState:
     return MomentumLookaheadState(
-      count=jnp.zeros([], jnp.int32),
-      velocity=optax.tree.zeros_like(params),
+      trace=optax.tree.zeros_like(params),
+      previous_params=params if ahead else None,
     )
 
   def gradient_ahead(
     fraction: float,
     params: optax.Params,
-    velocity: optax.Updates,
+    previous: optax.Params,
     grad_fn: Callable[[optax.Params], optax.Updates],
-    updates: optax.Updates,
   ) -> optax.Updates:
     point = jax.tree.map(
-      lambda p, v: (p + fraction * decay * v).astype(p.dtype), params, velocity
+      lambda p, q: (
+        upcast(p) + fraction * decay * (upcast(p) - upcast(q))
+      ).astype(p.dtype),
+      params,
+      previous,
     )
     grads = grad_fn(point)
-    expected = jax.tree.structure(updates)
-    if jax.tree.structure(grads) != expected:
-      raise ValueError(
-        f"{owner}: grad_fn(params) must return gradients with the tree "
-        f"structure of the updates, {expected}; it returned "
-        f"{jax.tree.structure(grads)}."
-      )
+    _validation.check_like(owner, "grad_fn(params)", grads, point)
     return grads
 
   def update_fn(
@@ -132,6 +149,7 @@ def scale_by_momentum_lookahead(
   ) -> tuple[optax.Updates, MomentumLookaheadState]:
     del extra_args
     gradients = [updates] * num_here
+    previous = state.previous_params
     if ahead:
       if grad_fn is None or not callable(grad_fn):
         raise TypeError(
@@ -141,29 +159,27 @@ def scale_by_momentum_lookahead(
           "works without it."
         )
       if params is None:
-        raise TypeError(
+        raise ValueError(
           f"{owner}: lookahead={fractions} needs the current `params` in "
           "update(updates, state, params, grad_fn=...)."
         )
-      gradients += [
-        gradient_ahead(c, params, state.velocity, grad_fn, updates)
-        for c in ahead
-      ]
-    step_size = (
-      learning_rate(state.count) if callable(learning_rate) else learning_rate
-    )
-    velocity = jax.tree.map(
-      lambda v, *grads: decay * v - step_size * (sum(grads) / len(grads)),
-      upcast(state.velocity),
+      gradients += [gradient_ahead(c, params, previous, grad_fn) for c in ahead]
+      previous = optax.tree.cast_like(params, previous)
+    trace = jax.tree.map(
+      lambda m, *grads: decay * m + sum(grads) / len(grads),
+      upcast(state.trace),
       *(upcast(g) for g in gradients),
     )
-    velocity = optax.tree.cast_like(velocity, state.velocity)
     new_state = MomentumLookaheadState(
-      count=optax.safe_increment(state.count), velocity=velocity
+      trace=optax.tree.cast_like(trace, state.trace), previous_params=previous
     )
-    return optax.tree.cast_like(velocity, updates), new_state
+    return optax.tree.cast_like(trace, updates), new_state
 
-  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+  return _validation.with_param_checks(
+    owner,
+    optax.GradientTransformationExtraArgs(init_fn, update_fn),
+    decay=decay,
+  )
 
 
 def nesterov_lookahead(
@@ -171,12 +187,28 @@ def nesterov_lookahead(
   decay: jax.typing.ArrayLike = 0.9,
   lookahead: Sequence[float] = (1.0,),
 ) -> optax.GradientTransformationExtraArgs:
-  """Nesterov momentum with real look-ahead, as a full optimizer.
+  r"""Nesterov momentum with real look-ahead, as a full optimizer.
 
-  The velocity of `scale_by_momentum_lookahead` already carries the learning
-  rate and the descent sign (the look-ahead point needs them), so the full
-  optimizer is that transform; this alias exists so that the four families
-  read alike. Pass ``grad_fn`` to ``update``; see
-  `scale_by_momentum_lookahead` for the rule and the references.
+  ``optax.chain(scale_by_momentum_lookahead(decay=decay,
+  lookahead=lookahead), optax.scale_by_learning_rate(learning_rate))``:
+
+  .. math::
+    \theta_{t+1} = \theta_t - \eta_t m_t, \qquad
+    m_t = \gamma m_{t-1} + \frac{1}{K} \sum_k
+          \nabla f(\theta_t + c_k \gamma (\theta_t - \theta_{t-1})).
+
+  With ``lookahead=(0.0,)`` it is ``optax.sgd(learning_rate, decay)``; with
+  ``(1.0,)`` and a constant rate, NAG in Sutskever et al.'s form. Pass
+  ``grad_fn`` to ``update``; see `scale_by_momentum_lookahead` for the rule
+  under a schedule and the references.
   """
-  return scale_by_momentum_lookahead(learning_rate, decay, lookahead)
+  owner = "nesterov_lookahead"
+  _validation.check_learning_rate(owner, learning_rate)
+  return _validation.with_param_checks(
+    owner,
+    optax.chain(
+      scale_by_momentum_lookahead(decay=decay, lookahead=lookahead),
+      optax.scale_by_learning_rate(learning_rate),
+    ),
+    learning_rate=learning_rate,
+  )
