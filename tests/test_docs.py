@@ -2,8 +2,9 @@
 
 Every ```python block of docs/**/*.md runs as written, in a fresh process
 with JAX's defaults (float32, one CPU device unless the block asks for more),
-as a reader would run it. `mkdocs build --strict` (in .ci/run) checks the
-rest: links, images, and the docstrings the API pages pull in.
+as a reader would run it; a block fenced ```py instead is shown, not run
+(code that needs several processes). `mkdocs build --strict` (in .ci/run)
+checks the rest: links, images, and the docstrings the API pages pull in.
 """
 
 import os
