@@ -40,6 +40,13 @@ from optax_extras import landscapes, sweep
 from tests.test_sweep_distributed import KWARGS
 result = sweep(optax.adam, landscapes.get("hills_and_canyon"), **KWARGS)
 result.save({path!r})
+try:  # Checkpoints are refused across processes, clearly and early.
+  sweep(optax.adam, landscapes.get("hills_and_canyon"),
+        checkpoint_dir={path!r} + "_checkpoints", **KWARGS)
+except ValueError as error:
+  assert "checkpoint_dir" in str(error) and "distributed" in str(error)
+else:
+  raise AssertionError("checkpoint_dir accepted across processes")
 jax.distributed.shutdown()
 """
 

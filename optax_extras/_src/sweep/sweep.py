@@ -29,30 +29,17 @@ checksum, the settings it belongs to); a damaged chunk is recomputed with a
 warning naming its file. The same fingerprint keys the compile cache: an
 identical function defined anew is not compiled again.
 
-Design (``python -m experiments benchmark sweep`` measures it against
-baselines; the numbers are in BENCHMARKS.md):
-
-- Struct of arrays. A lane is written for one trajectory whose parameters are
-  a pair of scalars ``(x, y)`` and is ``jax.vmap``-ed over lanes, so every
-  coordinate and every optimizer moment is a contiguous ``(lanes,)`` array
-  and per-lane hyperparameters are vmapped arguments of ``make_optimizer``;
-  what does not depend on a lane (Adam's step count, bias correction) stays
-  a scalar.
-- A `Landscape` is called through its elementwise ``fn(x, y)``; another loss
-  gets ``jnp.stack([x, y])``.
-- Blocks: a device runs its lanes in blocks of at most `programs.BLOCK` lanes
-  (``lax.map``), so that a block's state stays in cache.
-- Chunks: the host loops over chunks of lanes (bounded memory, progress bar,
-  checkpoints) with one compiled program: the chunk's first lane is an
-  argument, and a short chunk is padded with repeats of the last lane.
-- Devices: lanes are split over all local devices (``jax.shard_map``, 1-D
-  mesh). On a CPU host, entry points should ask for a device per core before
-  JAX starts: ``jax.config.update("jax_num_cpu_devices", 2)`` or
-  ``XLA_FLAGS=--xla_force_host_platform_device_count=2`` (``python -m
-  experiments`` does); this module uses the devices it is given. On CPUs
-  with AVX-512, ``XLA_FLAGS=--xla_cpu_prefer_vector_width=512`` may help.
-  With ``jax.distributed``, let each process sweep its own part (split the
-  grid by ``jax.process_index()``) on its local devices and save its result.
+Design: see ``optax_extras/_src/sweep/program.py``. One compiled program
+computes a block of lanes; the blocks are dealt over the devices, and under
+``jax.distributed`` over the devices of every process, so a lane's result is
+the same bits whatever the chunk size, device count or process count. On a
+CPU host, ask for a device per core before JAX starts:
+``jax.config.update("jax_num_cpu_devices", 2)`` or
+``XLA_FLAGS=--xla_force_host_platform_device_count=2`` (``python -m
+experiments`` does); this module uses the devices it is given. Under
+``jax.distributed``, every process calls `sweep` with the same arguments,
+computes its share and gets the whole result (without ``checkpoint_dir``,
+which is refused there for now).
 """
 
 import hashlib
@@ -62,6 +49,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import jax
 import numpy as np
 import optax
 from tqdm.auto import tqdm
@@ -136,6 +124,11 @@ def sweep(
   if not callable(loss_fn):
     raise TypeError(
       f"sweep: `loss_fn` must be a Landscape or a callable, got {loss_fn!r}."
+    )
+  if checkpoint_dir is not None and jax.process_count() > 1:
+    raise ValueError(
+      "sweep: `checkpoint_dir` is not supported under jax.distributed yet "
+      f"({jax.process_count()} processes); sweep without it."
     )
   checks.check_loss(programs.elementwise_loss(loss_fn), dtype)
   checks.check_optimizer(make_optimizer, grid)
