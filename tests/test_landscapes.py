@@ -3,15 +3,15 @@
 import math
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
 
-jax.config.update("jax_enable_x64", True)  # Before any array is made.
+from optax_extras import landscapes
+from optax_extras._src import landscapes as _landscapes
 
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from optax_extras import landscapes  # noqa: E402
-from optax_extras._src import landscapes as _landscapes  # noqa: E402
+# The surfaces are matched to float64 NumPy references to 1e-12.
+pytestmark = pytest.mark.float64
 
 BUILTIN_NAMES = (
   "ackley",
@@ -137,10 +137,14 @@ def _grid(surface, points):
   )
 
 
+def _use_a_scratch_registry(monkeypatch):
+  monkeypatch.setattr(_landscapes, "_REGISTRY", dict(_landscapes._REGISTRY))
+
+
 @pytest.fixture
 def scratch_registry(monkeypatch):
   """A copy of the registry for one test; the module's own is restored after."""
-  monkeypatch.setattr(_landscapes, "_REGISTRY", dict(_landscapes._REGISTRY))
+  _use_a_scratch_registry(monkeypatch)
 
 
 # --- Formulas ---------------------------------------------------------------------
@@ -161,6 +165,7 @@ def test_matches_numpy_reference(name):
   )
 
 
+@pytest.mark.both_precisions
 @pytest.mark.parametrize("name", BUILTIN_NAMES)
 def test_float32_in_float32_out(name):
   surface = landscapes.get(name)
@@ -338,8 +343,16 @@ def test_register_duplicate_raises_unless_overwrite(scratch_registry):
   assert landscapes.get("custom_bowl") is replacement
 
 
-def test_registry_is_restored_after_scratch_tests():
-  assert "custom_bowl" not in landscapes.names()
+def test_scratch_registry_leaves_the_module_registry_alone():
+  # In one test, so that it holds in any order (xdist runs tests in any).
+  before = {name: landscapes.get(name) for name in landscapes.names()}
+  with pytest.MonkeyPatch.context() as monkeypatch:
+    _use_a_scratch_registry(monkeypatch)
+    landscapes.register(_custom())
+    landscapes.register(_custom("quad"), overwrite=True)
+    assert "custom_bowl" in landscapes.names()
+    assert landscapes.get("quad").source == ""  # The custom one.
+  assert {name: landscapes.get(name) for name in landscapes.names()} == before
   assert landscapes.get("quad").source.startswith("seed 003")
 
 

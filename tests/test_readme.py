@@ -5,6 +5,9 @@ import re
 
 import pytest
 
+# What users run: their default precision.
+pytestmark = pytest.mark.float32
+
 README = (pathlib.Path(__file__).parent.parent / "README.md").read_text(
   encoding="utf-8"
 )
