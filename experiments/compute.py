@@ -1,6 +1,13 @@
-"""Turning catalogue records into arrays, saved so that drawing never recomputes."""
+"""Turning catalogue records into arrays, saved so that drawing never recomputes.
 
+Every figure is computed in float64, as the seeds' NumPy and Theano code
+was: each function here runs inside ``jax.enable_x64(True)``, whatever the
+process's default.
+"""
+
+import functools
 import pathlib
+import zipfile
 from collections.abc import Callable
 
 import jax
@@ -16,21 +23,52 @@ from experiments.catalogue import (
   TunedFigure,
 )
 from optax_extras import landscapes, signals, sweep
+from optax_extras._src.io import atomic_write
 
 
 def cached(path: pathlib.Path, compute: Callable[[], dict[str, np.ndarray]]):
-  """The arrays saved at `path`, computed and saved (atomically) if absent."""
+  """The arrays saved at `path`; if absent, computed and saved atomically.
+
+  Two runs may save the same file at once: each writes its own temporary
+  file, and the file at `path` is always one whole `.npz`.
+
+  Raises:
+    ValueError: naming `path`, if the file there is not a readable `.npz`.
+  """
   if path.exists():
-    with np.load(path) as saved:
-      return dict(saved)
+    return _load(path)
   arrays = compute()
   path.parent.mkdir(parents=True, exist_ok=True)
-  partial = path.with_suffix(".partial.npz")
-  np.savez(partial, **arrays)
-  partial.replace(path)
+  atomic_write(path, lambda file: np.savez(file, **arrays))
   return arrays
 
 
+def _load(path: pathlib.Path) -> dict[str, np.ndarray]:
+  try:
+    saved = np.load(path)
+    if not isinstance(saved, np.lib.npyio.NpzFile):
+      raise ValueError("not an .npz archive")
+    with saved:
+      return dict(saved)
+  except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+    raise ValueError(
+      f"{path}: unreadable saved arrays ({error}); delete the file to "
+      "compute them again."
+    ) from error
+
+
+def _float64(compute: Callable) -> Callable:
+  """`compute`, run with x64 enabled."""
+
+  @functools.wraps(compute)
+  def in_float64(*args, **kwargs):
+    with jax.enable_x64(True):
+      return compute(*args, **kwargs)
+
+  return in_float64
+
+
+@_float64
 def signal_responses(method: SignalMethod) -> dict[str, np.ndarray]:
   """`responses[v, s, t]`: the response to signal `s` for swept value `v`."""
   names = list(signals.SIGNAL_NAMES)
@@ -73,6 +111,7 @@ def _path(make, landscape: str, start, num_steps: int) -> np.ndarray:
   ).trajectories[0]
 
 
+@_float64
 def paths(figure: PathFigure) -> dict[str, np.ndarray]:
   """`paths[k, t]`: optimizer k's point after t steps (t = 0 is the start),
   and the surface on the figure's mesh. Computed by the sweep engine."""
@@ -86,6 +125,7 @@ def paths(figure: PathFigure) -> dict[str, np.ndarray]:
   }
 
 
+@_float64
 def basins(figure: BasinFigure, every: int) -> dict[str, np.ndarray]:
   """`labels[k, i, j]`: the index of the minimum that optimizer k reaches from
   start (xs[j], ys[i]); -1 none within 0.1, -2 diverged. `every` > 1 coarsens
@@ -118,6 +158,7 @@ def basins(figure: BasinFigure, every: int) -> dict[str, np.ndarray]:
   }
 
 
+@_float64
 def heatmap(figure: HeatmapFigure, every: int) -> dict[str, np.ndarray]:
   """Final loss and first step with loss <= tol over the two axes (every k-th value)."""
   (x_name, x_values), (y_name, y_values) = figure.x_axis, figure.y_axis
@@ -140,6 +181,7 @@ def heatmap(figure: HeatmapFigure, every: int) -> dict[str, np.ndarray]:
   }
 
 
+@_float64
 def tuned(figure: TunedFigure, every: int) -> dict[str, np.ndarray]:
   """Each optimizer's best learning rate, and its path from the figure's start.
 
@@ -182,6 +224,7 @@ def tuned(figure: TunedFigure, every: int) -> dict[str, np.ndarray]:
   }
 
 
+@_float64
 def fan(figure: FanFigure, every: int) -> dict[str, np.ndarray]:
   """`paths[v, t]` for every k-th value of the swept hyperparameter."""
   values = np.array(figure.values[::every])

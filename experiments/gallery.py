@@ -4,8 +4,10 @@ import concurrent.futures
 import dataclasses
 import html
 import multiprocessing
+import multiprocessing.connection
 import os
 import pathlib
+import threading
 
 import numpy as np
 from tqdm import tqdm
@@ -255,6 +257,25 @@ def draw_entries(
   return training_family(arrays, out)
 
 
+def _die_with_parent() -> None:
+  """A worker's initializer: the worker exits as soon as its parent is gone.
+
+  Else a worker whose parent was killed (SIGKILL runs no clean-up) would
+  finish its computation and take the next ones, for minutes. A thread waits
+  on the parent's sentinel (`multiprocessing.parent_process`), which becomes
+  ready when the parent exits: on every platform and start method, without
+  polling, unlike ``prctl(PR_SET_PDEATHSIG)`` (Linux only) or watching
+  ``os.getppid()`` (unchanged on Windows when the parent dies).
+  """
+  parent = multiprocessing.parent_process()
+
+  def wait_then_exit():
+    multiprocessing.connection.wait([parent.sentinel])
+    os._exit(1)
+
+  threading.Thread(target=wait_then_exit, daemon=True).start()
+
+
 def _compute_and_save(key: str, quick: bool, out: str) -> None:
   """A worker's task: compute a job's arrays and save them atomically."""
   compute.cached(
@@ -274,7 +295,7 @@ def build(
   Missing arrays are computed by `workers` processes (default: one per core),
   longest job first, while this process draws the finished ones in order.
   Saved arrays are re-drawn, not recomputed, and an interrupted build keeps
-  every array it finished.
+  every array it finished. The workers exit with this process, even killed.
   """
   keys = job_keys() if only is None else only
   out.mkdir(parents=True, exist_ok=True)
@@ -284,7 +305,9 @@ def build(
   pool = None
   if workers > 1:
     pool = concurrent.futures.ProcessPoolExecutor(
-      workers, mp_context=multiprocessing.get_context("spawn")
+      workers,
+      mp_context=multiprocessing.get_context("spawn"),
+      initializer=_die_with_parent,
     )
     for key in sorted(missing, key=lambda k: k != "training"):  # Longest first.
       futures[key] = pool.submit(_compute_and_save, key, quick, str(out))

@@ -1,72 +1,210 @@
 """The quick gallery runs end to end; every promised picture is real."""
 
+import os
+import pathlib
+import re
+import signal
 import subprocess
+import sys
+import threading
+import time
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from PIL import Image
 
 from experiments import __main__ as cli
-from experiments import gallery
+from experiments import compute, gallery
 from experiments.catalogue import PATH_FIGURES, SIGNAL_METHODS
 
+# The users' default: the gallery asks for float64 where it needs it.
+pytestmark = pytest.mark.float32
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-  out = tmp_path_factory.mktemp("gallery")
-  return out, gallery.build(out, quick=True)
+ROOT = pathlib.Path(__file__).parent.parent
 
 
-def test_every_entry_is_a_non_blank_image(built):
-  out, entries = built
+def _frames_of_mp4(path: pathlib.Path) -> int:
+  counted = subprocess.run(
+    [
+      "ffprobe",
+      "-v",
+      "error",
+      "-count_frames",
+      "-select_streams",
+      "v:0",
+      "-show_entries",
+      "stream=nb_read_frames",
+      "-of",
+      "csv=p=0",
+      str(path),
+    ],
+    capture_output=True,
+    text=True,
+    check=True,
+  )
+  return int(counted.stdout)
+
+
+def test_quick_gallery_pictures_are_real_and_indexed(tmp_path):
+  entries = gallery.build(tmp_path, quick=True)
   pictures = len(SIGNAL_METHODS) * 6 + len(PATH_FIGURES)
   animations = sum(not f.view.coordinates for f in PATH_FIGURES)
   assert len(entries) >= pictures + animations
   for entry in entries:
-    if entry.path.endswith(
-      ".mp4"
-    ):  # Written only when ffmpeg (and ffprobe) exist.
-      frames = subprocess.run(
-        [
-          "ffprobe",
-          "-v",
-          "error",
-          "-count_frames",
-          "-select_streams",
-          "v:0",
-          "-show_entries",
-          "stream=nb_read_frames",
-          "-of",
-          "csv=p=0",
-          str(out / entry.path),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-      )
-      assert int(frames.stdout) >= 10, entry.path
+    if entry.path.endswith(".mp4"):  # Written only when ffmpeg exists.
+      assert _frames_of_mp4(tmp_path / entry.path) >= 10, entry.path
       continue
-    with Image.open(out / entry.path) as image:
+    with Image.open(tmp_path / entry.path) as image:
       pixels = np.asarray(image.convert("L"))
       frames = getattr(image, "n_frames", 1)
     assert pixels.std() > 5, f"{entry.path} looks blank"
     if entry.path.endswith(".gif"):
       assert frames >= 10, f"{entry.path} has {frames} frames"
 
-
-def test_index_shows_every_entry_with_its_caption(built):
-  out, entries = built
-  index = (out / "index.html").read_text(encoding="utf-8")
+  index = (tmp_path / "index.html").read_text(encoding="utf-8")
   for entry in entries:
     assert f"src='{entry.path}'" in index
   assert "Smoothed Nesterov on noisy sin" in index
 
 
-def test_redraw_uses_saved_results(built, monkeypatch):
-  out, _ = built
+def test_redraw_uses_saved_results(tmp_path, monkeypatch):
+  gallery.build(tmp_path, only=["signals/adam"])
 
   def recompute(*args, **kwargs):
     raise AssertionError("saved results were recomputed")
 
   monkeypatch.setattr(gallery.compute, "signal_responses", recompute)
-  assert cli.main(["signals", "adam", "--out", str(out)]) == 0
+  assert cli.main(["signals", "adam", "--out", str(tmp_path)]) == 0
+
+
+@pytest.mark.both_precisions
+def test_figures_are_computed_in_float64_in_either_mode(precision):
+  arrays = compute.signal_responses(SIGNAL_METHODS[0])
+  assert arrays["responses"].dtype == np.float64
+  assert arrays["signals"].dtype == np.float64
+  # And the caller's precision is left as it was.
+  assert jnp.zeros(1).dtype == precision
+
+
+# --- Saved arrays -----------------------------------------------------------
+
+
+def test_two_runs_saving_the_same_arrays_at_once(tmp_path, monkeypatch):
+  path = tmp_path / "data" / "job.npz"
+  both_written = threading.Barrier(2, timeout=60)
+  savez = np.savez
+
+  def savez_then_wait(file, **arrays):
+    savez(file, **arrays)
+    both_written.wait()  # Neither run renames before both have written.
+
+  monkeypatch.setattr(np, "savez", savez_then_wait)
+  errors = []
+
+  def run(value):
+    try:
+      compute.cached(path, lambda: {"x": np.full(3, value)})
+    except BaseException as error:
+      errors.append(error)
+      both_written.abort()
+
+  runs = [threading.Thread(target=run, args=(v,)) for v in (1.0, 2.0)]
+  for thread in runs:
+    thread.start()
+  for thread in runs:
+    thread.join()
+  assert not errors, errors
+  assert [p.name for p in path.parent.iterdir()] == ["job.npz"]
+  saved = compute.cached(path, lambda: pytest.fail("recomputed"))
+  assert saved["x"].tolist() in ([1.0] * 3, [2.0] * 3)
+
+
+def _write_bad_file(path: pathlib.Path, kind: str) -> None:
+  if kind == "garbage":
+    path.write_bytes(b"not arrays at all")
+  elif kind == "truncated":
+    np.savez(path, x=np.arange(1000.0))
+    path.write_bytes(path.read_bytes()[:3000])
+  else:  # One array (.npy), not an archive of named arrays.
+    with path.open("wb") as file:
+      np.save(file, np.arange(3.0))
+
+
+@pytest.mark.parametrize("kind", ["garbage", "truncated", "npy"])
+def test_unreadable_saved_arrays_are_an_error_naming_the_file(tmp_path, kind):
+  path = tmp_path / "job.npz"
+  _write_bad_file(path, kind)
+  with pytest.raises(ValueError, match=re.escape(str(path))):
+    compute.cached(path, lambda: pytest.fail("recomputed"))
+
+
+# --- Worker processes -------------------------------------------------------
+
+
+def _stat(pid: int) -> list[str]:
+  """Fields of /proc/PID/stat after the command name: state, ppid, ..."""
+  text = pathlib.Path(f"/proc/{pid}/stat").read_text()
+  return text.rsplit(")", 1)[1].split()
+
+
+def _workers(parent: int) -> list[int]:
+  """The multiprocessing children of `parent`."""
+  found = []
+  for entry in pathlib.Path("/proc").iterdir():
+    try:
+      if (
+        entry.name.isdigit()
+        and int(_stat(int(entry.name))[1]) == parent
+        and b"spawn_main" in (entry / "cmdline").read_bytes()
+      ):
+        found.append(int(entry.name))
+    except OSError:  # Gone meanwhile.
+      pass
+  return found
+
+
+def _running(pid: int) -> bool:
+  try:
+    return _stat(pid)[0] not in ("Z", "X")  # Zombies have exited.
+  except OSError:
+    return False
+
+
+def _cpu_seconds(pid: int) -> float:
+  try:
+    fields = _stat(pid)
+  except OSError:
+    return 0.0
+  return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(
+  not pathlib.Path("/proc/self/stat").exists() or (os.cpu_count() or 1) < 2,
+  reason="reads Linux's /proc; the gallery has workers on 2 cores or more",
+)
+def test_workers_exit_when_the_gallery_is_killed(tmp_path):
+  process = subprocess.Popen(
+    [sys.executable, "-m", "experiments", "gallery", "--out", str(tmp_path)],
+    cwd=ROOT,
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.DEVNULL,
+  )
+  workers = []
+  try:
+    # Wait until both workers are at work (past their imports).
+    deadline = time.monotonic() + 180
+    while len(workers) < 2 or min(map(_cpu_seconds, workers)) < 4:
+      assert process.poll() is None and time.monotonic() < deadline
+      time.sleep(0.2)
+      workers = _workers(process.pid)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed = time.monotonic()
+    while any(map(_running, workers)):
+      assert time.monotonic() < killed + 5, "workers outlived the gallery"
+      time.sleep(0.1)
+  finally:
+    process.kill()
+    for pid in filter(_running, workers):
+      os.kill(pid, signal.SIGKILL)
