@@ -4,12 +4,43 @@ import argparse
 import os
 import pathlib
 import sys
+import tempfile
 import time
 
 import jax
 
 from experiments import gallery
 from experiments.catalogue import PATH_FIGURES, SIGNAL_METHODS
+
+
+def _refuse(message: str) -> None:
+  """One line on stderr and exit status 2, as argparse does for bad usage."""
+  print(f"python -m experiments: error: {message}", file=sys.stderr)
+  raise SystemExit(2)
+
+
+def _check_writable_folder(folder: pathlib.Path, what: str) -> None:
+  """Creates `folder` if needed; refuses it if it cannot hold new files."""
+  if folder.exists() and not folder.is_dir():
+    _refuse(f"{what} {folder} is a file, not a folder")
+  try:
+    folder.mkdir(parents=True, exist_ok=True)
+    tempfile.TemporaryFile(dir=folder).close()
+  except OSError as error:
+    _refuse(f"{what} {folder}: cannot write there ({error.strerror or error})")
+
+
+def _check_out(command: str, out: pathlib.Path) -> None:
+  """Refuses an output path that would fail after the work, before it."""
+  if command != "benchmark":
+    _check_writable_folder(out, "--out")
+  elif out.is_dir():
+    _refuse(
+      f"benchmark --out {out} is a folder; name the Markdown file to write "
+      f"(e.g. {out / 'BENCHMARKS.md'})"
+    )
+  else:
+    _check_writable_folder(out.parent, "the folder of benchmark --out")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     for figure in PATH_FIGURES:
       print(f"paths   {figure.name:32s} {figure.title}")
     return 0
+  _check_out(args.command, args.out)
   start = time.perf_counter()
   if args.command == "gallery":
     entries = gallery.build(args.out, quick=args.quick)
