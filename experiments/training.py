@@ -42,7 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import nnx
+from flax import nnx, traverse_util
 
 import optax_extras
 
@@ -609,10 +609,10 @@ def train_many(
   Model ``(i, j)`` is exactly ``train(optimizer_name, seed=seeds[i],
   learning_rate=learning_rates[j], ...)`` (same initialisation, same
   shuffles), but all of them take each step together: the models and their
-  optimizer states are split into an ``nnx.State`` with a leading model
-  axis, and the very same `train_step_fn` runs under ``jax.vmap`` (merge,
-  step, split), an epoch at a time inside ``jax.lax.scan``. The learning
-  rate is vmapped through ``optax.inject_hyperparams``.
+  optimizers are created under ``nnx.vmap`` (every array gets a leading
+  model axis), and the very same `train_step_fn` runs under ``nnx.vmap``, an
+  epoch at a time inside ``nnx.scan``. The learning rate is vmapped through
+  ``optax.inject_hyperparams``.
 
   Returns:
     A `History` whose arrays are shaped ``[seeds, learning_rates, epochs+1]``.
@@ -623,50 +623,39 @@ def train_many(
   seed_grid, rate_grid = np.meshgrid(
     np.asarray(seeds), np.asarray(learning_rates, np.float32), indexing="ij"
   )
-  shape = seed_grid.shape
-  model_seeds = jnp.asarray(seed_grid.ravel(), jnp.int32)
-  model_rates = jnp.asarray(rate_grid.ravel(), jnp.float32)
 
-  def init_one(seed, learning_rate):
-    return nnx.state(
-      create(
-        optimizer_name, seed, learning_rate, total_steps, **optimizer_options
-      )
+  @nnx.jit
+  @nnx.vmap
+  def create_many(seed, learning_rate):
+    return create(
+      optimizer_name, seed, learning_rate, total_steps, **optimizer_options
     )
 
-  # The graph (module structure, optax functions) is the same for every
-  # model; only the arrays differ. The peak learning rate is read from the
-  # optimizer state by inject_hyperparams, so any build's graph will do.
-  graphdef = nnx.graphdef(
-    nnx.eval_shape(
-      lambda: create(optimizer_name, 0, 1.0, total_steps, **optimizer_options)
-    )
+  model, optimizer = create_many(
+    jnp.asarray(seed_grid.ravel(), jnp.int32),
+    jnp.asarray(rate_grid.ravel(), jnp.float32),
   )
-  states = jax.jit(jax.vmap(init_one))(model_seeds, model_rates)
   x_train, y_train = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
   x_val, y_val = jnp.asarray(data.x_val), jnp.asarray(data.y_val)
+  step_many = nnx.vmap(train_step_fn)
 
-  def step_one(state, x, y):
-    model, optimizer = nnx.merge(graphdef, state)
-    train_step_fn(model, optimizer, x, y)
-    return nnx.state((model, optimizer))
-
-  def metrics_one(state):
-    model, _ = nnx.merge(graphdef, state)
+  @nnx.vmap
+  def metrics_many(model):
     return jnp.concatenate(
       [evaluate_fn(model, x_train, y_train), evaluate_fn(model, x_val, y_val)]
     )
 
-  @jax.jit
-  def run_epoch(states, batches):  # batches: [steps, models, batch_size]
-    def body(states, batch):
-      states = jax.vmap(step_one)(states, x_train[batch], y_train[batch])
-      return states, None
+  @nnx.jit
+  def run_epoch(model, optimizer, batches):  # batches: [steps, models, batch]
+    @nnx.scan(in_axes=(nnx.Carry, 0), out_axes=nnx.Carry)
+    def steps(carry, batch):
+      step_many(*carry, x_train[batch], y_train[batch])
+      return carry
 
-    states = jax.lax.scan(body, states, batches)[0]
-    return states, jax.vmap(metrics_one)(states)
+    steps((model, optimizer), batches)
+    return metrics_many(model)
 
-  history = [jax.jit(jax.vmap(metrics_one))(states)]
+  history = [nnx.jit(metrics_many)(model)]
   unique_seeds = [int(s) for s in np.asarray(seeds)]
   for epoch in range(epochs):
     per_seed = {
@@ -674,11 +663,10 @@ def train_many(
       for s in unique_seeds
     }
     batches = np.stack([per_seed[int(s)] for s in seed_grid.ravel()], axis=1)
-    states, metrics = run_epoch(states, jnp.asarray(batches))
-    history.append(metrics)
+    history.append(run_epoch(model, optimizer, jnp.asarray(batches)))
     if progress is not None:
       progress.update(1)
-  return _history([np.asarray(m).reshape(*shape, 4) for m in history])
+  return _history([np.asarray(m).reshape(*seed_grid.shape, 4) for m in history])
 
 
 class Sweep(NamedTuple):
@@ -907,34 +895,40 @@ def results(
 def to_arrays(
   histories: Mapping[str, History], sweeps: Mapping[str, Sweep]
 ) -> dict[str, np.ndarray]:
-  """Flat arrays (for ``np.savez``) of `results`; `from_arrays` inverts it."""
-  arrays = {}
-  for name, history in histories.items():
-    for field, value in history._asdict().items():
-      arrays[f"history/{name}/{field}"] = np.asarray(value)
-  for name, sweep in sweeps.items():
-    arrays[f"sweep/{name}/learning_rates"] = np.asarray(sweep.learning_rates)
-    arrays[f"sweep/{name}/seeds"] = np.asarray(sweep.seeds)
-    for field, value in sweep.history._asdict().items():
-      arrays[f"sweep/{name}/{field}"] = np.asarray(value)
-  return arrays
+  """Flat arrays (for ``np.savez``) of `results`; `from_arrays` inverts it.
+
+  Keys are ``history/NAME/FIELD`` and ``sweep/NAME/FIELD``, where a sweep's
+  fields are its learning rates, its seeds and its history's fields.
+  """
+  tree = {
+    "history": {name: h._asdict() for name, h in histories.items()},
+    "sweep": {
+      name: {
+        "learning_rates": s.learning_rates,
+        "seeds": s.seeds,
+        **s.history._asdict(),
+      }
+      for name, s in sweeps.items()
+    },
+  }
+  flat = traverse_util.flatten_dict(tree, sep="/")
+  return {key: np.asarray(value) for key, value in flat.items()}
 
 
 def from_arrays(
   arrays: Mapping[str, np.ndarray],
 ) -> tuple[dict[str, History], dict[str, Sweep]]:
   """`results` back from the arrays of `to_arrays`."""
-  grouped: dict[tuple[str, str], dict[str, np.ndarray]] = {}
-  for key, value in arrays.items():
-    kind, name, field = key.split("/")
-    grouped.setdefault((kind, name), {})[field] = value
-  histories, sweeps = {}, {}
-  for (kind, name), fields in grouped.items():
-    if kind == "history":
-      histories[name] = History(**fields)
-    else:
-      rates, seeds = fields.pop("learning_rates"), fields.pop("seeds")
-      sweeps[name] = Sweep(rates, seeds, History(**fields))
+  tree = traverse_util.unflatten_dict(dict(arrays), sep="/")
+  histories = {
+    name: History(**fields) for name, fields in tree.get("history", {}).items()
+  }
+  sweeps = {
+    name: Sweep(
+      fields.pop("learning_rates"), fields.pop("seeds"), History(**fields)
+    )
+    for name, fields in tree.get("sweep", {}).items()
+  }
   return histories, sweeps
 
 
