@@ -1,0 +1,66 @@
+"""The wheel ships the library only, and depends on what the library imports."""
+
+import ast
+import pathlib
+import re
+import subprocess
+import sys
+import tomllib
+import zipfile
+
+import pytest
+
+import optax_extras
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _name(requirement: str) -> str:
+  """The distribution name of a requirement such as ``jax>=0.7``."""
+  return re.match(r"[A-Za-z0-9_.-]+", requirement).group().lower()
+
+
+def _third_party_imports(package: pathlib.Path) -> set[str]:
+  names = set()
+  for path in package.rglob("*.py"):
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+      if isinstance(node, ast.Import):
+        names.update(alias.name.split(".")[0] for alias in node.names)
+      elif isinstance(node, ast.ImportFrom) and node.level == 0:
+        names.add(node.module.split(".")[0])
+  return names - set(sys.stdlib_module_names) - {"optax_extras"}
+
+
+@pytest.mark.float32
+def test_runtime_dependencies_are_what_the_library_imports():
+  declared = {_name(r) for r in PYPROJECT["project"]["dependencies"]}
+  assert _third_party_imports(ROOT / "optax_extras") == declared
+
+
+@pytest.mark.slow
+@pytest.mark.float32
+def test_the_wheel_holds_the_library_only(tmp_path):
+  subprocess.run(
+    [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path]
+    + [str(ROOT)],
+    check=True,
+    capture_output=True,
+  )
+  (wheel,) = tmp_path.glob("*.whl")
+  with zipfile.ZipFile(wheel) as archive:
+    files = archive.namelist()
+    info = next(f for f in files if f.endswith(".dist-info/METADATA"))
+    metadata = archive.read(info).decode()
+  tops = {f.split("/")[0] for f in files}
+  assert tops == {"optax_extras", info.split("/")[0]}, tops
+  assert "optax_extras/py.typed" in files
+  assert "optax_extras/_src/sweep/sweep.py" in files
+  version = re.search(r"^Version: (.+)$", metadata, re.M).group(1)
+  assert version == optax_extras.__version__
+  required = {
+    _name(line.split(":", 1)[1].strip())
+    for line in metadata.splitlines()
+    if line.startswith("Requires-Dist:") and "extra ==" not in line
+  }
+  assert required == {_name(r) for r in PYPROJECT["project"]["dependencies"]}
