@@ -6,6 +6,7 @@ import pathlib
 import sys
 import tempfile
 import time
+from typing import NoReturn
 
 import jax
 
@@ -13,7 +14,7 @@ from experiments import gallery
 from experiments.catalogue import PATH_FIGURES, SIGNAL_METHODS
 
 
-def _refuse(message: str) -> None:
+def _refuse(message: str) -> NoReturn:
   """One line on stderr and exit status 2, as argparse does for bad usage."""
   print(f"python -m experiments: error: {message}", file=sys.stderr)
   raise SystemExit(2)

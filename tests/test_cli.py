@@ -10,6 +10,8 @@ import pytest
 from experiments import __main__ as cli
 from experiments import benchmarks, gallery, training
 
+pytestmark = pytest.mark.float32  # The users' default.
+
 
 @pytest.fixture(autouse=True)
 def no_work(monkeypatch):
