@@ -61,6 +61,14 @@ def test_out_in_a_read_only_folder_is_refused(tmp_path, capsys):
     tmp_path.chmod(0o700)
 
 
+@pytest.mark.skipif(
+  not pathlib.Path("/proc/self").is_dir(), reason="needs Linux's /proc"
+)
+def test_out_in_a_folder_that_takes_no_files_is_refused(capsys):
+  # Not even root can create a file in /proc.
+  _refused(capsys, ["training", "--out", "/proc/self"], "/proc/self")
+
+
 def test_benchmark_out_naming_a_folder_is_refused(tmp_path, capsys):
   _refused(
     capsys, ["benchmark", "--quick", "--out", str(tmp_path)], "is a folder"
