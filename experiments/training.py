@@ -20,7 +20,7 @@ The example reads top to bottom like a Flax tutorial:
 
 Then **many models at once**: `train_many` trains seeds x learning rates of
 one optimizer as a single vmapped computation (the same train step, under
-``jax.vmap``), and `learning_rate_sweep` / `plot_sweep` /
+``nnx.vmap``), and `learning_rate_sweep` / `plot_sweep` /
 `sensitivity_table` use it to test the seed article's claim that Nesterov
 momentum is more sensitive to the learning rate than Adam.
 
@@ -64,7 +64,8 @@ def load_digits(validation_fraction: float = 0.2, seed: int = 0) -> Dataset:
   """scikit-learn's 8x8 digits with a fixed stratified split.
 
   The pixels (0..16) are divided by 16. Everything is cast explicitly to
-  float32 / int32, so the example behaves the same with ``jax_enable_x64``.
+  float32 / int32, so the model trains in float32 with or without x64
+  (``jax.enable_x64``), to rounding.
   """
   from sklearn import datasets, model_selection
 
