@@ -13,7 +13,7 @@ import optax
 import optax_extras
 from experiments import presets
 
-# --- FIGURES.md section A: 1-D gradient-signal responses (seed 000) ---------
+# --- 1-D gradient-signal responses (seed 000) --------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,7 +175,7 @@ SIGNAL_METHODS = (
 )
 
 
-# --- FIGURES.md sections B, C, D: paths on 2-D surfaces ----------------------
+# --- Paths on 2-D surfaces (seeds 000, 002, 003) -----------------------------
 
 
 @dataclasses.dataclass(frozen=True)
