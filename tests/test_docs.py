@@ -18,6 +18,8 @@ import pytest
 import optax_extras
 from optax_extras import landscapes, signals
 
+pytestmark = pytest.mark.float32  # The examples run in subprocesses anyway.
+
 REPO = pathlib.Path(__file__).parent.parent
 DOCS = REPO / "docs"
 PAGES = sorted(DOCS.rglob("*.md"))
