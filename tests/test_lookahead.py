@@ -52,13 +52,6 @@ def as_dtype(tree, dtype):
   return jax.tree.map(lambda x: jnp.asarray(x, dtype), tree)
 
 
-# signals.response must move the parameter by the updates (with theta_i = -i
-# there is no last step to look along); until then the reads ahead fail.
-_NEEDS_RESPONSE_FIX = pytest.mark.xfail(
-  strict=True, reason="signals.response keeps theta_i = -i (issue 13)"
-)
-
-
 @pytest.mark.parametrize(
   "dtype", [in_precision(np.float64), in_precision(np.float32)]
 )
@@ -66,10 +59,8 @@ _NEEDS_RESPONSE_FIX = pytest.mark.xfail(
   "lookahead",
   [
     pytest.param((0.0,), id="momentum"),
-    pytest.param((1.0,), id="nesterov", marks=_NEEDS_RESPONSE_FIX),
-    pytest.param(
-      (0.25, 0.5, 0.75, 1.0), id="smoothed_nesterov", marks=_NEEDS_RESPONSE_FIX
-    ),
+    pytest.param((1.0,), id="nesterov"),
+    pytest.param((0.25, 0.5, 0.75, 1.0), id="smoothed_nesterov"),
   ],
 )
 def test_seed_signals_match_reference(dtype, lookahead):

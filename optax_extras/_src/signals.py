@@ -69,28 +69,32 @@ def response(
 ) -> jax.Array:
   """The updates `transform` makes when fed `signal` as its gradient.
 
-  Step `i` feeds the gradient `signal[i]`. The parameter is minus the epoch,
-  `theta_i = -i`, and `grad_fn(theta) = interpolate(signal, -theta)`, so a
-  look-ahead transform reads the signal at fractional epochs, and a step
-  down a positive gradient looks forward in time, as Nesterov momentum on a
-  signal does, `v = gamma v + lr g(i + gamma v)`. Scale-by transforms return
-  the rescaled signal; full optimizers, which include the descent sign,
-  return its negative. Traceable: `jax.jit` or `jax.vmap` it over signals or
-  hyperparameters.
+  Step `i` feeds the gradient `signal[i]`. The parameter starts at 0 and
+  moves by the updates; during step `i`, at the parameter `theta_i`, the
+  gradient at a point `theta` is the signal read at the epoch
+  `i + (theta_i - theta)`, so a look-ahead transform reads the signal at
+  fractional epochs, and a step down a positive gradient looks forward in
+  time, as Nesterov momentum on a signal does, `v = gamma v + lr g(i + gamma
+  v)`. Scale-by transforms return the rescaled signal; full optimizers,
+  which include the descent sign, return its negative. Traceable: `jax.jit`
+  or `jax.vmap` it over signals or hyperparameters.
   """
   signal = jnp.asarray(signal)
   transform = optax.with_extra_args_support(transform)
 
-  def grad_fn(theta: jax.Array) -> jax.Array:
-    return interpolate(signal, -theta)
+  def step(carry, epoch):
+    state, theta = carry
 
-  def step(state, epoch):
-    theta = -epoch.astype(signal.dtype)
+    def grad_fn(point: jax.Array) -> jax.Array:
+      return interpolate(signal, epoch + (theta - point))
+
     updates, state = transform.update(
       signal[epoch], state, theta, grad_fn=grad_fn
     )
-    return state, updates
+    return (state, optax.apply_updates(theta, updates)), updates
 
-  state = transform.init(jnp.zeros((), signal.dtype))
-  _, updates = jax.lax.scan(step, state, jnp.arange(signal.shape[0]))
+  theta = jnp.zeros((), signal.dtype)
+  _, updates = jax.lax.scan(
+    step, (transform.init(theta), theta), jnp.arange(signal.shape[0])
+  )
   return updates
