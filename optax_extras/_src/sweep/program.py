@@ -375,7 +375,7 @@ class Chunks:
       num_blocks = ceil_div(num_blocks, num_slots) * num_slots
     used = range(min(num_blocks, len(self._devices)))
     executables = [self._executable(slot) for slot in used]
-    mine = []  # (block, outputs), dispatched before any is read.
+    mine = []  # This process's outputs, all dispatched before any is read.
     for block in range(num_blocks):
       slot = block % num_slots - self._first_slot
       if 0 <= slot < len(self._devices):
