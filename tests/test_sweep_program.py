@@ -118,7 +118,7 @@ def test_same_bits_on_any_device_count_and_chunk_size(tmp_path):
         )
 
 
-# --- The compile cache ---------------------------------------------------------
+# --- The compile cache -------------------------------------------------------
 
 
 def compilations() -> int:
