@@ -7,6 +7,7 @@ process's default.
 
 import functools
 import pathlib
+import warnings
 import zipfile
 from collections.abc import Callable
 
@@ -29,14 +30,19 @@ from optax_extras._src.io import atomic_write
 def cached(path: pathlib.Path, compute: Callable[[], dict[str, np.ndarray]]):
   """The arrays saved at `path`; if absent, computed and saved atomically.
 
-  Two runs may save the same file at once: each writes its own temporary
-  file, and the file at `path` is always one whole `.npz`.
-
-  Raises:
-    ValueError: naming `path`, if the file there is not a readable `.npz`.
+  A file at `path` that is not a readable `.npz` is never used: the arrays
+  are computed again, with a warning naming it, as the sweep engine does
+  with a damaged checkpoint. Two runs may save the same file at once: each
+  writes its own temporary file, and `path` always holds one whole `.npz`.
   """
   if path.exists():
-    return _load(path)
+    try:
+      return _load(path)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+      warnings.warn(
+        f"{path}: unreadable saved arrays ({error}); computing them again.",
+        stacklevel=2,
+      )
   arrays = compute()
   path.parent.mkdir(parents=True, exist_ok=True)
   atomic_write(path, lambda file: np.savez(file, **arrays))
@@ -44,17 +50,11 @@ def cached(path: pathlib.Path, compute: Callable[[], dict[str, np.ndarray]]):
 
 
 def _load(path: pathlib.Path) -> dict[str, np.ndarray]:
-  try:
-    saved = np.load(path)
-    if not isinstance(saved, np.lib.npyio.NpzFile):
-      raise ValueError("not an .npz archive")
-    with saved:
-      return dict(saved)
-  except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-    raise ValueError(
-      f"{path}: unreadable saved arrays ({error}); delete the file to "
-      "compute them again."
-    ) from error
+  saved = np.load(path)
+  if not isinstance(saved, np.lib.npyio.NpzFile):
+    raise ValueError("one array (.npy), not an .npz archive")
+  with saved:
+    return dict(saved)
 
 
 def _float64(compute: Callable) -> Callable:

@@ -132,11 +132,16 @@ def _write_bad_file(path: pathlib.Path, kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["garbage", "truncated", "npy"])
-def test_unreadable_saved_arrays_are_an_error_naming_the_file(tmp_path, kind):
+def test_unreadable_saved_arrays_are_computed_again_with_a_warning(
+  tmp_path, kind
+):
   path = tmp_path / "job.npz"
   _write_bad_file(path, kind)
-  with pytest.raises(ValueError, match=re.escape(str(path))):
-    compute.cached(path, lambda: pytest.fail("recomputed"))
+  with pytest.warns(UserWarning, match=re.escape(str(path))):
+    arrays = compute.cached(path, lambda: {"x": np.arange(2.0)})
+  assert arrays["x"].tolist() == [0.0, 1.0]
+  again = compute.cached(path, lambda: pytest.fail("recomputed"))
+  assert again["x"].tolist() == [0.0, 1.0]
 
 
 # --- Worker processes -------------------------------------------------------
