@@ -262,10 +262,10 @@ def _die_with_parent() -> None:
 
   Else a worker whose parent was killed (SIGKILL runs no clean-up) would
   finish its computation and take the next ones, for minutes. A thread waits
-  on the parent's sentinel (`multiprocessing.parent_process`), which becomes
-  ready when the parent exits: on every platform and start method, without
-  polling, unlike ``prctl(PR_SET_PDEATHSIG)`` (Linux only) or watching
-  ``os.getppid()`` (unchanged on Windows when the parent dies).
+  on the parent's sentinel (`multiprocessing.parent_process`), which the
+  Python documentation defines as ready when that process ends (a file
+  descriptor on POSIX, a handle on Windows): no polling and no Linux-only
+  ``prctl(PR_SET_PDEATHSIG)``. Tested on Linux.
   """
   parent = multiprocessing.parent_process()
 
