@@ -18,6 +18,10 @@ import optax_extras
 from optax_extras import SweepResult, landscapes, sweep
 from optax_extras import load_sweep as load
 
+# Lanes are compared with float64 loops; test_sweep_checks.py and
+# test_sweep_program.py cover float32.
+pytestmark = pytest.mark.float64
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HILLS = landscapes.get("hills_and_canyon")
 STARTS = np.array([[-2.8, -2.5], [1.5, 2.0], [0.3, -1.7], [2.5, 0.5]])

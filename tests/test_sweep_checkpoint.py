@@ -18,6 +18,8 @@ from optax_extras import landscapes, sweep
 from optax_extras import load_sweep as load
 from tests.test_sweep import assert_same, run_script
 
+pytestmark = pytest.mark.float32  # The users' default.
+
 HILLS = landscapes.get("hills_and_canyon")
 KWARGS = dict(
   grid={"learning_rate": np.array([0.01, 0.1, 0.3])},

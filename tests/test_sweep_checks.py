@@ -10,6 +10,8 @@ import optax_extras
 from optax_extras import landscapes, sweep
 from tests.test_sweep import assert_same
 
+pytestmark = pytest.mark.float32  # The users' default.
+
 HILLS = landscapes.get("hills_and_canyon")
 STARTS = np.array([[-2.8, -2.5], [1.5, 2.0]])
 
