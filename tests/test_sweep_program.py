@@ -36,10 +36,12 @@ OPTIMIZERS = {
   "adagrad_family": (optax_extras.adagrad_family, ("power", [0.5, 0.25])),
 }
 RATES = [0.01, 0.1, 1.0, 1e15]  # The largest makes SGD diverge.
-NUM_STARTS = 2050  # 16,400 lanes: 5 blocks, so 4 devices all get some.
+# 98,400 lanes: 4 calls of the program (25 when recording), so 4 devices
+# all get some.
+NUM_STARTS = 12300
 # Chunk sizes each device count runs (None: one chunk); 1 device is the
-# reference, the others differ from it in devices and where blocks begin.
-CHUNKS = {1: (None, 1000), 2: (3001,), 3: (None,), 4: (None, 777)}
+# reference, the others differ from it in devices and where calls begin.
+CHUNKS = {1: (None, 40000), 2: (30001,), 3: (None,), 4: (None, 7777)}
 
 
 def compute(num_devices: int, path: str) -> None:

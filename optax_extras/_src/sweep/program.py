@@ -10,23 +10,24 @@ baselines; the numbers are in BENCHMARKS.md):
   what does not depend on a lane (Adam's step count, bias correction) stays
   a scalar. A `Landscape` is called through its elementwise ``fn(x, y)``;
   another loss gets ``jnp.stack([x, y])``.
-- One executable for every block. The compiled program computes one block of
-  `BLOCK` consecutive lanes (the last lane repeated past the end); it is
-  compiled for one device, without partitioning, and the host hands blocks to
-  the devices in turn. Chunk size, device count and process count only decide
-  which device runs which block, never the code a lane runs, so a lane's
-  result is the same bits whatever they are. (A program partitioned over a
+- One executable for every call. The compiled program computes a fixed
+  number of consecutive lanes (`lanes_per_call`; the last lane repeated past
+  the end), in blocks of `BLOCK` (``lax.map``); it is compiled for one
+  device, without partitioning, and the host hands calls to the devices in
+  turn. Chunk size, device count and process count only decide which device
+  runs which lanes, never the code a lane runs, so a lane's result is the
+  same bits whatever they are. (A program partitioned over a
   mesh would not do: XLA compiles it apart from the one-device program and
   rewrites Adam's ``moment / (1 - b**t)`` there as ``moment * (1 / (1 -
   b**t))``, which changes the last bit.)
 - Chunks: the caller loops over chunks of lanes (bounded memory, progress
-  bar, checkpoints); a chunk is a run of blocks.
+  bar, checkpoints); a chunk is a run of calls.
 - Compile cache: keyed by the caller's content fingerprint of the lane
   computation (else the functions' identity), the grid's names and dtypes and
   the starts' dtype. Grid values and starts are runtime arguments, padded to
   a power of two (at least 16), so other values, or a few more of them,
   reuse the compilation.
-- Processes: under ``jax.distributed``, the blocks of a chunk are dealt over
+- Processes: under ``jax.distributed``, the calls of a chunk are dealt over
   all devices of all processes (process by process); each process runs those
   of its own devices, and ``process_allgather`` gives every process the
   whole chunk.
@@ -48,9 +49,16 @@ from optax_extras._src.landscapes import Landscape
 
 LossFn = Callable[[jax.Array], jax.Array]
 # Lanes per block. On the 2-core AVX-512 CPU of BENCHMARKS.md, Adam ran
-# fastest with 4096 to 8192 (1024: 20% slower, 16384: 25% slower); a block of
-# 125 steps takes milliseconds, its dispatch about 0.1 ms.
+# fastest with 4096 to 8192 (1024: 20% slower, 16384: 25% slower).
 BLOCK = 4096
+
+
+def lanes_per_call(record_every: int | None) -> int:
+  """Lanes of one call of the compiled program: 8 blocks (a call from Python
+  costs about 0.3 ms), or 1 when trajectories are recorded (their memory)."""
+  return BLOCK * (8 if record_every is None else 1)
+
+
 _CACHE_SIZE = 32  # Compiled programs kept (least recently used dropped).
 
 
@@ -177,28 +185,36 @@ def block_program(
   tol: float | None,
   record_every: int | None,
 ) -> Callable[..., dict[str, jax.Array]]:
-  """``program(first_lane, sizes, grid_values, xs, ys)``: `BLOCK` lanes.
+  """``program(first_lane, sizes, grid_values, xs, ys)``: a call's lanes.
 
   Computes lanes ``first_lane + i`` (clamped to the last lane) for ``i``
-  below `BLOCK`; lane = configuration * num_starts + start, configurations in
-  row-major order of the grid axes. ``sizes`` holds the length of each grid
-  axis, then num_starts (the arrays may be padded past them).
+  below `lanes_per_call(record_every)`, in blocks of `BLOCK` (``lax.map``);
+  lane = configuration * num_starts + start, configurations in row-major
+  order of the grid axes. ``sizes`` holds the length of each grid axis, then
+  num_starts (the arrays may be padded past them).
   """
   run_block = jax.vmap(
     lane_program(
       make_optimizer, elementwise_loss(loss_fn), num_steps, tol, record_every
     )
   )
+  num_lanes_here = lanes_per_call(record_every)
 
   def program(first_lane, sizes, grid_values, xs, ys):
     num_lanes = jnp.prod(sizes)
-    lane = first_lane + jnp.arange(BLOCK, dtype=jnp.int32)
+    lane = first_lane + jnp.arange(num_lanes_here, dtype=jnp.int32)
     config, start = jnp.divmod(jnp.minimum(lane, num_lanes - 1), sizes[-1])
     hyperparams = {}
     for axis in reversed(range(len(grid_names))):
       config, index = jnp.divmod(config, sizes[axis])
       hyperparams[grid_names[axis]] = grid_values[axis][index]
-    return run_block(hyperparams, xs[start], ys[start])
+    blocks = jax.tree.map(
+      lambda a: a.reshape(-1, BLOCK), (hyperparams, xs[start], ys[start])
+    )
+    outputs = jax.lax.map(lambda block: run_block(*block), blocks)
+    return jax.tree.map(
+      lambda a: a.reshape(num_lanes_here, *a.shape[2:]), outputs
+    )
 
   return program
 
@@ -332,6 +348,7 @@ class Chunks:
       else ("content", cache_key)
     )
     key = (identity, names, num_steps, tol, record_every, BLOCK)
+    self._lanes_per_call = lanes_per_call(record_every)
     self._program = _program(
       key,
       lambda: block_program(
@@ -339,8 +356,8 @@ class Chunks:
       ),
     )
 
-    # Blocks are dealt over all devices, process by process: each process
-    # owns an equal run of "slots" and runs the blocks dealt to them.
+    # Calls are dealt over all devices, process by process: each process
+    # owns an equal run of "slots" and makes the calls dealt to them.
     devices = sorted(jax.devices(), key=lambda d: (d.process_index, d.id))
     local = [d for d in devices if d.process_index == jax.process_index()]
     if len(local) * jax.process_count() != len(devices):
@@ -368,18 +385,19 @@ class Chunks:
 
   def __call__(self, first_lane: int) -> dict[str, np.ndarray]:
     rows = min(self.chunk_size, self.num_lanes - first_lane)
-    num_blocks = ceil_div(rows, BLOCK)
+    num_calls = ceil_div(rows, self._lanes_per_call)
     num_slots = self._num_slots
     distributed = jax.process_count() > 1
-    if distributed:  # Every process runs as many blocks.
-      num_blocks = ceil_div(num_blocks, num_slots) * num_slots
-    used = range(min(num_blocks, len(self._devices)))
+    if distributed:  # Every process makes as many calls.
+      num_calls = ceil_div(num_calls, num_slots) * num_slots
+    used = range(min(num_calls, len(self._devices)))
     executables = [self._executable(slot) for slot in used]
     mine = []  # This process's outputs, all dispatched before any is read.
-    for block in range(num_blocks):
-      slot = block % num_slots - self._first_slot
+    for call in range(num_calls):
+      slot = call % num_slots - self._first_slot
       if 0 <= slot < len(self._devices):
-        lane = np.int32(min(first_lane + block * BLOCK, self.num_lanes - 1))
+        lane = first_lane + call * self._lanes_per_call
+        lane = np.int32(min(lane, self.num_lanes - 1))
         outputs = executables[slot](
           jax.device_put(lane, self._devices[slot]), *self._arguments[slot]
         )
@@ -389,8 +407,8 @@ class Chunks:
       for name in self.shapes
     }
     if distributed:
-      # Process p ran blocks r * slots + p * L + i (round r, its slot i):
-      # gathered (p, r * L + i) to block order (r, p, i).
+      # Process p made calls r * slots + p * L + i (round r, its slot i):
+      # gathered (p, r * L + i) to call order (r, p, i).
       per_process = len(self._devices)
       gathered = multihost_utils.process_allgather(local, tiled=False)
       local = {
