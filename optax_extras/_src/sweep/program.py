@@ -249,13 +249,8 @@ _counts = collections.Counter()
 
 
 def cache_info() -> CacheInfo:
+  """Counts since the process started (for tests of the compile cache)."""
   return CacheInfo(_counts["hits"], _counts["misses"], _counts["compiled"])
-
-
-def cache_clear() -> None:
-  with _lock:
-    _programs.clear()
-    _counts.clear()
 
 
 class _Program:
