@@ -16,7 +16,8 @@ baselines; the numbers are in BENCHMARKS.md):
   device, without partitioning, and the host hands calls to the devices in
   turn. Chunk size, device count and process count only decide which device
   runs which lanes, never the code a lane runs, so a lane's result is the
-  same bits whatever they are. (A program partitioned over a
+  same bits whatever they are (on one kind of CPU: XLA compiles for the
+  host's instruction set). (A program partitioned over a
   mesh would not do: XLA compiles it apart from the one-device program and
   rewrites Adam's ``moment / (1 - b**t)`` there as ``moment * (1 / (1 -
   b**t))``, which changes the last bit.)

@@ -32,8 +32,8 @@ identical function defined anew is not compiled again.
 Design: see ``optax_extras/_src/sweep/program.py``. One compiled program
 computes a block of lanes; the blocks are dealt over the devices, and under
 ``jax.distributed`` over the devices of every process, so a lane's result is
-the same bits whatever the chunk size, device count or process count. On a
-CPU host, ask for a device per core before JAX starts:
+the same bits whatever the chunk size, device count or process count (on
+one kind of CPU). On a CPU host, ask for a device per core before JAX starts:
 ``jax.config.update("jax_num_cpu_devices", 2)`` or
 ``XLA_FLAGS=--xla_force_host_platform_device_count=2`` (``python -m
 experiments`` does); this module uses the devices it is given. Under
