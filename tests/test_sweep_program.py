@@ -14,7 +14,7 @@ import optax_extras
 from optax_extras import landscapes
 from optax_extras._src.sweep import program as programs
 
-pytestmark = pytest.mark.float64  # As the subprocesses.
+pytestmark = pytest.mark.float64  # In-process tests: float64 inputs.
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HILLS = landscapes.get("hills_and_canyon")
@@ -45,43 +45,49 @@ CHUNKS = {1: (None, 40000), 2: (30001,), 3: (None,), 4: (None, 7777)}
 
 
 def compute(num_devices: int, path: str) -> None:
-  """Every optimizer × dtype × chunk size of `num_devices`, saved to `path`."""
+  """Every optimizer × dtype × chunk size of `num_devices`, saved to `path`:
+  float32 as users get it (x64 off), float64 with x64 on."""
   assert jax.device_count() == num_devices, jax.devices()
   results = {}
   for dtype in ("float32", "float64"):
-    starts = np.random.default_rng(0).uniform(-3, 3, (NUM_STARTS, 2))
-    for name, (make, (axis, values)) in OPTIMIZERS.items():
-      grid = {
-        "learning_rate": np.array(RATES, dtype),
-        axis: np.array(values, dtype),
-      }
-      for chunk_size in CHUNKS[num_devices]:
-        chunks = programs.Chunks(
-          make,
-          HILLS,
-          grid,
-          starts.astype(dtype),
-          num_steps=25,
-          tol=0.5,
-          record_every=10 if name == "adam" else None,
-          chunk_size=chunk_size or 2**20,
-        )
-        parts = [
-          chunks(first)
-          for first in range(0, chunks.num_lanes, chunks.chunk_size)
-        ]
-        for field in parts[0]:
-          results[f"{name}/{dtype}/{chunk_size}/{field}"] = np.concatenate(
-            [part[field] for part in parts]
-          )
+    with jax.enable_x64(dtype == "float64"):
+      results.update(_compute(num_devices, dtype))
   np.savez(path, **results)
+
+
+def _compute(num_devices: int, dtype: str) -> dict[str, np.ndarray]:
+  results = {}
+  starts = np.random.default_rng(0).uniform(-3, 3, (NUM_STARTS, 2))
+  for name, (make, (axis, values)) in OPTIMIZERS.items():
+    grid = {
+      "learning_rate": np.array(RATES, dtype),
+      axis: np.array(values, dtype),
+    }
+    for chunk_size in CHUNKS[num_devices]:
+      chunks = programs.Chunks(
+        make,
+        HILLS,
+        grid,
+        starts.astype(dtype),
+        num_steps=25,
+        tol=0.5,
+        record_every=10 if name == "adam" else None,
+        chunk_size=chunk_size or 2**20,
+      )
+      parts = [
+        chunks(first) for first in range(0, chunks.num_lanes, chunks.chunk_size)
+      ]
+      for field in parts[0]:
+        results[f"{name}/{dtype}/{chunk_size}/{field}"] = np.concatenate(
+          [part[field] for part in parts]
+        )
+  return results
 
 
 def run_on_devices(num_devices: int, path: str) -> subprocess.Popen:
   code = (
     "import jax\n"
     f"jax.config.update('jax_num_cpu_devices', {num_devices})\n"
-    "jax.config.update('jax_enable_x64', True)\n"
     "from tests.test_sweep_program import compute\n"
     f"compute({num_devices}, {path!r})\n"
   )
