@@ -12,11 +12,8 @@ A module states its precision once, ``pytestmark = pytest.mark.float32``; a
 test's own marker wins over its module's. A test that requests the
 `precision` fixture gets ``"float32"`` or ``"float64"`` (to pick a tolerance).
 
-Transition: tests that state no precision run in float64, the old
-process-wide default, and their modules are imported in float64 too (module
-constants such as ``jnp.array(...)`` keep their old dtype). Run them in
-float32 with ``pytest --unmarked-precision=float32`` to see which can switch.
-Once every module states its precision, the default becomes float32.
+Tests that state no precision (the doctests) run in float32, the users'
+default; ``pytest --unmarked-precision=float64`` runs them in float64.
 
 Fixtures wider than one test (``scope="module"``) are set up outside the
 test's precision, in float32: they enter ``jax.enable_x64`` themselves.
@@ -32,8 +29,8 @@ def pytest_addoption(parser):
   parser.addoption(
     "--unmarked-precision",
     choices=PRECISIONS,
-    default="float64",
-    help="precision of tests with no precision marker (default: float64)",
+    default="float32",
+    help="precision of tests with no precision marker (default: float32)",
   )
 
 
@@ -47,7 +44,7 @@ def pytest_configure(config):
 
 
 def _unmarked(config) -> str:
-  return config.getoption("--unmarked-precision", "float64")
+  return config.getoption("--unmarked-precision", "float32")
 
 
 @pytest.hookimpl(wrapper=True)
