@@ -41,7 +41,7 @@ WITH_MINIMA = tuple(
 )
 
 
-# --- Float64 NumPy references, written from the formulas (FIGURES.md, VLSE). ---
+# --- Float64 NumPy references, written from the formulas (the seeds, VLSE). ---
 
 
 def _ackley(x, y):

@@ -101,7 +101,7 @@ class Landscape:
     return tuple(minimum for minimum in self.minima if minimum.is_global)
 
 
-# --- Seed 000 (FIGURES.md section B) -----------------------------------------
+# --- Seed 000: the article "Neural network optimization methods" ----------
 
 
 def _wobbly(x, y):
@@ -158,7 +158,7 @@ def _two_minimums(x, y):
   )
 
 
-# --- Seeds 002 and 003 (FIGURES.md sections C, D) ------------------------------
+# --- Seeds 002 (an article) and 003 (a TensorFlow 1 notebook) -----------------
 
 
 def _saddle(x, y):
@@ -286,7 +286,7 @@ def _levi_n13(x, y):
 # the six-hump camel's and Styblinski-Tang's were checked against Newton's
 # method in 50-digit decimal arithmetic and are the correctly rounded floats.
 
-_SEED_000 = "seed 000, FIGURES.md section B"
+_SEED_000 = "seed 000: the article 'Neural network optimization methods'"
 _SEED_000_START = (-2.8, -2.5)
 _SEED_000_BOUNDS = ((-3.0, 3.0), (-3.0, 3.0))
 _VLSE = "Surjanovic & Bingham, Virtual Library of Simulation Experiments"
@@ -374,7 +374,7 @@ _BUILTIN: tuple[Landscape, ...] = (
     (-1.5, 1e-3),
     ((-2.0, 2.0), (-2.0, 2.0)),
     (),
-    "seed 002, FIGURES.md section C",
+    "seed 002: an article implementing the main optimizers in NumPy",
   ),
   # Seed 003; the window is the notebook's default (-4.5, 4.5) unless it set one.
   Landscape(
@@ -383,7 +383,7 @@ _BUILTIN: tuple[Landscape, ...] = (
     (-4.0, 4.0),
     ((-4.5, 4.5), (-4.5, 4.5)),
     (Minimum((0.0, 0.0), 0.0),),
-    "seed 003, FIGURES.md section D",
+    "seed 003: a TensorFlow 1 notebook of optimizer paths",
   ),
   Landscape(
     "booth",
@@ -391,7 +391,7 @@ _BUILTIN: tuple[Landscape, ...] = (
     (1.0, -2.0),
     ((-3.0, 6.0), (-3.0, 6.0)),
     (Minimum((1.0, 3.0), 0.0),),
-    "seed 003, FIGURES.md section D; " + _VLSE,
+    "seed 003: a TensorFlow 1 notebook of optimizer paths; " + _VLSE,
   ),
   Landscape(
     "hyperbolic_saddle",
@@ -399,7 +399,7 @@ _BUILTIN: tuple[Landscape, ...] = (
     (0.0001, 3.0),
     ((-4.0, 4.0), (-4.0, 4.0)),
     (),
-    "seed 003, FIGURES.md section D",
+    "seed 003: a TensorFlow 1 notebook of optimizer paths",
   ),
   Landscape(
     "beale",
@@ -407,7 +407,7 @@ _BUILTIN: tuple[Landscape, ...] = (
     (1.5, 2.0),
     ((-4.5, 4.5), (-4.5, 4.5)),
     (Minimum((3.0, 0.5), 0.0),),
-    "seed 003, FIGURES.md section D; " + _VLSE,
+    "seed 003: a TensorFlow 1 notebook of optimizer paths; " + _VLSE,
   ),
   # Classic benchmarks: bounds are the usual domain, or a plotting window
   # where the usual domain is too large to see anything (noted).
