@@ -16,6 +16,7 @@ import numpy as np
 import optax
 
 import optax_extras
+from optax_extras._src.io import atomic_write
 
 
 @dataclasses.dataclass(frozen=True)
@@ -561,5 +562,5 @@ def run(names: list[str], *, quick: bool, path) -> str:
     print(table.markdown(), flush=True)
     parts.append(table.markdown())
   text = "\n".join(parts)
-  path.write_text(text, encoding="utf-8")
+  atomic_write(path, lambda file: file.write(text.encode()))
   return text
