@@ -64,3 +64,24 @@ def test_the_wheel_holds_the_library_only(tmp_path):
     if line.startswith("Requires-Dist:") and "extra ==" not in line
   }
   assert required == {_name(r) for r in PYPROJECT["project"]["dependencies"]}
+
+
+@pytest.mark.float32
+def test_public_names_are_not_shadowed_by_modules():
+  """``optax_extras.sweep`` is the function, and no module hides behind a
+  public name: the implementation lives in ``optax_extras._src``."""
+  import importlib
+  import types
+
+  assert callable(optax_extras.sweep)
+  assert not isinstance(optax_extras.sweep, types.ModuleType)
+  with pytest.raises(ModuleNotFoundError):
+    importlib.import_module("optax_extras.sweep")
+  modules = {
+    name
+    for name in optax_extras.__all__
+    if isinstance(getattr(optax_extras, name), types.ModuleType)
+  }
+  assert modules == {"landscapes", "signals"}  # Public namespaces.
+  public = {p.stem for p in (ROOT / "optax_extras").glob("*.py")}
+  assert public == {"__init__", "landscapes", "signals"}
