@@ -1,4 +1,4 @@
-"""Command line: `python -m experiments {gallery,signals,paths,training,benchmark,list}`."""
+"""Command line: `python -m experiments {gallery,signals,paths,training,benchmark,explore,list}`."""
 
 import argparse
 import os
@@ -101,6 +101,25 @@ def main(argv: list[str] | None = None) -> int:
     "--out", type=pathlib.Path, default=pathlib.Path("BENCHMARKS.md")
   )
 
+  explore = commands.add_parser(
+    "explore",
+    help="serve the explorer: steer optimizers on any surface in a browser",
+  )
+  explore.add_argument(
+    "--host", default="127.0.0.1", help="address (default: 127.0.0.1)"
+  )
+  explore.add_argument(
+    "--port", type=int, default=8765, help="port (default: 8765; 0: any)"
+  )
+  explore.add_argument(
+    "--register",
+    action="append",
+    default=[],
+    metavar="MODULE:FUNCTION",
+    help="call FUNCTION of MODULE, which registers or returns landscapes "
+    "(repeatable)",
+  )
+
   commands.add_parser("list", help="list the figures of the catalogue")
 
   args = parser.parse_args(argv)
@@ -109,6 +128,14 @@ def main(argv: list[str] | None = None) -> int:
       print(f"signals {method.name:32s} {method.title}")
     for figure in PATH_FIGURES:
       print(f"paths   {figure.name:32s} {figure.title}")
+    return 0
+  if args.command == "explore":
+    from experiments.explore import server
+
+    try:
+      server.serve(args.host, args.port, args.register)
+    except (ValueError, OSError) as error:
+      _refuse(f"explore: {error}")
     return 0
   _check_out(args.command, args.out)
   start = time.perf_counter()

@@ -1,0 +1,413 @@
+"""The explorer's JSON API: requests checked field by field, then computed.
+
+Each handler takes the decoded JSON body (or the query) and returns a
+JSON-ready dict, or raises `BadRequest` naming the field at fault. Nothing a
+client sends is evaluated: names are looked up in the registries, numbers
+are checked to be finite numbers in their range, and the Python that "copy
+as Python" shows is written from registry text and checked numbers.
+"""
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from experiments.explore import engine, snippets
+from experiments.explore import optimizers as registry
+from optax_extras import landscapes
+
+MAX_STEPS = 10_000
+MAX_LANES = 100_000
+MAX_POINTS = 2**20  # Points of paths in one answer (lanes × records).
+MAX_RESOLUTION = 256  # Basin maps: starts per axis.
+MAX_SURFACE = 512  # Surface grids: points per axis.
+MAX_COORDINATE = 1e30  # Starts and bounds: finite in float32.
+DEFAULT_RESOLUTION = 128
+
+
+class BadRequest(ValueError):
+  """A request the API refuses: HTTP 400 with ``{"error", "field"}``."""
+
+  def __init__(self, field: str, problem: str):
+    super().__init__(f"{field}: {problem}")
+    self.field = field
+
+
+def limits() -> dict[str, int]:
+  return {
+    "num_steps": MAX_STEPS,
+    "lanes": MAX_LANES,
+    "points": MAX_POINTS,
+    "resolution": MAX_RESOLUTION,
+  }
+
+
+# --- Fields ---------------------------------------------------------------
+
+
+def _is_number(value: Any) -> bool:
+  return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _number(field: str, value: Any, low=-math.inf, high=math.inf) -> float:
+  if not _is_number(value):
+    raise BadRequest(field, f"must be a number, got {_shown(value)}")
+  value = float(value)  # An int too large for a float raises OverflowError.
+  if not math.isfinite(value) or not low <= value <= high:
+    raise BadRequest(field, f"must be in [{low}, {high}], got {value}")
+  return value
+
+
+def _integer(field: str, value: Any, low: int, high: int) -> int:
+  if isinstance(value, bool) or not isinstance(value, int):
+    raise BadRequest(field, f"must be an integer, got {_shown(value)}")
+  if not low <= value <= high:
+    raise BadRequest(field, f"must be in [{low}, {high}], got {value}")
+  return value
+
+
+def _shown(value: Any) -> str:
+  text = repr(value)
+  return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _object(body: Any) -> Mapping[str, Any]:
+  if not isinstance(body, dict):
+    raise BadRequest("body", "must be a JSON object")
+  return body
+
+
+def _fields(
+  body: Mapping[str, Any], required: set[str], optional: set[str]
+) -> None:
+  unknown = sorted(set(body) - required - optional)
+  if unknown:
+    raise BadRequest(unknown[0], "unknown field")
+  missing = sorted(required - set(body))
+  if missing:
+    raise BadRequest(missing[0], "missing")
+
+
+def _landscape(value: Any) -> landscapes.Landscape:
+  if not isinstance(value, str) or value not in landscapes.names():
+    raise BadRequest("landscape", f"unknown landscape {_shown(value)}")
+  return landscapes.get(value)
+
+
+def _optimizer(value: Any) -> registry.Optimizer:
+  if not isinstance(value, str) or value not in registry.names():
+    raise BadRequest("optimizer", f"unknown optimizer {_shown(value)}")
+  return registry.get(value)
+
+
+def _values(field: str, spec: registry.Hyperparameter, value: Any):
+  """A hyperparameter's values: a number, a list of numbers, or a range
+  ``{"from", "to", "count", "log"}`` (evenly spaced, geometric if log)."""
+  low, high = spec.low, spec.high
+  if _is_number(value):
+    return [_number(field, value, low, high)], None
+  if isinstance(value, list):
+    if not 1 <= len(value) <= MAX_LANES:
+      raise BadRequest(field, f"must hold 1 to {MAX_LANES} numbers")
+    return [
+      _number(f"{field}[{i}]", v, low, high) for i, v in enumerate(value)
+    ], None
+  if isinstance(value, dict):
+    unknown = sorted(set(value) - {"from", "to", "count", "log"})
+    if unknown:
+      raise BadRequest(f"{field}.{unknown[0]}", "unknown field")
+    for key in ("from", "to", "count"):
+      if key not in value:
+        raise BadRequest(f"{field}.{key}", "missing")
+    first = _number(f"{field}.from", value["from"], low, high)
+    last = _number(f"{field}.to", value["to"], low, high)
+    count = _integer(f"{field}.count", value["count"], 1, MAX_LANES)
+    log = value.get("log", False)
+    if not isinstance(log, bool):
+      raise BadRequest(f"{field}.log", "must be true or false")
+    if log and (first <= 0 or last <= 0):
+      raise BadRequest(f"{field}.from", "a log range needs from, to > 0")
+    spread = np.geomspace if log else np.linspace
+    values = spread(first, last, count).tolist()
+    return values, {"from": first, "to": last, "count": count, "log": log}
+  raise BadRequest(
+    field, f"must be a number, a list or a range, got {_shown(value)}"
+  )
+
+
+def _grid(
+  optimizer: registry.Optimizer, value: Any, *, lists: bool
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+  """Every hyperparameter of `optimizer` as a float32 axis (defaults for the
+  missing ones), in the optimizer's order, and how each was given."""
+  if value is None:
+    value = {}
+  if not isinstance(value, dict):
+    raise BadRequest("hyperparams", "must be an object name -> value")
+  for name in value:
+    if optimizer.hyperparameter(name) is None:
+      known = ", ".join(h.name for h in optimizer.hyperparameters)
+      raise BadRequest(
+        f"hyperparams.{name}",
+        f"not a hyperparameter of {optimizer.name} (it has {known or 'none'})",
+      )
+  grid, given = {}, {}
+  for spec in optimizer.hyperparameters:
+    field = f"hyperparams.{spec.name}"
+    chosen = value.get(spec.name, spec.default)
+    if not lists and not _is_number(chosen):
+      raise BadRequest(field, "a basin map takes one number per hyperparameter")
+    values, spread = _values(field, spec, chosen)
+    grid[spec.name] = np.asarray(values, np.float64).astype(np.float32)
+    given[spec.name] = spread if spread is not None else values
+  return grid, given
+
+
+def _check_builds(
+  optimizer: registry.Optimizer, grid: Mapping[str, np.ndarray]
+) -> None:
+  """`optimizer.make` accepts every value (each axis with the others at
+  their first value), as `sweep` checks, named if refused."""
+  first = {name: float(values[0]) for name, values in grid.items()}
+  try:
+    optimizer.make(**first)
+  except Exception as error:
+    raise BadRequest(
+      "hyperparams", f"{optimizer.name} refused: {error}"
+    ) from error
+  for name, values in grid.items():
+    if len(values) == 1:
+      continue
+    try:
+      optimizer.make(**{**first, name: values})
+      continue
+    except Exception:
+      pass
+    for value in np.unique(values):
+      try:
+        optimizer.make(**{**first, name: float(value)})
+      except Exception as error:
+        raise BadRequest(
+          f"hyperparams.{name}", f"{optimizer.name} refused {value}: {error}"
+        ) from error
+
+
+def _starts(value: Any) -> tuple[np.ndarray, list[list[float]]]:
+  """The starts in float32, and as given (for the settings and snippet)."""
+  if not isinstance(value, list) or not 1 <= len(value) <= MAX_LANES:
+    raise BadRequest("starts", f"must be a list of 1 to {MAX_LANES} [x, y]")
+  for i, point in enumerate(value):
+    if not isinstance(point, list) or len(point) != 2:
+      raise BadRequest(f"starts[{i}]", f"must be [x, y], got {_shown(point)}")
+    for axis, coordinate in zip("xy", point):
+      _number(
+        f"starts[{i}].{axis}", coordinate, -MAX_COORDINATE, MAX_COORDINATE
+      )
+  return np.asarray(value, np.float64).astype(np.float32), [
+    [float(x), float(y)] for x, y in value
+  ]
+
+
+def _bounds(value: Any, landscape: landscapes.Landscape):
+  if value is None:
+    return tuple(tuple(float(v) for v in axis) for axis in landscape.bounds)
+  if not isinstance(value, list) or len(value) != 2:
+    raise BadRequest("bounds", "must be [[xmin, xmax], [ymin, ymax]]")
+  bounds = []
+  for axis, pair in zip("xy", value):
+    field = f"bounds.{axis}"
+    if not isinstance(pair, list) or len(pair) != 2:
+      raise BadRequest(field, "must be [min, max]")
+    low, high = (
+      _number(field, v, -MAX_COORDINATE, MAX_COORDINATE) for v in pair
+    )
+    if not low < high:
+      raise BadRequest(field, f"must have min < max, got {[low, high]}")
+    bounds.append((low, high))
+  return tuple(bounds)
+
+
+def _json_floats(array: np.ndarray) -> list:
+  """Nested lists of floats, non-finite values as null (JSON has no NaN)."""
+  array = np.asarray(array, np.float64)
+  if np.isfinite(array).all():
+    return array.tolist()
+  return np.where(np.isfinite(array), array, None).tolist()
+
+
+# --- Endpoints ------------------------------------------------------------
+
+
+def options(registered: Mapping[str, str]) -> dict[str, Any]:
+  """GET /api/options: every landscape and optimizer, and the limits."""
+  surfaces = {}
+  for name in landscapes.names():
+    surface = landscapes.get(name)
+    surfaces[name] = {
+      "bounds": [list(axis) for axis in surface.bounds],
+      "start": list(surface.start),
+      "minima": [list(m.location) for m in surface.minima],
+      "source": surface.source or registered.get(name, ""),
+    }
+  return {
+    "landscapes": list(landscapes.names()),
+    "surfaces": surfaces,
+    "optimizers": [registry.get(n).to_json() for n in registry.names()],
+    "limits": limits(),
+  }
+
+
+def paths(body: Any, registered: Mapping[str, str]) -> dict[str, Any]:
+  """POST /api/paths: the trajectory of every setting × start."""
+  body = _object(body)
+  _fields(
+    body,
+    {"landscape", "optimizer", "starts", "num_steps"},
+    {"hyperparams", "record_every"},
+  )
+  landscape = _landscape(body["landscape"])
+  optimizer = _optimizer(body["optimizer"])
+  grid, given = _grid(optimizer, body.get("hyperparams"), lists=True)
+  num_steps = _integer("num_steps", body["num_steps"], 1, MAX_STEPS)
+  starts, starts_given = _starts(body["starts"])
+  grid_shape = [len(v) for v in grid.values()]
+  num_lanes = math.prod(grid_shape) * len(starts)
+  if num_lanes > MAX_LANES:
+    raise BadRequest(
+      "starts",
+      f"{num_lanes} paths (settings × starts) exceed the limit {MAX_LANES}",
+    )
+  record_every = body.get("record_every")
+  if record_every is None:  # Every step, or as few as fit in MAX_POINTS.
+    record_every = 1
+    while num_lanes * (num_steps // record_every + 1) > MAX_POINTS:
+      record_every += max(1, record_every // 4)
+  else:
+    record_every = _integer("record_every", record_every, 1, num_steps)
+    points = num_lanes * (num_steps // record_every + 1)
+    if points > MAX_POINTS:
+      raise BadRequest(
+        "record_every",
+        f"{points} points exceed the limit {MAX_POINTS}; record less often",
+      )
+  _check_builds(optimizer, grid)
+  result = engine.paths(
+    landscape,
+    optimizer,
+    grid,
+    starts,
+    num_steps=num_steps,
+    record_every=record_every,
+  )
+  lanes = num_lanes
+  settings = {
+    "landscape": landscape.name,
+    "optimizer": optimizer.name,
+    "hyperparams": given,
+    "starts": starts_given,
+    "num_steps": num_steps,
+    "record_every": record_every,
+  }
+  return {
+    "paths": _json_floats(result["trajectories"].reshape(lanes, -1, 2)),
+    "losses": _json_floats(result["trajectory_loss"].reshape(lanes, -1)),
+    "final_loss": _json_floats(result["final_loss"].reshape(lanes)),
+    "divergence_step": result["divergence_step"].reshape(lanes).tolist(),
+    "grid": {name: _json_floats(v) for name, v in grid.items()},
+    "grid_shape": grid_shape,
+    "record_every": record_every,
+    "settings": settings,
+    "python": snippets.paths_code(
+      landscape.name,
+      optimizer,
+      given,
+      starts_given,
+      num_steps,
+      record_every,
+      registered.get(landscape.name),
+    ),
+  }
+
+
+def basins(body: Any, registered: Mapping[str, str]) -> dict[str, Any]:
+  """POST /api/basins: which minimum each start of a grid reaches."""
+  body = _object(body)
+  _fields(
+    body,
+    {"landscape", "optimizer", "num_steps"},
+    {"hyperparams", "resolution", "bounds"},
+  )
+  landscape = _landscape(body["landscape"])
+  optimizer = _optimizer(body["optimizer"])
+  grid, given = _grid(optimizer, body.get("hyperparams"), lists=False)
+  num_steps = _integer("num_steps", body["num_steps"], 1, MAX_STEPS)
+  resolution = _integer(
+    "resolution",
+    body.get("resolution", DEFAULT_RESOLUTION),
+    2,
+    MAX_RESOLUTION,
+  )
+  bounds = _bounds(body.get("bounds"), landscape)
+  _check_builds(optimizer, grid)
+  hyperparams = {name: float(v[0]) for name, v in grid.items()}
+  result = engine.basins(
+    landscape,
+    optimizer,
+    hyperparams,
+    bounds=bounds,
+    resolution=resolution,
+    num_steps=num_steps,
+  )
+  settings = {
+    "landscape": landscape.name,
+    "optimizer": optimizer.name,
+    "hyperparams": {name: v[0] for name, v in given.items()},
+    "num_steps": num_steps,
+    "resolution": resolution,
+    "bounds": [list(axis) for axis in bounds],
+  }
+  return {
+    "labels": result["labels"].reshape(-1).tolist(),
+    "final_loss": _json_floats(result["final_loss"].reshape(-1)),
+    "resolution": resolution,
+    "bounds": [list(axis) for axis in bounds],
+    "minima": [list(m.location) for m in landscape.minima],
+    "settings": settings,
+    "python": snippets.basins_code(
+      landscape.name,
+      optimizer,
+      settings["hyperparams"],
+      bounds,
+      resolution,
+      num_steps,
+      registered.get(landscape.name),
+    ),
+  }
+
+
+def surface(query: Mapping[str, list[str]]) -> dict[str, Any]:
+  """GET /api/surface?landscape=NAME&resolution=N: losses on a grid."""
+  unknown = sorted(set(query) - {"landscape", "resolution"})
+  if unknown:
+    raise BadRequest(unknown[0], "unknown field")
+  if len(query.get("landscape", [])) != 1:
+    raise BadRequest("landscape", "give one landscape name")
+  landscape = _landscape(query["landscape"][0])
+  resolution = 160
+  if "resolution" in query:
+    text = query["resolution"][0]
+    if not (len(query["resolution"]) == 1 and text.isdigit() and len(text) < 6):
+      raise BadRequest("resolution", f"must be an integer, got {_shown(text)}")
+    resolution = _integer("resolution", int(text), 2, MAX_SURFACE)
+  bounds = _bounds(None, landscape)
+  values = engine.surface_values(landscape, bounds, resolution)
+  finite = values[np.isfinite(values)]
+  return {
+    "landscape": landscape.name,
+    "bounds": [list(axis) for axis in bounds],
+    "resolution": resolution,
+    "values": _json_floats(values.reshape(-1)),
+    "min": float(finite.min()) if finite.size else None,
+    "max": float(finite.max()) if finite.size else None,
+  }

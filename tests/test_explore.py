@@ -1,0 +1,759 @@
+"""The explorer's API, in process: every endpoint, limit and bad input, the
+numbers against `optax_extras.sweep`, "copy as Python" run, and a load."""
+
+import concurrent.futures
+import http.client
+import json
+import socket
+import sys
+import textwrap
+
+import numpy as np
+import optax
+import pytest
+
+import optax_extras
+from experiments import __main__ as cli
+from experiments.explore import api, engine, server, snippets
+from experiments.explore import optimizers as registry
+from optax_extras import landscapes
+
+pytestmark = pytest.mark.float32  # The users' default, as the server runs.
+
+
+@pytest.fixture(scope="module")
+def explorer():
+  running, thread = server.start()
+  yield running
+  running.shutdown()
+  running.server_close()
+  thread.join(10)
+
+
+def _request(
+  explorer, method, path, body=None, *, headers=None, raw: bytes | None = None
+):
+  """(status, decoded JSON or bytes) of one request on a new connection."""
+  host, port = explorer.server_address[:2]
+  connection = http.client.HTTPConnection(host, port, timeout=60)
+  data = raw if raw is not None else None
+  if body is not None:
+    data = json.dumps(body).encode()
+  sent = {"Content-Type": "application/json"} if data is not None else {}
+  sent.update(headers or {})
+  connection.request(method, path, body=data, headers=sent)
+  response = connection.getresponse()
+  payload = response.read()
+  connection.close()
+  if response.getheader("Content-Type", "").startswith("application/json"):
+    payload = json.loads(payload)
+  return response.status, payload
+
+
+def post(explorer, path, body, **kwargs):
+  return _request(explorer, "POST", path, body, **kwargs)
+
+
+def _sweep(name, landscape, grid, starts, num_steps, record_every):
+  return optax_extras.sweep(
+    registry.get(name).make,
+    landscapes.get(landscape),
+    grid={k: np.asarray(v, np.float64).astype(np.float32) for k, v in grid},
+    starts=np.asarray(starts, np.float64).astype(np.float32),
+    num_steps=num_steps,
+    record_every=record_every,
+    progress=False,
+  )
+
+
+def _run(code: str) -> dict:
+  """Runs "copy as Python" text (tests only: the server never runs code)."""
+  namespace = {}
+  exec(compile(code, "<copy as Python>", "exec"), namespace)
+  return namespace
+
+
+# --- Options and surfaces ------------------------------------------------------
+
+
+def test_options_list_every_landscape_and_optimizer(explorer):
+  status, options = _request(explorer, "GET", "/api/options")
+  assert status == 200
+  assert options["landscapes"] == list(landscapes.names())
+  assert options["surfaces"]["himmelblau"]["minima"][0] == [3.0, 2.0]
+  names = [o["name"] for o in options["optimizers"]]
+  assert names == list(registry.names())
+  assert {"optax.adam", "adam_calibrated", "nesterov_lookahead"} <= set(names)
+  for optimizer in options["optimizers"]:
+    for h in optimizer["hyperparameters"]:
+      assert set(h) == {"name", "default", "low", "high", "log"}
+      assert h["low"] <= h["default"] <= h["high"]
+  rate = options["optimizers"][names.index("optax.adam")]["hyperparameters"][0]
+  assert rate["name"] == "learning_rate" and rate["log"]
+  assert options["limits"]["num_steps"] == 10_000
+  assert options["limits"]["lanes"] == 100_000
+
+
+def test_surface_grid(explorer):
+  status, surface = _request(
+    explorer, "GET", "/api/surface?landscape=booth&resolution=5"
+  )
+  assert status == 200 and surface["resolution"] == 5
+  xs = np.linspace(-3.0, 6.0, 5, dtype=np.float32)
+  x, y = np.meshgrid(xs, xs)
+  expected = landscapes.get("booth").fn(x, y)
+  np.testing.assert_allclose(
+    np.reshape(surface["values"], (5, 5)), expected, rtol=1e-6
+  )
+  assert surface["min"] == pytest.approx(float(np.min(expected)), rel=1e-6)
+
+
+def test_page_and_static_files(explorer):
+  status, page = _request(explorer, "GET", "/")
+  assert status == 200 and b"/static/explorer.js" in page
+  assert b"https://" not in page  # Works offline: nothing from elsewhere.
+  for name in ("explorer.js", "explorer.css"):
+    status, text = _request(explorer, "GET", f"/static/{name}")
+    assert status == 200 and len(text) > 500
+    assert b"http://" not in text.replace(b"http://www.w3.org", b"")
+  assert _request(explorer, "GET", "/static/../server.py")[0] == 404
+  assert _request(explorer, "GET", "/static/api.py")[0] == 404
+
+
+# --- Paths: the sweep's numbers ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+  "optimizer, landscape",
+  [("optax.adam", "himmelblau"), ("smoothed_nesterov", "wobbly")],
+)
+def test_paths_equal_sweep_bit_for_bit(explorer, optimizer, landscape):
+  starts = [[0.5, 0.25], [-1.0, 2.0]]
+  rate = registry.get(optimizer).hyperparameters[0].default
+  status, answer = post(
+    explorer,
+    "/api/paths",
+    {
+      "landscape": landscape,
+      "optimizer": optimizer,
+      "hyperparams": {"learning_rate": rate},
+      "starts": starts,
+      "num_steps": 37,
+      "record_every": 5,
+    },
+  )
+  assert status == 200, answer
+  grid = [
+    (h.name, [rate if h.name == "learning_rate" else h.default])
+    for h in registry.get(optimizer).hyperparameters
+  ]
+  result = _sweep(optimizer, landscape, grid, starts, 37, 5)
+  paths = np.asarray(answer["paths"], np.float32)
+  assert paths.shape == (2, 37 // 5 + 1, 2)
+  np.testing.assert_array_equal(paths, result.trajectories.reshape(2, -1, 2))
+  np.testing.assert_array_equal(
+    np.asarray(answer["losses"], np.float32),
+    result.trajectory_loss.reshape(2, -1),
+  )
+  np.testing.assert_array_equal(
+    answer["divergence_step"], result.divergence_step.reshape(2)
+  )
+
+
+def test_fan_of_a_range_and_a_list_in_grid_order(explorer):
+  body = {
+    "landscape": "booth",
+    "optimizer": "optax.sgd_momentum",
+    "hyperparams": {
+      "learning_rate": {"from": 0.001, "to": 0.05, "count": 5, "log": True},
+      "momentum": [0.0, 0.5, 0.9],
+    },
+    "starts": [[0.0, 0.0], [4.0, -2.0]],
+    "num_steps": 20,
+  }
+  status, answer = post(explorer, "/api/paths", body)
+  assert status == 200, answer
+  assert answer["grid_shape"] == [5, 3] and len(answer["paths"]) == 30
+  assert answer["record_every"] == 1
+  rates = np.geomspace(0.001, 0.05, 5).astype(np.float32)
+  np.testing.assert_array_equal(answer["grid"]["learning_rate"], rates)
+  result = _sweep(
+    "optax.sgd_momentum",
+    "booth",
+    [("learning_rate", rates), ("momentum", [0.0, 0.5, 0.9])],
+    body["starts"],
+    20,
+    1,
+  )
+  np.testing.assert_array_equal(
+    np.asarray(answer["paths"], np.float32),
+    result.trajectories.reshape(30, 21, 2),
+  )
+  # "Copy as Python" gives the same paths.
+  namespace = _run(answer["python"])
+  np.testing.assert_array_equal(namespace["paths"], result.trajectories)
+
+
+def test_many_lanes_use_the_engine_itself(explorer):
+  count = engine.SMALL + 1
+  status, answer = post(
+    explorer,
+    "/api/paths",
+    {
+      "landscape": "quad",
+      "optimizer": "optax.sgd",
+      "hyperparams": {
+        "learning_rate": {"from": 0.01, "to": 0.1, "count": count}
+      },
+      "starts": [[1.0, 1.0]],
+      "num_steps": 3,
+    },
+  )
+  assert status == 200, answer
+  paths = np.asarray(answer["paths"])
+  assert paths.shape == (count, 4, 2)
+  rates = np.linspace(0.01, 0.1, count).astype(np.float32)
+  # sgd on x² + 4y² from (1, 1): x_t = (1 - 2 lr)^t.
+  np.testing.assert_allclose(paths[:, 3, 0], (1 - 2 * rates) ** 3, rtol=1e-5)
+
+
+def test_moving_a_slider_does_not_compile_again(explorer):
+  def drag(rate):
+    status, answer = post(
+      explorer,
+      "/api/paths",
+      {
+        "landscape": "rosenbrock",
+        "optimizer": "adam_calibrated",
+        "hyperparams": {"learning_rate": rate, "b1": 0.8},
+        "starts": [[-1.2, 1.0], [0.5, 0.5], [1.5, 2.0]],
+        "num_steps": 50,
+      },
+    )
+    assert status == 200, answer
+    return answer["paths"]
+
+  first = drag(0.01)
+  compiled = engine.cache_info()["compilations"]
+  for rate in (0.02, 0.05, 0.1, 0.3):
+    assert drag(rate) != first
+  assert engine.cache_info()["compilations"] == compiled
+
+
+def test_paths_record_fewer_points_when_many(explorer):
+  status, answer = post(
+    explorer,
+    "/api/paths",
+    {
+      "landscape": "quad",
+      "optimizer": "optax.sgd",
+      "starts": [[1.0, 1.0]] * 200,
+      "num_steps": 10_000,
+    },
+  )
+  assert status == 200, answer
+  records = len(answer["paths"][0])
+  assert records == 10_000 // answer["record_every"] + 1
+  assert 200 * records <= api.MAX_POINTS
+  assert answer["record_every"] > 1
+
+
+def test_settings_state_the_view(explorer):
+  status, answer = post(
+    explorer,
+    "/api/paths",
+    {
+      "landscape": "booth",
+      "optimizer": "heavy_ball",
+      "hyperparams": {"decay": 0.5},
+      "starts": [[1.0, -2.0]],
+      "num_steps": 4,
+    },
+  )
+  assert status == 200
+  assert answer["settings"] == {
+    "landscape": "booth",
+    "optimizer": "heavy_ball",
+    "hyperparams": {"learning_rate": [0.01], "decay": [0.5]},
+    "starts": [[1.0, -2.0]],
+    "num_steps": 4,
+    "record_every": 1,
+  }
+  assert "(0.0,)" in answer["python"]  # The look-ahead of heavy ball.
+
+
+# --- Basins ---------------------------------------------------------------------
+
+
+def test_basin_map_and_its_python(explorer):
+  body = {
+    "landscape": "himmelblau",
+    "optimizer": "optax.adam",
+    "hyperparams": {"learning_rate": 0.1},
+    "num_steps": 100,
+    "resolution": 12,
+  }
+  status, answer = post(explorer, "/api/basins", body)
+  assert status == 200, answer
+  labels = np.asarray(answer["labels"]).reshape(12, 12)
+  assert set(np.unique(labels)) <= {-2, -1, 0, 1, 2, 3}
+  assert len(set(labels.ravel()) & {0, 1, 2, 3}) == 4  # Four basins.
+  assert answer["bounds"] == [[-5.0, 5.0], [-5.0, 5.0]]
+  namespace = _run(answer["python"])
+  np.testing.assert_array_equal(namespace["labels"], labels)
+  np.testing.assert_array_equal(
+    np.asarray(answer["final_loss"], np.float32),
+    namespace["result"].final_loss.reshape(-1),
+  )
+  # A start of the map, as paths: its final point is where the map says.
+  starts = engine.basin_starts(((-5.0, 5.0), (-5.0, 5.0)), 12)
+  status, path = post(
+    explorer,
+    "/api/paths",
+    {
+      **{k: body[k] for k in ("landscape", "optimizer", "hyperparams")},
+      "num_steps": 100,
+      "starts": [starts[3, 7].tolist()],
+    },
+  )
+  np.testing.assert_array_equal(
+    np.asarray(path["paths"][0][-1], np.float32),
+    namespace["result"].final_params.reshape(12, 12, 2)[3, 7],
+  )
+
+
+def test_basins_of_a_surface_without_minima_and_custom_bounds(explorer):
+  status, answer = post(
+    explorer,
+    "/api/basins",
+    {
+      "landscape": "saddle",
+      "optimizer": "optax.sgd",
+      "hyperparams": {"learning_rate": 0.5},
+      "num_steps": 200,
+      "resolution": 4,
+      "bounds": [[-1, 1], [-0.5, 0.5]],
+    },
+  )
+  assert status == 200, answer
+  assert answer["minima"] == [] and answer["bounds"] == [[-1, 1], [-0.5, 0.5]]
+  # Off the x axis, y runs away (diverges); nothing reaches a minimum.
+  assert set(answer["labels"]) <= {-1, -2} and -2 in answer["labels"]
+
+
+# --- Bad input: 400 naming the field, and the server serves on ----------------
+
+_GOOD = {
+  "landscape": "booth",
+  "optimizer": "optax.sgd",
+  "starts": [[0.0, 0.0]],
+  "num_steps": 5,
+}
+_BASIN = {"landscape": "booth", "optimizer": "optax.sgd", "num_steps": 5}
+
+
+def _with(base, **changes):
+  body = {**base, **changes}
+  return {k: v for k, v in body.items() if v is not _DROP}
+
+
+_DROP = object()
+
+BAD = [
+  ("/api/paths", [1, 2], "body"),
+  ("/api/paths", _with(_GOOD, extra=1), "extra"),
+  ("/api/paths", _with(_GOOD, landscape=_DROP), "landscape"),
+  ("/api/paths", _with(_GOOD, landscape="nowhere"), "landscape"),
+  ("/api/paths", _with(_GOOD, landscape=3), "landscape"),
+  ("/api/paths", _with(_GOOD, optimizer="__import__('os')"), "optimizer"),
+  ("/api/paths", _with(_GOOD, optimizer=_DROP), "optimizer"),
+  ("/api/paths", _with(_GOOD, hyperparams=[0.1]), "hyperparams"),
+  ("/api/paths", _with(_GOOD, hyperparams={"b1": 0.9}), "hyperparams.b1"),
+  (
+    "/api/paths",
+    _with(_GOOD, hyperparams={"learning_rate": "0.1"}),
+    "hyperparams.learning_rate",
+  ),
+  (
+    "/api/paths",
+    _with(_GOOD, hyperparams={"learning_rate": True}),
+    "hyperparams.learning_rate",
+  ),
+  (
+    "/api/paths",
+    _with(_GOOD, hyperparams={"learning_rate": 100.0}),
+    "hyperparams.learning_rate",
+  ),
+  (
+    "/api/paths",
+    _with(_GOOD, hyperparams={"learning_rate": -0.1}),
+    "hyperparams.learning_rate",
+  ),
+  (
+    "/api/paths",
+    _with(_GOOD, hyperparams={"learning_rate": []}),
+    "hyperparams.learning_rate",
+  ),
+  (
+    "/api/paths",
+    _with(_GOOD, hyperparams={"learning_rate": [0.1, "x"]}),
+    "hyperparams.learning_rate[1]",
+  ),
+  (
+    "/api/paths",
+    _with(_GOOD, hyperparams={"learning_rate": {"from": 0.1, "count": 3}}),
+    "hyperparams.learning_rate.to",
+  ),
+  (
+    "/api/paths",
+    _with(
+      _GOOD,
+      hyperparams={"learning_rate": {"from": 0.1, "to": 1, "count": 0}},
+    ),
+    "hyperparams.learning_rate.count",
+  ),
+  (
+    "/api/paths",
+    _with(
+      _GOOD,
+      hyperparams={
+        "learning_rate": {"from": 0.1, "to": 1, "count": 2, "log": "yes"}
+      },
+    ),
+    "hyperparams.learning_rate.log",
+  ),
+  (
+    "/api/paths",
+    _with(
+      _GOOD,
+      hyperparams={
+        "learning_rate": {"from": 0.1, "to": 1, "count": 2, "step": 1}
+      },
+    ),
+    "hyperparams.learning_rate.step",
+  ),
+  (
+    "/api/paths",
+    _with(
+      _GOOD,
+      optimizer="optax.sgd_momentum",
+      hyperparams={"momentum": {"from": 0, "to": 0.5, "count": 3, "log": True}},
+    ),
+    "hyperparams.momentum.from",
+  ),
+  ("/api/paths", _with(_GOOD, starts=[]), "starts"),
+  ("/api/paths", _with(_GOOD, starts=[[0.0]]), "starts[0]"),
+  ("/api/paths", _with(_GOOD, starts=[[0, 0], [1, "2"]]), "starts[1].y"),
+  ("/api/paths", _with(_GOOD, starts=[[1e40, 0]]), "starts[0].x"),
+  ("/api/paths", _with(_GOOD, starts="0,0"), "starts"),
+  ("/api/paths", _with(_GOOD, num_steps=0), "num_steps"),
+  ("/api/paths", _with(_GOOD, num_steps=10_001), "num_steps"),
+  ("/api/paths", _with(_GOOD, num_steps=5.0), "num_steps"),
+  ("/api/paths", _with(_GOOD, num_steps=True), "num_steps"),
+  ("/api/paths", _with(_GOOD, num_steps=_DROP), "num_steps"),
+  ("/api/paths", _with(_GOOD, record_every=0), "record_every"),
+  ("/api/paths", _with(_GOOD, record_every=6), "record_every"),
+  (
+    "/api/paths",
+    _with(
+      _GOOD,
+      hyperparams={"learning_rate": {"from": 0.01, "to": 0.1, "count": 50_001}},
+      starts=[[0, 0], [1, 1]],
+    ),
+    "starts",
+  ),
+  (
+    "/api/paths",
+    _with(_GOOD, starts=[[0, 0]] * 200, num_steps=10_000, record_every=1),
+    "record_every",
+  ),
+  ("/api/basins", _with(_BASIN, starts=[[0, 0]]), "starts"),
+  ("/api/basins", _with(_BASIN, resolution=1), "resolution"),
+  ("/api/basins", _with(_BASIN, resolution=257), "resolution"),
+  ("/api/basins", _with(_BASIN, num_steps=10_001), "num_steps"),
+  (
+    "/api/basins",
+    _with(_BASIN, hyperparams={"learning_rate": [0.1, 0.2]}),
+    "hyperparams.learning_rate",
+  ),
+  ("/api/basins", _with(_BASIN, bounds=[[0, 1]]), "bounds"),
+  ("/api/basins", _with(_BASIN, bounds=[[0, 1], [2, 1]]), "bounds.y"),
+  ("/api/basins", _with(_BASIN, bounds=[[0, 1], [0, None]]), "bounds.y"),
+  ("/api/basins", _with(_BASIN, landscape=["booth"]), "landscape"),
+]
+
+
+@pytest.mark.parametrize("path, body, field", BAD)
+def test_bad_input_is_refused_naming_the_field(explorer, path, body, field):
+  status, answer = post(explorer, path, body)
+  assert status == 400, answer
+  assert answer["field"] == field
+  assert answer["error"].startswith(field + ":")
+
+
+def test_a_value_the_optimizer_refuses_is_named(monkeypatch, explorer):
+  picky = registry.Optimizer(
+    "test.picky",
+    "test",
+    lambda learning_rate: (
+      optax.sgd(learning_rate)
+      if np.all(np.asarray(learning_rate) != 0.5)
+      else (_ for _ in ()).throw(ValueError("not 0.5"))
+    ),
+    (registry.RATE,),
+    "optax.sgd",
+  )
+  monkeypatch.setitem(registry._REGISTRY, picky.name, picky)
+  status, answer = post(
+    explorer,
+    "/api/paths",
+    _with(_GOOD, optimizer="test.picky", hyperparams={"learning_rate": 0.5}),
+  )
+  assert status == 400 and answer["field"] == "hyperparams"
+  assert "not 0.5" in answer["error"]
+  status, answer = post(
+    explorer,
+    "/api/paths",
+    _with(
+      _GOOD, optimizer="test.picky", hyperparams={"learning_rate": [0.1, 0.5]}
+    ),
+  )
+  assert status == 400 and answer["field"] == "hyperparams.learning_rate"
+
+
+@pytest.mark.parametrize(
+  "query, field",
+  [
+    ("", "landscape"),
+    ("?landscape=nowhere", "landscape"),
+    ("?landscape=booth&landscape=quad", "landscape"),
+    ("?landscape=booth&resolution=abc", "resolution"),
+    ("?landscape=booth&resolution=1", "resolution"),
+    ("?landscape=booth&resolution=513", "resolution"),
+    ("?landscape=booth&colour=red", "colour"),
+  ],
+)
+def test_bad_surface_query(explorer, query, field):
+  status, answer = _request(explorer, "GET", "/api/surface" + query)
+  assert (status, answer["field"]) == (400, field)
+
+
+@pytest.mark.parametrize(
+  "raw, headers, field",
+  [
+    (b"{not json", {}, "body"),
+    (b'{"num_steps": NaN}', {}, "body"),
+    (b'{"num_steps": Infinity}', {}, "body"),
+    (b"\xff\xfe", {}, "body"),
+    (b"[" * 100_000 + b"]" * 100_000, {}, "body"),
+    (
+      json.dumps(_GOOD).encode(),
+      {"Content-Type": "text/plain"},
+      "Content-Type",
+    ),
+    (b" " * (server.MAX_BODY + 1), {}, "body"),
+    (json.dumps(_GOOD).encode(), {"Host": "evil.example:8765"}, "Host"),
+  ],
+)
+def test_bad_bodies_and_headers(explorer, raw, headers, field):
+  status, answer = _request(
+    explorer, "POST", "/api/paths", raw=raw, headers=headers
+  )
+  assert (status, answer["field"]) == (400, field), answer
+  assert _request(explorer, "GET", "/api/options")[0] == 200  # Serves on.
+
+
+def _raw_exchange(explorer, request: bytes) -> bytes:
+  with socket.create_connection(explorer.server_address[:2], 30) as sock:
+    sock.sendall(request)
+    chunks = []
+    while chunk := sock.recv(65536):
+      chunks.append(chunk)
+  return b"".join(chunks)
+
+
+def test_a_body_needs_a_length_and_is_not_chunked(explorer):
+  answer = _raw_exchange(
+    explorer,
+    b"POST /api/paths HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    b"Content-Type: application/json\r\nConnection: close\r\n\r\n{}",
+  )
+  assert answer.startswith(b"HTTP/1.1 400") and b"Content-Length" in answer
+  answer = _raw_exchange(
+    explorer,
+    b"POST /api/paths HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"2\r\n{}\r\n0\r\n\r\n",
+  )
+  assert answer.startswith(b"HTTP/1.1 400") and b"chunked" in answer
+
+
+def test_unknown_paths_and_methods(explorer):
+  assert _request(explorer, "GET", "/api/nothing")[0] == 404
+  assert post(explorer, "/api/nothing", {})[0] == 404
+  assert _request(explorer, "PUT", "/api/paths", {})[0] == 405
+  assert _request(explorer, "DELETE", "/")[0] == 405
+
+
+def test_an_internal_error_is_answered_500_and_the_server_serves_on(
+  monkeypatch, explorer, capsys
+):
+  def broken(*args, **kwargs):
+    raise RuntimeError("boom")
+
+  monkeypatch.setattr(engine, "paths", broken)
+  status, answer = post(explorer, "/api/paths", _GOOD)
+  assert status == 500 and "boom" in answer["error"]
+  monkeypatch.undo()
+  assert post(explorer, "/api/paths", _GOOD)[0] == 200
+
+
+# --- Load: hundreds of requests, 8 in flight, every one answered -------------
+
+
+def test_load_eight_clients_none_lost(explorer):
+  rates = np.geomspace(1e-3, 0.3, 240)
+
+  def client(indices):
+    host, port = explorer.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=120)
+    answers = {}
+    for i in indices:  # One keep-alive connection per client.
+      body = json.dumps(
+        {
+          "landscape": "wobbly",
+          "optimizer": "nesterov_lookahead",
+          "hyperparams": {"learning_rate": float(rates[i])},
+          "starts": [[-2.8, -2.5], [1.0, 1.5]],
+          "num_steps": 50,
+        }
+      )
+      connection.request(
+        "POST", "/api/paths", body, {"Content-Type": "application/json"}
+      )
+      response = connection.getresponse()
+      answers[i] = (response.status, json.loads(response.read()))
+    connection.close()
+    return answers
+
+  with concurrent.futures.ThreadPoolExecutor(8) as pool:
+    parts = pool.map(client, [range(k, len(rates), 8) for k in range(8)])
+  answers = {i: a for part in parts for i, a in part.items()}
+  assert sorted(answers) == list(range(len(rates)))
+  for i, (status, answer) in answers.items():
+    assert status == 200, answer
+    assert answer["settings"]["hyperparams"]["learning_rate"] == [rates[i]]
+    assert len(answer["paths"]) == 2 and len(answer["paths"][0]) == 51
+  # Every request computed its own rate: the second points all differ.
+  seconds = {tuple(a["paths"][1][1]) for _, a in answers.values()}
+  assert len(seconds) == len(rates)
+
+
+# --- The registries and --register -------------------------------------------
+
+
+def test_every_optimizer_runs_and_its_code_is_its_factory(explorer):
+  namespace = {"optax": optax, "optax_extras": optax_extras}
+  params = np.array([0.3, -0.7], np.float32)
+  grads = np.array([1.0, 2.0], np.float32)
+  grad_fn = lambda p: 2 * p
+  for name in registry.names():
+    optimizer = registry.get(name)
+    values = {h.name: h.default for h in optimizer.hyperparameters}
+    from_code = eval(optimizer.code, namespace)  # Our registry's text.
+    updates = []
+    for make in (optimizer.make, from_code):
+      transform = optax.with_extra_args_support(make(**values))
+      state = transform.init(params)
+      update, _ = transform.update(grads, state, params, grad_fn=grad_fn)
+      updates.append(np.asarray(update))
+    np.testing.assert_array_equal(*updates, err_msg=name)
+  status, answer = post(
+    explorer, "/api/paths", _with(_GOOD, optimizer="optax.lion")
+  )
+  assert status == 200 and np.isfinite(answer["final_loss"]).all()
+
+
+def test_presets_register_from_their_signatures():
+  from experiments import presets
+
+  made = registry.from_signature(
+    "test.tf1_adam", "compat", presets.tf1_adam, "presets.tf1_adam"
+  )
+  sliders = {h.name: h for h in made.hyperparameters}
+  assert sliders["learning_rate"].log
+  assert 0 < sliders["learning_rate"].default
+  assert registry.register_presets("no_such_module_here") == []
+
+
+def test_register_a_module_of_landscapes(tmp_path, monkeypatch, explorer):
+  (tmp_path / "my_surfaces.py").write_text(
+    textwrap.dedent(
+      """
+      from optax_extras import landscapes
+
+      def bowl():
+        return landscapes.Landscape(
+          "test_bowl", lambda x, y: x**2 + 3 * y**2, (1.0, 1.0),
+          ((-2.0, 2.0), (-2.0, 2.0)), (landscapes.Minimum((0.0, 0.0), 0.0),),
+        )
+      """
+    )
+  )
+  monkeypatch.syspath_prepend(str(tmp_path))
+  monkeypatch.delitem(sys.modules, "my_surfaces", raising=False)
+  try:
+    assert server.register_landscapes("my_surfaces:bowl") == ["test_bowl"]
+    monkeypatch.setitem(explorer.registered, "test_bowl", "my_surfaces:bowl")
+    status, options = _request(explorer, "GET", "/api/options")
+    assert "test_bowl" in options["landscapes"]
+    status, answer = post(
+      explorer, "/api/paths", _with(_GOOD, landscape="test_bowl")
+    )
+    assert status == 200, answer
+    assert "import my_surfaces" in answer["python"]
+    namespace = _run(answer["python"])
+    np.testing.assert_array_equal(
+      namespace["paths"].reshape(1, -1, 2),
+      np.asarray(answer["paths"], np.float32),
+    )
+  finally:
+    from optax_extras._src import landscapes as source
+
+    source._REGISTRY.pop("test_bowl", None)
+
+
+@pytest.mark.parametrize(
+  "spec, message",
+  [
+    ("no_colon", "module.path:function"),
+    ("os.path:join; rm", "module.path:function"),
+    ("no_such_module_xyz:f", "cannot import"),
+    ("os:no_such_function", "has no"),
+    ("os:getcwd", "returned str"),
+  ],
+)
+def test_bad_register_specs_are_refused(spec, message, capsys):
+  with pytest.raises(ValueError, match=message):
+    server.register_landscapes(spec)
+  with pytest.raises(SystemExit) as exit:
+    cli.main(["explore", "--register", spec, "--port", "0"])
+  assert exit.value.code == 2
+  assert "explore" in capsys.readouterr().err
+
+
+def test_snippets_write_numbers_exactly():
+  optimizer = registry.get("optax.sgd")
+  code = snippets.paths_code(
+    "booth", optimizer, {"learning_rate": [0.1]}, [[0.1, -2.0]], 3, 1, None
+  )
+  assert "np.array([0.1], np.float32)" in code
+  assert "np.array([[0.1, -2.0]], np.float32)" in code
+  assert "landscapes.get('booth')" in code
+
+
+def test_host_check_only_on_loopback():
+  assert server._is_loopback("127.0.0.1") and server._is_loopback("::1")
+  assert server._is_loopback("localhost")
+  assert not server._is_loopback("0.0.0.0")
+  assert not server._is_loopback("evil.example")
