@@ -533,11 +533,19 @@ def sweep_engine(*, quick: bool) -> Table:
   )
 
 
+def explorer(*, quick: bool) -> Table:
+  """The explorer's request latency, 8 clients at once (explore/bench.py)."""
+  from experiments.explore import bench
+
+  return bench.explorer(quick=quick)
+
+
 SECTIONS: dict[str, Callable[..., Table]] = {
   "sweep": sweep_engine,
   "training": training_step,
   "many_models": many_models,
   "gallery": gallery_time,
+  "explorer": explorer,
 }
 
 

@@ -1,0 +1,190 @@
+"""The explorer's benchmark: request latency with 8 clients at once.
+
+``python -m experiments benchmark explorer`` (a section of
+`experiments.benchmarks`): a server in this process on the loopback address,
+8 client threads with a keep-alive connection each, as 8 browser tabs
+dragging sliders. Each request changes the learning rate, so none is served
+from anything but the compiled program's cache.
+"""
+
+import concurrent.futures
+import http.client
+import json
+import statistics
+import time
+
+import numpy as np
+
+from experiments.explore import optimizers as registry
+from experiments.explore import server
+from optax_extras import landscapes, sweep
+
+_SURFACE = "hills_and_canyon"
+_OPTIMIZER = "nesterov_lookahead"
+_STARTS = [[-2.8, -2.5], [1.0, 1.5]]
+_CLIENTS = 8
+
+
+def _paths_body(rate: float) -> dict:
+  return {
+    "landscape": _SURFACE,
+    "optimizer": _OPTIMIZER,
+    "hyperparams": {"learning_rate": rate},
+    "starts": _STARTS,
+    "num_steps": 50,
+  }
+
+
+def _basin_body(rate: float) -> dict:
+  return {
+    "landscape": _SURFACE,
+    "optimizer": _OPTIMIZER,
+    "hyperparams": {"learning_rate": rate},
+    "num_steps": 125,
+    "resolution": 128,
+  }
+
+
+def _load(address, path: str, bodies: list[dict], clients: int) -> list[float]:
+  """Seconds of each request, `clients` at once, each on its connection."""
+
+  def client(mine):
+    connection = http.client.HTTPConnection(*address, timeout=300)
+    seconds = []
+    for body in mine:
+      data = json.dumps(body)
+      start = time.perf_counter()
+      connection.request(
+        "POST", path, data, {"Content-Type": "application/json"}
+      )
+      response = connection.getresponse()
+      response.read()
+      seconds.append(time.perf_counter() - start)
+      if response.status != 200:
+        raise RuntimeError(f"{path} answered {response.status}")
+    connection.close()
+    return seconds
+
+  shares = [bodies[k::clients] for k in range(clients)]
+  with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+    return [s for part in pool.map(client, shares) for s in part]
+
+
+def _sweep_per_request(rates, clients: int) -> list[float]:
+  """The same 2-path request as one `optax_extras.sweep` call each (no
+  HTTP): what the server would cost without its own cached program."""
+  optimizer = registry.get(_OPTIMIZER)
+  surface = landscapes.get(_SURFACE)
+  starts = np.asarray(_STARTS, np.float32)
+
+  def one(rate):
+    start = time.perf_counter()
+    sweep(
+      optimizer.make,
+      surface,
+      grid={
+        "learning_rate": np.array([rate], np.float32),
+        "decay": np.array([0.9], np.float32),
+      },
+      starts=starts,
+      num_steps=50,
+      record_every=1,
+      progress=False,
+    )
+    return time.perf_counter() - start
+
+  one(float(rates[0]))  # Compile.
+  with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+    return list(pool.map(one, [float(r) for r in rates]))
+
+
+def _row(what, clients, seconds, target) -> tuple[str, ...]:
+  ms = sorted(1e3 * s for s in seconds)
+  p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+  return (
+    what,
+    str(clients),
+    str(len(ms)),
+    f"{statistics.median(ms):.1f}",
+    f"{p95:.1f}",
+    f"{ms[-1]:.1f}",
+    target,
+  )
+
+
+def explorer(*, quick: bool):
+  """Latency of the explorer's requests, 1 and 8 clients at once."""
+  from experiments.benchmarks import Table
+
+  running, thread = server.start()
+  address = running.server_address[:2]
+  per_client = 10 if quick else 50
+  rates = np.geomspace(1e-3, 0.3, _CLIENTS * per_client).tolist()
+  try:
+    _load(address, "/api/paths", [_paths_body(0.01)], 1)  # Compile.
+    _load(address, "/api/basins", [_basin_body(0.01)], 1)
+    rows = [
+      _row(
+        "2 paths × 50 steps",
+        1,
+        _load(address, "/api/paths", [_paths_body(r) for r in rates[:50]], 1),
+        "",
+      ),
+      _row(
+        "2 paths × 50 steps",
+        _CLIENTS,
+        _load(address, "/api/paths", [_paths_body(r) for r in rates], _CLIENTS),
+        "p95 ≤ 100 ms",
+      ),
+      _row(
+        "2 paths × 50 steps by `sweep` per request (no HTTP)",
+        _CLIENTS,
+        _sweep_per_request(rates[: 4 * _CLIENTS], _CLIENTS),
+        "",
+      ),
+    ]
+    maps = 3 if quick else 5
+    basin_rates = np.geomspace(3e-3, 0.03, maps + _CLIENTS).tolist()
+    rows.append(
+      _row(
+        "128² basin map × 125 steps",
+        1,
+        _load(
+          address,
+          "/api/basins",
+          [_basin_body(r) for r in basin_rates[:maps]],
+          1,
+        ),
+        "≤ 2 s",
+      )
+    )
+    rows.append(
+      _row(
+        "128² basin map × 125 steps",
+        _CLIENTS,
+        _load(
+          address,
+          "/api/basins",
+          [_basin_body(r) for r in basin_rates[maps:]],
+          _CLIENTS,
+        ),
+        "≤ 2 s",
+      )
+    )
+  finally:
+    running.shutdown()
+    running.server_close()
+    thread.join(10)
+  return Table(
+    "Explorer: request latency",
+    ("request", "clients", "requests", "p50 ms", "p95 ms", "max ms", "target"),
+    rows,
+    f"`python -m experiments explore`'s server in the benchmark's process, "
+    f"clients on the loopback address, each with a keep-alive connection; "
+    f"{_OPTIMIZER} on {_SURFACE}, a new learning rate per request (as a "
+    "dragged slider), after one warm-up request (compilation). Paths come "
+    "from the explorer's cached program (equal to `sweep`'s bits); the row "
+    "`sweep` per request shows why it has one: each `sweep` call "
+    "fingerprints its lowered program first. Basin maps are one `sweep` "
+    "call each.",
+  )
