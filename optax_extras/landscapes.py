@@ -20,6 +20,10 @@ Test Functions and Datasets* (https://www.sfu.ca/~ssurjano/), and M. Jamil
 and X.-S. Yang, "A literature survey of benchmark functions for global
 optimization problems", Int. J. Mathematical Modelling and Numerical
 Optimisation 4(2), 2013.
+
+Beside them, N-dimensional test functions with published minima for any
+dimension d (`get_nd`, `names_nd`, `conditioned_quadratic`): each is a loss
+of a vector ``(d,)``, for sweeps with starts ``(..., d)``.
 """
 
 from optax_extras._src.landscapes import (
@@ -29,5 +33,21 @@ from optax_extras._src.landscapes import (
   names,
   register,
 )
+from optax_extras._src.landscapes_nd import (
+  NDLandscape,
+  conditioned_quadratic,
+  get_nd,
+  names_nd,
+)
 
-__all__ = ("Landscape", "Minimum", "get", "names", "register")
+__all__ = (
+  "Landscape",
+  "Minimum",
+  "NDLandscape",
+  "conditioned_quadratic",
+  "get",
+  "get_nd",
+  "names",
+  "names_nd",
+  "register",
+)

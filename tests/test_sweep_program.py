@@ -81,6 +81,22 @@ def _compute(num_devices: int, dtype: str) -> dict[str, np.ndarray]:
         results[f"{name}/{dtype}/{chunk_size}/{field}"] = np.concatenate(
           [part[field] for part in parts]
         )
+  # A keyed minibatch loss on a model's pytree, 80 lanes in calls of 32.
+  from tests.test_sweep_pytrees import KEY, keyed_model_loss, model_starts
+
+  for chunk_size in CHUNKS[num_devices]:
+    result = optax_extras.sweep(
+      optax.adam,
+      keyed_model_loss,
+      grid={"learning_rate": np.array([0.01, 0.1], dtype)},
+      starts=model_starts(40),
+      num_steps=5,
+      key=KEY,
+      chunk_size=None if chunk_size is None else chunk_size % 13 + 3,
+    )
+    prefix = f"keyed_model/{dtype}/{chunk_size}"
+    results[f"{prefix}/final_loss"] = result.final_loss
+    results[f"{prefix}/final_params"] = result.final_params["hidden"]["w"]
   return results
 
 
@@ -109,6 +125,7 @@ def test_same_bits_on_any_device_count_and_chunk_size(tmp_path):
   reference = dict(np.load(paths[1]))
   fields = {key.rsplit("/", 1)[1] for key in reference}
   assert {"final_params", "trajectories", "tol_step"} <= fields
+  assert "keyed_model/float32/None/final_loss" in reference
   for dtype in ("float32", "float64"):  # Some lanes diverge, not all.
     diverged = reference[f"sgd/{dtype}/None/divergence_step"] > 0
     assert 0 < diverged.mean() < 1

@@ -1,12 +1,19 @@
 """Checks of `sweep`'s arguments, before anything is compiled."""
 
+import inspect
 import math
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
 import numpy as np
 import optax
+
+from optax_extras._src.landscapes import Landscape
+from optax_extras._src.sweep import program as programs
+from optax_extras._src.sweep.program import Keys
+from optax_extras._src.sweep.space import Starts
 
 
 def check_int(name: str, value: Any, *, low: int) -> int:
@@ -91,33 +98,227 @@ def check_grid(
   return checked
 
 
-def check_starts(starts: Any) -> np.ndarray:
-  array = np.asarray(starts)
-  if array.dtype.kind not in "biuf":
-    raise TypeError(
-      f"sweep: `starts` must be numbers of shape (..., 2), got dtype {array.dtype}."
-    )
-  if array.ndim == 0 or array.shape[-1] != 2 or array.size == 0:
+def check_starts(starts: Any) -> Starts:
+  """Array starts ``(..., d)`` (NumPy, JAX, nested lists of numbers), or a
+  pytree whose leaves share one leading start axis; integers become floats;
+  one float dtype for all leaves."""
+  if _is_array(starts):
+    array = np.asarray(starts)
+    if array.dtype.kind not in "biuf":
+      raise TypeError(
+        "sweep: `starts` must be numbers of shape (..., d), got dtype "
+        f"{array.dtype}."
+      )
+    if array.ndim == 0 or array.shape[-1] == 0 or array.size == 0:
+      raise ValueError(
+        "sweep: `starts` must have shape (..., d) with at least one point, "
+        f"got {array.shape}."
+      )
+    return Starts.from_array(_as_float(array))
+  flat, treedef = jax.tree_util.tree_flatten_with_path(starts)
+  if not flat:
+    raise ValueError(f"sweep: `starts` has no leaves: {starts!r}.")
+  paths, leaves = [], []
+  for path, leaf in flat:
+    name = jax.tree_util.keystr(path)
+    array = np.asarray(leaf)
+    if array.dtype.kind not in "biuf":
+      raise TypeError(
+        f"sweep: `starts` leaf {name} must hold numbers, got {array.dtype}."
+      )
+    if array.ndim == 0 or array.shape[0] == 0:
+      raise ValueError(
+        f"sweep: `starts` leaf {name} must have a leading start axis, got "
+        f"shape {array.shape}."
+      )
+    paths.append(name)
+    leaves.append(_as_float(array))
+  sizes = {len(leaf) for leaf in leaves}
+  if len(sizes) > 1:
+    found = ", ".join(f"{p}: {len(a)}" for p, a in zip(paths, leaves))
     raise ValueError(
-      f"sweep: `starts` must have shape (..., 2) with at least one point, got {array.shape}."
+      "sweep: the leaves of `starts` must share one leading start axis, got "
+      f"{found}."
     )
+  dtypes = {leaf.dtype for leaf in leaves}
+  if len(dtypes) > 1:
+    raise TypeError(
+      "sweep: the leaves of `starts` must have one dtype, got "
+      f"{sorted(d.name for d in dtypes)}."
+    )
+  return Starts(treedef, tuple(paths), tuple(leaves), (len(leaves[0]),))
+
+
+def _is_array(starts: Any) -> bool:
+  """Read as one array: arrays, numbers, and plain (nested) lists or tuples
+  of numbers; anything else is a pytree."""
+  if isinstance(starts, (np.ndarray, jax.Array, int, float, np.number)):
+    return True
+  if type(starts) not in (list, tuple):
+    return False
+  try:
+    return np.asarray(starts).dtype.kind in "biuf"
+  except ValueError:  # Ragged: a tuple of leaves of other shapes.
+    return False
+
+
+def _as_float(array: np.ndarray) -> np.ndarray:
   kind = array.dtype if array.dtype.kind == "f" else float
   return array.astype(jax.dtypes.canonicalize_dtype(kind))
 
 
+def check_key(key: Any) -> tuple[Keys | None, np.ndarray | None]:
+  """A typed key (``jax.random.key``) or raw uint32 key data
+  (``jax.random.PRNGKey``): how lanes derive theirs, and its data."""
+  if key is None:
+    return None, None
+  dtype = getattr(key, "dtype", None)
+  if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+    if key.shape != ():
+      raise ValueError(
+        f"sweep: `key` must be a single key, got shape {key.shape}."
+      )
+    data = np.asarray(jax.random.key_data(key))
+    return Keys(str(jax.random.key_impl(key)), False, data.shape), data
+  data = np.asarray(key)
+  if data.dtype != np.uint32 or data.shape != (2,):
+    raise TypeError(
+      "sweep: `key` must be jax.random.key(seed) or jax.random.PRNGKey(seed), "
+      f"got {type(key).__name__} of dtype {data.dtype} and shape {data.shape}."
+    )
+  return Keys("threefry2x32", True, (2,)), data
+
+
 def check_loss(
-  loss_xy: Callable[[jax.Array, jax.Array], jax.Array], dtype: np.dtype
+  loss_fn: Any, starts: Starts, keys: Keys | None, key_data: Any
 ) -> None:
-  point = jax.ShapeDtypeStruct((), dtype)
-  out = jax.eval_shape(loss_xy, point, point)
+  """`loss_fn` takes a key exactly when `key` is given, accepts one start's
+  parameters, and returns a float scalar."""
+  if not callable(loss_fn):
+    raise TypeError(
+      f"sweep: `loss_fn` must be a Landscape or a callable, got {loss_fn!r}."
+    )
+  if isinstance(loss_fn, Landscape):
+    if keys is not None:
+      raise TypeError(
+        f"sweep: `key` was given, but the Landscape {loss_fn.name!r} takes "
+        "no key; drop `key`, or give loss(params, key)."
+      )
+    if not starts.xy:
+      raise ValueError(
+        f"sweep: the Landscape {loss_fn.name!r} is 2-D, so `starts` must "
+        f"have shape (..., 2); got one start of {_describe(starts)}."
+      )
+  else:
+    _check_arity(loss_fn, keyed=keys is not None)
+  loss = programs.lane_loss(loss_fn, starts, keyed=keys is not None)
+
+  def one_lane(inputs, key_data):
+    key = None if keys is None else keys.at(key_data, 0)(0)
+    return loss(starts.lane_params(inputs), key)
+
+  try:
+    out = jax.eval_shape(one_lane, starts.input_specs(), key_data)
+  except Exception as error:  # The user's function refused the structure.
+    raise ValueError(
+      f"sweep: `loss_fn` failed on one start's parameters "
+      f"({_describe(starts)}): {type(error).__name__}: {error}"
+    ) from error
   if (
     not isinstance(out, jax.ShapeDtypeStruct)
     or out.shape != ()
     or out.dtype.kind != "f"
   ):
     raise ValueError(
-      f"sweep: `loss_fn` must return a float scalar for one start point, got {out}."
+      f"sweep: `loss_fn` must return a float scalar for one start, got {out}."
     )
+
+
+def check_metrics(metrics_fn: Any, starts: Starts) -> tuple[str, ...]:
+  """`metrics_fn(params)` returns a dict of numeric scalars: its names."""
+  if metrics_fn is None:
+    return ()
+  if not callable(metrics_fn):
+    raise TypeError(
+      f"sweep: `metrics_fn` must be callable, got {metrics_fn!r}."
+    )
+  try:
+    out = jax.eval_shape(
+      lambda inputs: metrics_fn(starts.user_params(starts.lane_params(inputs))),
+      starts.input_specs(),
+    )
+  except Exception as error:
+    raise ValueError(
+      f"sweep: `metrics_fn` failed on one start's parameters "
+      f"({_describe(starts)}): {type(error).__name__}: {error}"
+    ) from error
+  if not isinstance(out, Mapping) or not out:
+    raise TypeError(
+      "sweep: `metrics_fn` must return a non-empty dict name -> scalar, got "
+      f"{out!r}."
+    )
+  for name, value in out.items():
+    if (
+      not isinstance(name, str)
+      or not name.isidentifier()
+      or not isinstance(value, jax.ShapeDtypeStruct)
+      or value.shape != ()
+      or value.dtype.kind not in "biuf"
+    ):
+      raise ValueError(
+        "sweep: `metrics_fn` must return name -> numeric scalar with "
+        f"keyword names, got {name!r}: {value}."
+      )
+  return tuple(out)
+
+
+def check_memory(name: str, num_bytes: int, num_lanes: int) -> None:
+  """Refuses a result larger than half of this machine's memory."""
+  try:
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+  except (ValueError, OSError, AttributeError):  # Not known here.
+    return
+  if num_bytes > total // 2:
+    raise MemoryError(
+      f"sweep: `{name}` would record {num_bytes / 2**30:.1f} GiB for "
+      f"{num_lanes} lanes, more than half of this machine's "
+      f"{total / 2**30:.1f} GiB; record fewer steps or set {name}=False."
+    )
+
+
+def _check_arity(loss_fn: Callable[..., Any], *, keyed: bool) -> None:
+  try:
+    signature = inspect.signature(loss_fn)
+  except (TypeError, ValueError):  # No signature (a builtin): trust it.
+    return
+  takes = lambda *args: _binds(signature, args)
+  if keyed and not takes(0, 0):
+    raise TypeError(
+      f"sweep: `key` was given, so `loss_fn` is called as loss(params, key), "
+      f"but it takes {signature}; drop `key` or add a key argument."
+    )
+  if not keyed and not takes(0):
+    hint = " (a key? then give `key`)" if takes(0, 0) else ""
+    raise TypeError(
+      f"sweep: `loss_fn` is called as loss(params), but it takes "
+      f"{signature}{hint}."
+    )
+
+
+def _binds(signature: inspect.Signature, args: tuple[Any, ...]) -> bool:
+  try:
+    signature.bind(*args)
+    return True
+  except TypeError:
+    return False
+
+
+def _describe(starts: Starts) -> str:
+  leaves = ", ".join(
+    f"{path or 'array'} {shape}"
+    for path, shape in zip(starts.paths, starts.lane_shapes)
+  )
+  return f"{leaves} of {starts.dtype.name}"
 
 
 def check_optimizer(

@@ -3,24 +3,27 @@
 Design (``python -m experiments benchmark sweep`` measures it against
 baselines; the numbers are in BENCHMARKS.md):
 
-- Struct of arrays. A lane is written for one trajectory whose parameters are
-  a pair of scalars ``(x, y)`` and is ``jax.vmap``-ed over lanes, so every
-  coordinate and every optimizer moment is a contiguous ``(lanes,)`` array
-  and per-lane hyperparameters are vmapped arguments of ``make_optimizer``;
-  what does not depend on a lane (Adam's step count, bias correction) stays
-  a scalar. A `Landscape` is called through its elementwise ``fn(x, y)``;
-  another loss gets ``jnp.stack([x, y])``.
+- Struct of arrays. A lane is written for one trajectory and is
+  ``jax.vmap``-ed over lanes. A 2-D lane's parameters are a pair of scalars
+  ``(x, y)``, so every coordinate and every optimizer moment is a contiguous
+  ``(lanes,)`` array; other lanes hold a vector or a pytree (`Starts`).
+  Per-lane hyperparameters are vmapped arguments of ``make_optimizer``; what
+  does not depend on a lane (Adam's step count, bias correction) stays a
+  scalar. A `Landscape` is called through its elementwise ``fn(x, y)``;
+  another loss gets ``[x, y]`` (or its vector, or its pytree, and a key).
+- Keys. A keyed loss gets ``fold_in(fold_in(key, lane), t)`` at step t, with
+  the global lane index: the same key whatever the chunking and devices.
 - One executable for every call. The compiled program computes a fixed
-  number of consecutive lanes (`lanes_per_call`; the last lane repeated past
-  the end), in blocks of `BLOCK` (``lax.map``); it is compiled for one
-  device, without partitioning, and the host hands calls to the devices in
-  turn. Chunk size, device count and process count only decide which device
-  runs which lanes, never the code a lane runs, so a lane's result is the
-  same bits whatever they are (on one kind of CPU: XLA compiles for the
-  host's instruction set). (A program partitioned over a
-  mesh would not do: XLA compiles it apart from the one-device program and
-  rewrites Adam's ``moment / (1 - b**t)`` there as ``moment * (1 / (1 -
-  b**t))``, which changes the last bit.)
+  number of consecutive lanes (the last lane repeated past the end), in
+  blocks (``lax.map``), a `layout` that depends only on the sweep's size and
+  a lane's size; it is compiled for one device, without partitioning, and
+  the host hands calls to the devices in turn. Chunk size, device count and
+  process count only decide which device runs which lanes, never the code a
+  lane runs, so a lane's result is the same bits whatever they are (on one
+  kind of CPU: XLA compiles for the host's instruction set). (A program
+  partitioned over a mesh would not do: XLA compiles it apart from the
+  one-device program and rewrites Adam's ``moment / (1 - b**t)`` there as
+  ``moment * (1 / (1 - b**t))``, which changes the last bit.)
 - Chunks: the caller loops over chunks of lanes (bounded memory, progress
   bar, checkpoints); a chunk is a run of calls.
 - Compile cache: keyed by the caller's content fingerprint of the lane
@@ -35,9 +38,11 @@ baselines; the numbers are in BENCHMARKS.md):
 """
 
 import collections
+import dataclasses
+import functools
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -47,61 +52,135 @@ import optax
 from jax.experimental import multihost_utils
 
 from optax_extras._src.landscapes import Landscape
+from optax_extras._src.sweep.space import Starts
 
-LossFn = Callable[[jax.Array], jax.Array]
+LossFn = Callable[..., jax.Array]
 # Lanes per block. On the 2-core AVX-512 CPU of BENCHMARKS.md, Adam ran
 # fastest with 4096 to 8192 (1024: 20% slower, 16384: 25% slower).
 BLOCK = 4096
-
-
-def lanes_per_call(record_every: int | None) -> int:
-  """Lanes of one call of the compiled program: 8 blocks (a call from Python
-  costs about 0.3 ms), or 1 when trajectories are recorded (their memory)."""
-  return BLOCK * (8 if record_every is None else 1)
-
-
+# Never fewer lanes in a block: with 8 or more, XLA's CPU code for a lane is
+# the same vector code whatever the block (tested bit for bit); with 1 it is
+# scalar code, which rounds differently.
+MIN_BLOCK = 16
+_BLOCK_NUMBERS = 2**18  # A block's parameters, when a lane holds many.
+_BLOCKS_PER_CALL = 8  # A call from Python costs about 0.3 ms.
 _CACHE_SIZE = 32  # Compiled programs kept (least recently used dropped).
+
+
+class Layout(NamedTuple):
+  """A call of the program: `blocks` blocks of `block` lanes (``lax.map``)."""
+
+  block: int
+  blocks: int
+
+  @property
+  def lanes_per_call(self) -> int:
+    return self.block * self.blocks
+
+
+def layout(num_lanes: int, lane_size: int, recording: bool) -> Layout:
+  """The call's shape, from the sweep's size and a lane's size only.
+
+  Blocks of `BLOCK` lanes for small lanes (2-D points), fewer when a lane
+  holds many numbers (a model: about `_BLOCK_NUMBERS` per block); one block
+  per call when trajectories are recorded (their memory); a small sweep gets
+  calls of a quarter of it (at least `MIN_BLOCK` lanes), so that devices
+  share it and a single lane does not cost a whole call. The chunk size and
+  the device count never change it, so never a lane's bits.
+  """
+  block = BLOCK
+  if lane_size > 16:
+    block = max(MIN_BLOCK, min(BLOCK, _floor_pow2(_BLOCK_NUMBERS // lane_size)))
+  blocks = 1 if recording else _BLOCKS_PER_CALL
+  quarter = max(MIN_BLOCK, _ceil_pow2(ceil_div(num_lanes, 4)))
+  block = min(block, quarter)
+  return Layout(block, max(1, min(blocks, quarter // block)))
 
 
 class _Carry(NamedTuple):
   """A lane between two steps: ``value`` is the loss at ``params``, ``grads``
   its gradient (for a diverged lane, that of its rejected point: unused)."""
 
-  params: tuple[jax.Array, jax.Array]
+  params: Any
   state: optax.OptState
   value: jax.Array
-  grads: tuple[jax.Array, jax.Array]
+  grads: Any
   best_loss: jax.Array
   tol_step: jax.Array | None
   divergence_step: jax.Array
 
 
+@dataclasses.dataclass(frozen=True)
+class Keys:
+  """How a keyed loss gets its keys: the sweep's key is a runtime argument
+  (its data), ``impl`` its PRNG implementation, ``raw`` whether `loss_fn`
+  gets raw uint32 key data (as it was given) rather than a typed key."""
+
+  impl: str
+  raw: bool
+  shape: tuple[int, ...] = (2,)  # Of the key's data.
+
+  def at(self, key_data: jax.Array, lane: jax.Array) -> Callable:
+    """``key(t)``: the key of this lane at step t,
+    ``fold_in(fold_in(key, lane), t)``."""
+    key = jax.random.wrap_key_data(key_data, impl=self.impl)
+    lane_key = jax.random.fold_in(key, lane)
+
+    def key_at(t):
+      step_key = jax.random.fold_in(lane_key, t)
+      return jax.random.key_data(step_key) if self.raw else step_key
+
+    return key_at
+
+
 def lane_program(
   make_optimizer: Callable[..., optax.GradientTransformation],
-  loss_xy: Callable[[jax.Array, jax.Array], jax.Array],
+  loss_fn: Landscape | LossFn,
+  starts: Starts,
   num_steps: int,
   tol: float | None,
   record_every: int | None,
+  *,
+  keys: Keys | None = None,
+  metrics_fn: Callable[[Any], Mapping[str, jax.Array]] | None = None,
+  record_params: bool = True,
 ) -> Callable[..., dict[str, jax.Array]]:
-  """``run(hyperparams, x, y) -> outputs`` of one lane, for `jax.vmap`."""
-  loss = lambda params: loss_xy(*params)
+  """``run(hyperparams, lane, start, key_data) -> outputs`` of one lane, for
+  `jax.vmap`; ``start`` is one lane's `Starts.inputs`. Outputs are flat:
+  ``final_params<path>`` per leaf, ``trajectories<path>`` when recorded,
+  ``metrics/<name>``."""
+  loss = lane_loss(loss_fn, starts, keyed=keys is not None)
   value_and_grad = jax.value_and_grad(loss)
-  grad_fn = jax.grad(loss)
+  grad = jax.grad(loss)
 
   def finite(value, params):
-    return (
-      jnp.isfinite(value) & jnp.isfinite(params[0]) & jnp.isfinite(params[1])
+    leaves = jax.tree.leaves(params)
+    return functools.reduce(
+      jnp.logical_and,
+      [jnp.all(jnp.isfinite(leaf)) for leaf in leaves],
+      jnp.isfinite(value),
     )
 
-  def run(hyperparams, x, y):
+  def named(field, params):
+    return {
+      field + path: leaf
+      for path, leaf in zip(starts.paths, starts.user_leaves(params))
+    }
+
+  def run(hyperparams, lane, start, key_data):
     optimizer = optax.with_extra_args_support(make_optimizer(**hyperparams))
+    key_at = (lambda t: None) if keys is None else keys.at(key_data, lane)
 
     def step(carry: _Carry, t: jax.Array) -> tuple[_Carry, None]:
+      key = key_at(t - 1)  # The key of the gradient in hand.
       updates, state = optimizer.update(
-        carry.grads, carry.state, carry.params, grad_fn=grad_fn
+        carry.grads,
+        carry.state,
+        carry.params,
+        grad_fn=lambda params: grad(params, key),
       )
       params = optax.apply_updates(carry.params, updates)
-      value, grads = value_and_grad(params)
+      value, grads = value_and_grad(params, key_at(t))
       diverging = (carry.divergence_step < 0) & ~finite(value, params)
       divergence_step = jnp.where(diverging, t, carry.divergence_step)
       # A diverged lane keeps its last finite point and loss; its optimizer
@@ -131,8 +210,8 @@ def lane_program(
         step, carry, first + jnp.arange(length, dtype=jnp.int32)
       )[0]
 
-    params = (x, y)
-    value, grads = value_and_grad(params)
+    params = starts.lane_params(start)
+    value, grads = value_and_grad(params, key_at(0))
     never = jnp.int32(-1)
     at_start = lambda reached: jnp.where(reached, jnp.int32(0), never)
     carry = _Carry(
@@ -152,7 +231,8 @@ def lane_program(
 
       def record(carry, first):
         carry = advance(carry, first, record_every)
-        return carry, (jnp.stack(carry.params), carry.value)
+        points = named("trajectories", carry.params) if record_params else {}
+        return carry, (points, carry.value)
 
       firsts = 1 + record_every * jnp.arange(num_records, dtype=jnp.int32)
       carry, (points, values) = jax.lax.scan(record, carry, firsts)
@@ -161,18 +241,21 @@ def lane_program(
         carry = advance(
           carry, jnp.int32(1 + record_every * num_records), remainder
         )
-      outputs["trajectories"] = jnp.concatenate(
-        [jnp.stack(params)[None], points]
-      )
+      first_points = named("trajectories", params) if record_params else {}
+      for name, first_point in first_points.items():
+        outputs[name] = jnp.concatenate([first_point[None], points[name]])
       outputs["trajectory_loss"] = jnp.concatenate([value[None], values])
+    outputs.update(named("final_params", carry.params))
     outputs.update(
-      final_params=jnp.stack(carry.params),
       final_loss=carry.value,
       best_loss=carry.best_loss,
       divergence_step=carry.divergence_step,
     )
     if tol is not None:
       outputs["tol_step"] = carry.tol_step
+    if metrics_fn is not None:
+      metrics = metrics_fn(starts.user_params(carry.params))
+      outputs.update({f"metrics/{k}": v for k, v in metrics.items()})
     return outputs
 
   return run
@@ -181,40 +264,48 @@ def lane_program(
 def block_program(
   make_optimizer: Callable[..., optax.GradientTransformation],
   loss_fn: Landscape | LossFn,
+  starts: Starts,
   grid_names: tuple[str, ...],
   num_steps: int,
   tol: float | None,
   record_every: int | None,
+  shape: Layout,
+  **options: Any,
 ) -> Callable[..., dict[str, jax.Array]]:
-  """``program(first_lane, sizes, grid_values, xs, ys)``: a call's lanes.
+  """``program(first_lane, sizes, grid_values, start_inputs, key_data)``.
 
   Computes lanes ``first_lane + i`` (clamped to the last lane) for ``i``
-  below `lanes_per_call(record_every)`, in blocks of `BLOCK` (``lax.map``);
-  lane = configuration * num_starts + start, configurations in row-major
-  order of the grid axes. ``sizes`` holds the length of each grid axis, then
-  num_starts (the arrays may be padded past them).
+  below ``shape.lanes_per_call``, in blocks of ``shape.block``
+  (``lax.map``); lane = configuration * num_starts + start, configurations
+  in row-major order of the grid axes. ``sizes`` holds the length of each
+  grid axis, then num_starts (the arrays may be padded past them).
+  ``options`` go to `lane_program`.
   """
   run_block = jax.vmap(
     lane_program(
-      make_optimizer, elementwise_loss(loss_fn), num_steps, tol, record_every
-    )
+      make_optimizer, loss_fn, starts, num_steps, tol, record_every, **options
+    ),
+    in_axes=(0, 0, 0, None),
   )
-  num_lanes_here = lanes_per_call(record_every)
 
-  def program(first_lane, sizes, grid_values, xs, ys):
+  def program(first_lane, sizes, grid_values, start_inputs, key_data):
     num_lanes = jnp.prod(sizes)
-    lane = first_lane + jnp.arange(num_lanes_here, dtype=jnp.int32)
-    config, start = jnp.divmod(jnp.minimum(lane, num_lanes - 1), sizes[-1])
+    lane = jnp.minimum(
+      first_lane + jnp.arange(shape.lanes_per_call, dtype=jnp.int32),
+      num_lanes - 1,
+    )
+    config, start = jnp.divmod(lane, sizes[-1])
     hyperparams = {}
     for axis in reversed(range(len(grid_names))):
       config, index = jnp.divmod(config, sizes[axis])
       hyperparams[grid_names[axis]] = grid_values[axis][index]
     blocks = jax.tree.map(
-      lambda a: a.reshape(-1, BLOCK), (hyperparams, xs[start], ys[start])
+      lambda a: a.reshape(shape.blocks, shape.block, *a.shape[1:]),
+      (hyperparams, lane, tuple(a[start] for a in start_inputs)),
     )
-    outputs = jax.lax.map(lambda block: run_block(*block), blocks)
+    outputs = jax.lax.map(lambda block: run_block(*block, key_data), blocks)
     return jax.tree.map(
-      lambda a: a.reshape(num_lanes_here, *a.shape[2:]), outputs
+      lambda a: a.reshape(shape.lanes_per_call, *a.shape[2:]), outputs
     )
 
   return program
@@ -224,13 +315,25 @@ def ceil_div(numerator: int, denominator: int) -> int:
   return -(-numerator // denominator)
 
 
-def elementwise_loss(
-  loss_fn: Landscape | LossFn,
-) -> Callable[[jax.Array, jax.Array], jax.Array]:
-  """``loss(x, y)``: a Landscape's own ``fn``, else ``loss_fn([x, y])``."""
+def _ceil_pow2(n: int) -> int:
+  return 1 << max(0, n - 1).bit_length()
+
+
+def _floor_pow2(n: int) -> int:
+  return 1 << max(1, n).bit_length() - 1
+
+
+def lane_loss(
+  loss_fn: Landscape | LossFn, starts: Starts, *, keyed: bool
+) -> Callable[[Any, Any], jax.Array]:
+  """``loss(params, key)`` of one lane's parameters as its optimizer sees
+  them: a Landscape's own elementwise ``fn(x, y)``, else `loss_fn` of the
+  user's parameters (and the key, for a keyed loss)."""
   if isinstance(loss_fn, Landscape):
-    return loss_fn.fn
-  return lambda x, y: loss_fn(jnp.stack([x, y]))
+    return lambda params, key: loss_fn.fn(*params)
+  if keyed:
+    return lambda params, key: loss_fn(starts.user_params(params), key)
+  return lambda params, key: loss_fn(starts.user_params(params))
 
 
 # --- The compile cache --------------------------------------------------------
@@ -293,8 +396,10 @@ def _program(key: Any, build: Callable[[], Callable[..., Any]]) -> _Program:
 
 def _padded(values: np.ndarray) -> np.ndarray:
   """`values` with its last row repeated to a power-of-two length >= 16."""
-  length = max(16, 1 << (len(values) - 1).bit_length())
-  return np.concatenate([values, np.repeat(values[-1:], length - len(values))])
+  length = max(16, _ceil_pow2(len(values)))
+  return np.concatenate(
+    [values, np.repeat(values[-1:], length - len(values), axis=0)]
+  )
 
 
 # --- Chunks -------------------------------------------------------------------
@@ -308,7 +413,9 @@ class Chunks:
   ``min(chunk_size, num_lanes - first_lane)`` rows; `shapes` gives each
   output's per-lane shape and dtype without compiling. Under
   ``jax.distributed`` every process must make the same calls; each computes
-  its share and gets the whole chunk.
+  its share and gets the whole chunk. `starts` is a `Starts`, or an array of
+  2-D points ``(num_starts, 2)``; ``key_data`` the sweep key's data when
+  ``options`` hold `Keys`; ``options`` go to `lane_program`.
   """
 
   def __init__(
@@ -316,39 +423,53 @@ class Chunks:
     make_optimizer: Callable[..., optax.GradientTransformation],
     loss_fn: Landscape | LossFn,
     grid: dict[str, np.ndarray],
-    starts: np.ndarray,
+    starts: Starts | np.ndarray,
     *,
     num_steps: int,
     tol: float | None,
     record_every: int | None,
     chunk_size: int,
     cache_key: str | None = None,
+    key_data: np.ndarray | None = None,
+    **options: Any,
   ):
+    if not isinstance(starts, Starts):
+      starts = Starts.from_array(np.asarray(starts))
     names = tuple(grid)
-    sizes = np.array([len(v) for v in grid.values()] + [len(starts)])
-    if math.prod(sizes.tolist()) >= 2**31:
+    sizes = [len(v) for v in grid.values()] + [starts.num_starts]
+    self.num_lanes = int(math.prod(sizes))
+    if self.num_lanes >= 2**31:
       raise ValueError(
-        f"sweep: {math.prod(sizes.tolist())} lanes exceed the int32 lane index."
+        f"sweep: {self.num_lanes} lanes exceed the int32 lane index."
       )
-    self.num_lanes = int(math.prod(sizes.tolist()))
     self.chunk_size = chunk_size
+    shape = layout(self.num_lanes, starts.lane_size, record_every is not None)
     arguments = (
-      sizes.astype(np.int32),
+      np.array(sizes, np.int32),
       tuple(_padded(np.asarray(v)) for v in grid.values()),
-      _padded(starts[:, 0]),
-      _padded(starts[:, 1]),
+      tuple(_padded(a) for a in starts.inputs()),
+      np.zeros(2, np.uint32) if key_data is None else key_data,
     )
     identity = (
-      ("identity", make_optimizer, loss_fn)
+      ("identity", make_optimizer, loss_fn, starts.treedef, starts.paths)
+      + tuple(sorted(options.items()))
       if cache_key is None
       else ("content", cache_key)
     )
-    key = (identity, names, num_steps, tol, record_every, BLOCK)
-    self._lanes_per_call = lanes_per_call(record_every)
+    key = (identity, names, num_steps, tol, record_every, shape)
+    self._lanes_per_call = shape.lanes_per_call
     self._program = _program(
       key,
       lambda: block_program(
-        make_optimizer, loss_fn, names, num_steps, tol, record_every
+        make_optimizer,
+        loss_fn,
+        starts,
+        names,
+        num_steps,
+        tol,
+        record_every,
+        shape,
+        **options,
       ),
     )
 

@@ -7,10 +7,13 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import jax
 import numpy as np
 
 from optax_extras._src.io import atomic_write
 
+# Per-lane arrays of every result; a field holding parameters is stored as
+# one array per leaf, named field + the leaf's path ("" for array starts).
 FIELDS = (
   "final_params",
   "final_loss",
@@ -20,9 +23,11 @@ FIELDS = (
   "trajectories",
   "trajectory_loss",
 )
+PARAM_FIELDS = ("final_params", "trajectories", "starts")
 # Always present in a result; the other fields may be None.
 _REQUIRED = ("final_params", "final_loss", "best_loss", "divergence_step")
 _CHECKSUM = "checksum"  # The .npz member that vouches for the rest.
+METRIC = "metrics/"  # Prefix of a metric's array.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,38 +35,44 @@ class SweepResult:
   """The outcome of `sweep`, as NumPy arrays shaped ``[*grid, *starts, ...]``.
 
   Steps count updates: step 0 is the start, step t the point after t updates.
+  Parameters keep the structure of `starts`: an array ``[..., d]`` for
+  array starts, else the same pytree with leaves ``[*grid, *starts, ...]``
+  (after `load`, a dict from each leaf's path to its array).
 
   Attributes:
-    final_params: ``[..., 2]``, the last point, or for a diverged lane the
-      last point whose loss and coordinates were finite (the start if none).
+    final_params: the last point, or for a diverged lane the last point
+      whose loss and parameters were finite (the start if none).
     final_loss: the loss at ``final_params``.
     best_loss: the smallest loss over steps 0..num_steps (finite points).
     tol_step: first step whose loss was ``<= tol``, -1 if never; None
       without ``tol``.
-    divergence_step: first step whose loss or coordinates were not finite,
+    divergence_step: first step whose loss or parameters were not finite,
       -1 if none. `diverged` is ``divergence_step >= 0``.
-    trajectories: ``[..., num_records, 2]``, the points at steps 0, k, 2k, …
-      (k = ``record_every``, ``num_records = num_steps // k + 1``); a
-      diverged lane stays at its last finite point. None unless recorded.
+    trajectories: the parameters at steps 0, k, 2k, … (k = ``record_every``,
+      ``num_records = num_steps // k + 1``) as ``[..., num_records, ...]``;
+      a diverged lane stays at its last finite point. None unless recorded.
     trajectory_loss: ``[..., num_records]``, the loss at those points.
-    starts: the start points, ``[*starts, 2]``.
+    starts: the start points as given (leaves as NumPy arrays).
     settings: what was swept (the program's fingerprint, grid values, steps;
       the functions' names for information); JSON-serialisable.
+    metrics: name -> ``[*grid, *starts]``, ``metrics_fn`` of the final
+      parameters; empty without ``metrics_fn``.
   """
 
-  final_params: np.ndarray
+  final_params: Any
   final_loss: np.ndarray
   best_loss: np.ndarray
   tol_step: np.ndarray | None
   divergence_step: np.ndarray
-  trajectories: np.ndarray | None
+  trajectories: Any | None
   trajectory_loss: np.ndarray | None
-  starts: np.ndarray
+  starts: Any
   settings: dict[str, Any]
+  metrics: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
   @property
   def diverged(self) -> np.ndarray:
-    """True where the loss or the coordinates became non-finite."""
+    """True where the loss or the parameters became non-finite."""
     return self.divergence_step >= 0
 
   def save(self, path: str | os.PathLike) -> None:
@@ -71,11 +82,18 @@ class SweepResult:
     `load` checks.
     """
     base = _strip_suffix(path)
-    arrays = {
-      name: getattr(self, name)
-      for name in (*FIELDS, "starts")
-      if getattr(self, name) is not None
-    }
+    arrays = {}
+    for name in (*FIELDS, "starts"):
+      value = getattr(self, name)
+      if value is None:
+        continue
+      if name in PARAM_FIELDS:
+        flat = jax.tree_util.tree_flatten_with_path(value)[0]
+        for leaf_path, leaf in flat:
+          arrays[name + _path(leaf_path)] = np.asarray(leaf)
+      else:
+        arrays[name] = value
+    arrays.update({METRIC + k: v for k, v in self.metrics.items()})
     settings = to_json(self.settings)
     stamp = {"arrays": checksum(arrays), "settings": _sha256(settings)}
     atomic_write(
@@ -89,7 +107,8 @@ class SweepResult:
 
 def load(path: str | os.PathLike) -> SweepResult:
   """Reads a result written by `SweepResult.save` (``path`` with or without
-  .npz); raises ValueError naming the file if it is not one, or damaged."""
+  .npz); raises ValueError naming the file if it is not one, or damaged.
+  Pytree parameters come back as a dict from each leaf's path to its array."""
   base = _strip_suffix(path)
   npz, json_path = base + ".npz", base + ".json"
   with open(json_path, "rb") as file:
@@ -101,6 +120,13 @@ def load(path: str | os.PathLike) -> SweepResult:
       f"load_sweep: {json_path!r} is not valid JSON ({error})."
     ) from error
   try:
+    paths = [str(p) for p in settings.get("params_paths", [""])]
+    metrics = [str(m) for m in settings.get("metrics", [])]
+  except (AttributeError, TypeError) as error:
+    raise ValueError(
+      f"load_sweep: {json_path!r} is not a sweep's settings ({error})."
+    ) from error
+  try:
     with np.load(npz, allow_pickle=False) as data:
       arrays = {name: data[name] for name in data.files}
   except FileNotFoundError:
@@ -110,8 +136,18 @@ def load(path: str | os.PathLike) -> SweepResult:
       f"load_sweep: {npz!r} is not a readable .npz file ({error!r})."
     ) from error
   stamp = arrays.pop(_CHECKSUM, None)
-  unknown = sorted(set(arrays) - {*FIELDS, "starts"})
-  missing = sorted({*_REQUIRED, "starts"} - set(arrays))
+  names = {
+    *(f for f in FIELDS if f not in PARAM_FIELDS),
+    *(f + p for f in PARAM_FIELDS for p in paths),
+    *(METRIC + m for m in metrics),
+  }
+  required = {
+    *(f for f in _REQUIRED if f not in PARAM_FIELDS),
+    *(f + p for f in ("final_params", "starts") for p in paths),
+    *(METRIC + m for m in metrics),
+  }
+  unknown = sorted(set(arrays) - names)
+  missing = sorted(required - set(arrays))
   if stamp is None or stamp.dtype.kind != "U" or unknown or missing:
     raise ValueError(
       f"load_sweep: {npz!r} was not written by SweepResult.save (fields "
@@ -123,8 +159,23 @@ def load(path: str | os.PathLike) -> SweepResult:
       f"load_sweep: {npz!r} does not match its checksum or its settings "
       f"{json_path!r}: damaged, or the two files come from different saves."
     )
-  arrays = {name: arrays.get(name) for name in (*FIELDS, "starts")}
-  return SweepResult(**arrays, settings=settings)
+
+  def params(field):
+    if field + paths[0] not in arrays:
+      return None
+    if paths == [""]:
+      return arrays[field]
+    return {p: arrays[field + p] for p in paths}
+
+  fields = {
+    name: params(name) if name in PARAM_FIELDS else arrays.get(name)
+    for name in (*FIELDS, "starts")
+  }
+  return SweepResult(
+    **fields,
+    settings=settings,
+    metrics={m: arrays[METRIC + m] for m in metrics},
+  )
 
 
 def checksum(arrays: Mapping[str, np.ndarray]) -> str:
@@ -148,3 +199,7 @@ def _sha256(data: bytes) -> str:
 def _strip_suffix(path: str | os.PathLike) -> str:
   path = os.fspath(path)
   return path[:-4] if path.endswith(".npz") else path
+
+
+def _path(leaf_path: tuple[Any, ...]) -> str:
+  return jax.tree_util.keystr(leaf_path)

@@ -1,7 +1,9 @@
-"""Runs an optimizer over a hyperparameter grid × a batch of 2-D starts at once.
+"""Runs an optimizer over a hyperparameter grid × a batch of starts at once.
 
 Every pair (grid configuration, start point) is a *lane*: one trajectory of
-``num_steps`` optimizer steps on a 2-D surface. All lanes run in one compiled
+``num_steps`` optimizer steps, on a 2-D surface, a vector of parameters or a
+model's parameter pytree (with a key per lane and step for a noisy or
+minibatch loss). All lanes run in one compiled
 program and never interact, so a lane that diverges changes no other lane.
 `sweep` computes, `SweepResult` holds NumPy arrays (and saves them), `load`
 reads them back, or refuses with an error naming the file if they are not
@@ -19,8 +21,8 @@ computed in the starts' dtype and must be finite there, and not rounded to
 Checkpoints are identified by content: the fingerprint of the lowered
 single-lane program (`checkpoint.fingerprint`: StableHLO with its constants,
 so a closure's number or a partial's array counts, a function's name does
-not) with the grid values, the starts, the steps, ``tol``, ``record_every``,
-the chunk size and the dtype. A folder holding another computation is
+not) with the grid values, the starts, the key, the steps, ``tol``,
+``record_every``, the chunk size and the dtype. A folder holding another computation is
 refused with an error naming it; the same computation defined anew, in any
 process (of the same JAX version), resumes. The folder is claimed
 exclusively, so of two sweeps with other settings started together, one is
@@ -42,7 +44,6 @@ computes its share and gets the whole result (without ``checkpoint_dir``,
 which is refused there for now).
 """
 
-import hashlib
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -56,10 +57,11 @@ from tqdm.auto import tqdm
 from optax_extras._src.landscapes import Landscape
 from optax_extras._src.sweep import checkpoint, checks
 from optax_extras._src.sweep import program as programs
-from optax_extras._src.sweep.result import FIELDS, SweepResult
+from optax_extras._src.sweep.result import METRIC, SweepResult
 
 _MAX_CHUNK = 2**20  # Lanes per chunk by default...
 _CHUNK_BYTES = 2**28  # ...or fewer, so that a chunk's results fit in this.
+_SMALL_LANE = 16  # Numbers in a lane's parameters recorded by default.
 
 
 def sweep(
@@ -69,8 +71,11 @@ def sweep(
   grid: Mapping[str, Any] | None = None,
   starts: Any,
   num_steps: int,
+  key: Any = None,
+  metrics_fn: Callable[[Any], Mapping[str, Any]] | None = None,
   tol: float | None = None,
   record_every: int | None = None,
+  record_params: bool | None = None,
   chunk_size: int | None = None,
   checkpoint_dir: str | os.PathLike | None = None,
   progress: bool | None = None,
@@ -80,17 +85,37 @@ def sweep(
   Args:
     make_optimizer: ``(**hyperparameters) -> optax transform``. It is called
       with one value of each grid axis, traced, so those hyperparameters must
-      be numeric (not Python branches). It sees the parameters as a pair of
-      scalars ``(x, y)``; look-ahead transforms get ``grad_fn`` in ``update``.
-    loss_fn: a `Landscape`, or ``loss(params) -> scalar`` with ``params`` an
-      array ``[x, y]`` of shape (2,).
+      be numeric (not Python branches). It sees one lane's parameters: a
+      pair of scalars ``(x, y)`` for 2-D starts, else as `loss_fn` does;
+      look-ahead transforms get ``grad_fn`` in ``update``.
+    loss_fn: a `Landscape` (2-D starts), or ``loss(params) -> scalar`` with
+      ``params`` one start (an array ``(d,)``, or one start of the pytree);
+      with `key`, ``loss(params, key)``.
     grid: name -> 1-D array of finite numbers (floats or ints); the
       cartesian product is swept, axes in this order. None sweeps
       ``make_optimizer()`` alone.
-    starts: start points, shape ``(..., 2)``; its leading axes are batch axes.
+    starts: an array ``(..., d)``, whose leading axes are start axes and
+      last axis the parameter vector (d = 2: the fast path of the 2-D
+      surfaces); or a pytree whose leaves share one leading start axis (a
+      model's parameters initialised for several seeds with ``jax.vmap``).
+      Plain lists and tuples are read as arrays.
     num_steps: optimizer steps per trajectory, >= 1.
+    key: a ``jax.random.key`` (or ``PRNGKey``): `loss_fn` then gets, at step
+      t (the loss at the point after t updates), the key
+      ``fold_in(fold_in(key, lane), t)`` with the lane's index in the whole
+      sweep (configuration-major), so a noisy or minibatch loss gives the
+      same bits whatever the chunking and devices. Look-ahead ``grad_fn``
+      gets the key of the gradient in hand.
+    metrics_fn: ``metrics(params) -> {name: scalar}``, evaluated on each
+      lane's final parameters inside the compiled program (e.g. a validation
+      accuracy): `SweepResult.metrics`.
     tol: if given, `SweepResult.tol_step` records when ``loss <= tol``.
-    record_every: if given, record every k-th point (`SweepResult.trajectories`).
+    record_every: if given, record the loss every k steps
+      (`SweepResult.trajectory_loss`), and the parameters
+      (`SweepResult.trajectories`) when a lane holds at most 16 numbers or
+      `record_params` is True.
+    record_params: record the parameters with `record_every` (default: when
+      small); a request larger than half the machine's memory is refused.
     chunk_size: lanes per compiled call; default: equal chunks of at most
       2**20 lanes, fewer when trajectories are recorded (256 MB of results).
     checkpoint_dir: if given, each finished chunk is saved there, and a run
@@ -120,43 +145,53 @@ def sweep(
     record_every = checks.check_int("record_every", record_every, low=1)
   if chunk_size is not None:
     chunk_size = checks.check_int("chunk_size", chunk_size, low=1)
-  if not callable(loss_fn):
+  if record_params is not None and not isinstance(record_params, bool):
     raise TypeError(
-      f"sweep: `loss_fn` must be a Landscape or a callable, got {loss_fn!r}."
+      f"sweep: `record_params` must be a bool or None, got {record_params!r}."
     )
   if checkpoint_dir is not None and jax.process_count() > 1:
     raise ValueError(
       "sweep: `checkpoint_dir` is not supported under jax.distributed yet "
       f"({jax.process_count()} processes); sweep without it."
     )
-  checks.check_loss(programs.elementwise_loss(loss_fn), dtype)
+  keys, key_data = checks.check_key(key)
+  checks.check_loss(loss_fn, starts, keys, key_data)
+  metric_names = checks.check_metrics(metrics_fn, starts)
   checks.check_optimizer(make_optimizer, grid)
 
   grid_shape = tuple(len(values) for values in grid.values())
-  start_shape = starts.shape[:-1]
-  num_starts = math.prod(start_shape)
-  num_lanes = math.prod(grid_shape) * num_starts
+  num_lanes = math.prod(grid_shape) * starts.num_starts
   if num_lanes >= 2**31:
     raise ValueError(
       f"sweep: {num_lanes} trajectories exceed the int32 lane index."
     )
   num_records = 0 if record_every is None else num_steps // record_every + 1
+  if record_params is None:
+    record_params = starts.lane_size <= _SMALL_LANE
+  recorded = num_records * starts.lane_size if record_params else 0
+  per_lane = dtype.itemsize * (
+    starts.lane_size + recorded + 4 + num_records + len(metric_names)
+  )
+  checks.check_memory(
+    "record_params", num_lanes * dtype.itemsize * recorded, num_lanes
+  )
   if chunk_size is None:  # As large as allowed, in chunks of equal size.
-    per_lane = dtype.itemsize * (6 + 3 * num_records)
     largest = max(1, min(_MAX_CHUNK, _CHUNK_BYTES // per_lane))
     chunk_size = programs.ceil_div(
       num_lanes, programs.ceil_div(num_lanes, largest)
     )
   chunk_size = min(chunk_size, num_lanes)
   num_chunks = programs.ceil_div(num_lanes, chunk_size)
+  options = dict(keys=keys, metrics_fn=metrics_fn, record_params=record_params)
   program = checkpoint.fingerprint(
     make_optimizer,
     loss_fn,
     {name: values.dtype for name, values in grid.items()},
-    dtype,
+    starts,
     num_steps=num_steps,
     tol=tol,
     record_every=record_every,
+    **options,
   )
   # Plain JSON types already: no round trip through text, where a
   # 1M-value grid axis would spend a second.
@@ -166,11 +201,15 @@ def sweep(
     "loss": checkpoint.describe(loss_fn),
     "grid": {name: values.tolist() for name, values in grid.items()},
     "grid_dtypes": {name: v.dtype.name for name, v in grid.items()},
-    "start_shape": list(start_shape),
-    "starts_sha256": hashlib.sha256(starts.tobytes()).hexdigest(),
+    "start_shape": list(starts.start_shape),
+    "starts_sha256": starts.sha256(),
+    "params_paths": list(starts.paths),
+    "key": None if keys is None else [keys.impl, key_data.tolist()],
+    "metrics": list(metric_names),
     "num_steps": num_steps,
     "tol": tol,
     "record_every": record_every,
+    "record_params": record_params,
     "chunk_size": chunk_size,
     "dtype": dtype.name,
   }
@@ -179,12 +218,14 @@ def sweep(
     make_optimizer,
     loss_fn,
     grid,
-    starts.reshape(-1, 2),
+    starts,
     num_steps=num_steps,
     tol=tol,
     record_every=record_every,
     chunk_size=chunk_size,
     cache_key=program,
+    key_data=key_data,
+    **options,
   )
   shapes = run_chunk.shapes
   flat = {
@@ -198,11 +239,11 @@ def sweep(
   todo = range(num_chunks)
   if checkpoint_dir is not None:
     checkpoint_dir = os.fspath(checkpoint_dir)
-    key = checkpoint.open_checkpoint(checkpoint_dir, settings)
+    claim = checkpoint.open_checkpoint(checkpoint_dir, settings)
     todo = []
     for chunk, lanes in enumerate(chunks):
       saved = checkpoint.read_chunk(
-        checkpoint_dir, chunk, key, shapes, lanes.stop - lanes.start
+        checkpoint_dir, chunk, claim, shapes, lanes.stop - lanes.start
       )
       if saved is None:
         todo.append(chunk)
@@ -221,15 +262,33 @@ def sweep(
     for name, array in outputs.items():
       flat[name][lanes] = array
     if checkpoint_dir is not None:
-      checkpoint.write_chunk(checkpoint_dir, chunk, key, outputs)
+      checkpoint.write_chunk(checkpoint_dir, chunk, claim, outputs)
     bar.update()
   bar.close()
 
-  lead = grid_shape + start_shape
-  arrays = {
-    name: flat[name].reshape(lead + flat[name].shape[1:])
-    if name in flat
-    else None
-    for name in FIELDS
-  }
-  return SweepResult(**arrays, starts=starts, settings=settings)
+  lead = grid_shape + starts.start_shape
+  shaped = {name: a.reshape(lead + a.shape[1:]) for name, a in flat.items()}
+
+  def params(field):
+    if field + starts.paths[0] not in shaped:
+      return None
+    return starts.unflatten([shaped[field + p] for p in starts.paths])
+
+  user_starts = starts.unflatten(
+    [
+      leaf.reshape(starts.start_shape + leaf.shape[1:])
+      for leaf in starts.leaves
+    ]
+  )
+  return SweepResult(
+    final_params=params("final_params"),
+    final_loss=shaped["final_loss"],
+    best_loss=shaped["best_loss"],
+    tol_step=shaped.get("tol_step"),
+    divergence_step=shaped["divergence_step"],
+    trajectories=params("trajectories"),
+    trajectory_loss=shaped.get("trajectory_loss"),
+    starts=user_starts,
+    settings=settings,
+    metrics={m: shaped[METRIC + m] for m in metric_names},
+  )
