@@ -204,6 +204,27 @@ def test_metrics_are_evaluated_on_the_final_parameters():
     metrics_fn=metrics,
   )
   assert set(result.metrics) == {"full_loss", "norm"}
+  assert result.trajectory_metrics == {}
+  recorded = sweep(
+    optax.adam,
+    keyed_model_loss,
+    grid={"learning_rate": RATES},
+    starts=starts,
+    num_steps=8,
+    key=KEY,
+    metrics_fn=metrics,
+    record_every=4,
+  )
+  assert recorded.trajectory_metrics["norm"].shape == (3, 2, 3)
+  np.testing.assert_array_equal(
+    recorded.trajectory_metrics["full_loss"][..., -1],
+    result.metrics["full_loss"],
+  )
+  np.testing.assert_allclose(
+    recorded.trajectory_metrics["norm"][..., 0],
+    np.broadcast_to(np.sum(starts["out"] ** 2, -1), (3, 2)),
+    rtol=1e-12,
+  )
   assert result.metrics["norm"].shape == (3, 2)
   for i in range(3):
     for seed in range(2):

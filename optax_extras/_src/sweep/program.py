@@ -52,6 +52,7 @@ import optax
 from jax.experimental import multihost_utils
 
 from optax_extras._src.landscapes import Landscape
+from optax_extras._src.sweep.result import METRIC, TRAJECTORY_METRIC
 from optax_extras._src.sweep.space import Starts
 
 LossFn = Callable[..., jax.Array]
@@ -148,7 +149,7 @@ def lane_program(
   """``run(hyperparams, lane, start, key_data) -> outputs`` of one lane, for
   `jax.vmap`; ``start`` is one lane's `Starts.inputs`. Outputs are flat:
   ``final_params<path>`` per leaf, ``trajectories<path>`` when recorded,
-  ``metrics/<name>``."""
+  ``metrics/<name>``, and ``trajectory_metrics/<name>`` when recorded."""
   loss = lane_loss(loss_fn, starts, keyed=keys is not None)
   value_and_grad = jax.value_and_grad(loss)
   grad = jax.grad(loss)
@@ -229,10 +230,16 @@ def lane_program(
     else:
       num_records = num_steps // record_every
 
+      def recorded(params):  # What is recorded at a point besides the loss.
+        points = named("trajectories", params) if record_params else {}
+        if metrics_fn is not None:
+          metrics = metrics_fn(starts.user_params(params))
+          points.update({TRAJECTORY_METRIC + k: v for k, v in metrics.items()})
+        return points
+
       def record(carry, first):
         carry = advance(carry, first, record_every)
-        points = named("trajectories", carry.params) if record_params else {}
-        return carry, (points, carry.value)
+        return carry, (recorded(carry.params), carry.value)
 
       firsts = 1 + record_every * jnp.arange(num_records, dtype=jnp.int32)
       carry, (points, values) = jax.lax.scan(record, carry, firsts)
@@ -241,8 +248,7 @@ def lane_program(
         carry = advance(
           carry, jnp.int32(1 + record_every * num_records), remainder
         )
-      first_points = named("trajectories", params) if record_params else {}
-      for name, first_point in first_points.items():
+      for name, first_point in recorded(params).items():
         outputs[name] = jnp.concatenate([first_point[None], points[name]])
       outputs["trajectory_loss"] = jnp.concatenate([value[None], values])
     outputs.update(named("final_params", carry.params))
@@ -255,7 +261,7 @@ def lane_program(
       outputs["tol_step"] = carry.tol_step
     if metrics_fn is not None:
       metrics = metrics_fn(starts.user_params(carry.params))
-      outputs.update({f"metrics/{k}": v for k, v in metrics.items()})
+      outputs.update({METRIC + k: v for k, v in metrics.items()})
     return outputs
 
   return run

@@ -27,7 +27,8 @@ PARAM_FIELDS = ("final_params", "trajectories", "starts")
 # Always present in a result; the other fields may be None.
 _REQUIRED = ("final_params", "final_loss", "best_loss", "divergence_step")
 _CHECKSUM = "checksum"  # The .npz member that vouches for the rest.
-METRIC = "metrics/"  # Prefix of a metric's array.
+METRIC = "metrics/"  # Prefix of a metric's array...
+TRAJECTORY_METRIC = "trajectory_metrics/"  # ...and of its recorded values.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +58,8 @@ class SweepResult:
       the functions' names for information); JSON-serialisable.
     metrics: name -> ``[*grid, *starts]``, ``metrics_fn`` of the final
       parameters; empty without ``metrics_fn``.
+    trajectory_metrics: name -> ``[..., num_records]``, ``metrics_fn`` at
+      the points of `trajectory_loss`; empty unless both were asked.
   """
 
   final_params: Any
@@ -69,6 +72,9 @@ class SweepResult:
   starts: Any
   settings: dict[str, Any]
   metrics: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+  trajectory_metrics: dict[str, np.ndarray] = dataclasses.field(
+    default_factory=dict
+  )
 
   @property
   def diverged(self) -> np.ndarray:
@@ -94,6 +100,9 @@ class SweepResult:
       else:
         arrays[name] = value
     arrays.update({METRIC + k: v for k, v in self.metrics.items()})
+    arrays.update(
+      {TRAJECTORY_METRIC + k: v for k, v in self.trajectory_metrics.items()}
+    )
     settings = to_json(self.settings)
     stamp = {"arrays": checksum(arrays), "settings": _sha256(settings)}
     atomic_write(
@@ -140,6 +149,7 @@ def load(path: str | os.PathLike) -> SweepResult:
     *(f for f in FIELDS if f not in PARAM_FIELDS),
     *(f + p for f in PARAM_FIELDS for p in paths),
     *(METRIC + m for m in metrics),
+    *(TRAJECTORY_METRIC + m for m in metrics),
   }
   required = {
     *(f for f in _REQUIRED if f not in PARAM_FIELDS),
@@ -175,6 +185,11 @@ def load(path: str | os.PathLike) -> SweepResult:
     **fields,
     settings=settings,
     metrics={m: arrays[METRIC + m] for m in metrics},
+    trajectory_metrics={
+      m: arrays[TRAJECTORY_METRIC + m]
+      for m in metrics
+      if TRAJECTORY_METRIC + m in arrays
+    },
   )
 
 

@@ -57,7 +57,11 @@ from tqdm.auto import tqdm
 from optax_extras._src.landscapes import Landscape
 from optax_extras._src.sweep import checkpoint, checks
 from optax_extras._src.sweep import program as programs
-from optax_extras._src.sweep.result import METRIC, SweepResult
+from optax_extras._src.sweep.result import (
+  METRIC,
+  TRAJECTORY_METRIC,
+  SweepResult,
+)
 
 _MAX_CHUNK = 2**20  # Lanes per chunk by default...
 _CHUNK_BYTES = 2**28  # ...or fewer, so that a chunk's results fit in this.
@@ -108,7 +112,8 @@ def sweep(
       gets the key of the gradient in hand.
     metrics_fn: ``metrics(params) -> {name: scalar}``, evaluated on each
       lane's final parameters inside the compiled program (e.g. a validation
-      accuracy): `SweepResult.metrics`.
+      accuracy): `SweepResult.metrics`; with `record_every`, also at every
+      recorded point: `SweepResult.trajectory_metrics`.
     tol: if given, `SweepResult.tol_step` records when ``loss <= tol``.
     record_every: if given, record the loss every k steps
       (`SweepResult.trajectory_loss`), and the parameters
@@ -170,7 +175,10 @@ def sweep(
     record_params = starts.lane_size <= _SMALL_LANE
   recorded = num_records * starts.lane_size if record_params else 0
   per_lane = dtype.itemsize * (
-    starts.lane_size + recorded + 4 + num_records + len(metric_names)
+    starts.lane_size
+    + recorded
+    + 4
+    + (num_records + 1) * (1 + len(metric_names))
   )
   checks.check_memory(
     "record_params", num_lanes * dtype.itemsize * recorded, num_lanes
@@ -291,4 +299,9 @@ def sweep(
     starts=user_starts,
     settings=settings,
     metrics={m: shaped[METRIC + m] for m in metric_names},
+    trajectory_metrics={
+      m: shaped[TRAJECTORY_METRIC + m]
+      for m in metric_names
+      if TRAJECTORY_METRIC + m in shaped
+    },
   )
