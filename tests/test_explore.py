@@ -674,6 +674,53 @@ def test_every_optimizer_runs_and_its_code_is_its_factory(explorer):
   assert status == 200 and np.isfinite(answer["final_loss"]).all()
 
 
+def test_parity_presets_are_offered_when_compat_exists(explorer):
+  compat = pytest.importorskip("optax_extras.compat")
+  assert "compat.torch_adam" in registry.names()
+  torch_adam = registry.get("compat.torch_adam")
+  assert [h.name for h in torch_adam.hyperparameters][:3] == [
+    "lr",
+    "betas_0",
+    "betas_1",
+  ]
+  body = _with(
+    _GOOD,
+    optimizer="compat.torch_adam",
+    hyperparams={"lr": 0.1, "betas_0": 0.5},
+    num_steps=10,
+  )
+  status, answer = post(explorer, "/api/paths", body)
+  assert status == 200, answer
+  assert "import optax_extras.compat\n" in answer["python"]
+  namespace = _run(answer["python"])
+  np.testing.assert_array_equal(
+    namespace["paths"].reshape(1, -1, 2),
+    np.asarray(answer["paths"], np.float32),
+  )
+  # The preset called with its own tuple of constants: the same rule (to
+  # float32 rounding: constants fold at compile time, traced values do not).
+  result = optax_extras.sweep(
+    lambda lr, eps, weight_decay: compat.torch_adam(
+      lr=lr, betas=(0.5, 0.999), eps=eps, weight_decay=weight_decay
+    ),
+    landscapes.get("booth"),
+    grid={
+      "lr": np.array([0.1], np.float32),
+      "eps": np.array([1e-8], np.float32),
+      "weight_decay": np.array([0.0], np.float32),
+    },
+    starts=np.zeros((1, 2), np.float32),
+    num_steps=10,
+    record_every=1,
+  )
+  np.testing.assert_allclose(
+    result.trajectories.reshape(1, -1, 2),
+    np.asarray(answer["paths"], np.float32),
+    rtol=1e-4,
+    atol=1e-6,
+  )
+
+
 def test_presets_register_from_their_signatures():
   from experiments import presets
 

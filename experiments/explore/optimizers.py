@@ -62,6 +62,7 @@ class Optimizer:
     code: a Python expression equal to `make`, given ``import optax,
       optax_extras`` (written into "copy as Python", never evaluated here).
     doc: one line for the page.
+    module: a module "copy as Python" imports for `code`, if any.
   """
 
   name: str
@@ -70,6 +71,7 @@ class Optimizer:
   hyperparameters: tuple[Hyperparameter, ...]
   code: str
   doc: str = ""
+  module: str = ""
 
   def hyperparameter(self, name: str) -> Hyperparameter | None:
     return next((h for h in self.hyperparameters if h.name == name), None)
@@ -126,7 +128,17 @@ def _guess(name: str, default: float) -> Hyperparameter:
     return Hyperparameter(name, default, 0.0, 1.0)
   if 0.0 <= default < 1.0 and any(
     key in lowered
-    for key in ("momentum", "decay", "rho", "beta", "b1", "b2", "mu", "gamma")
+    for key in (
+      "momentum",
+      "decay",
+      "rho",
+      "beta",
+      "b1",
+      "b2",
+      "mu",
+      "gamma",
+      "alpha",
+    )
   ):
     return Hyperparameter(name, default, 0.0, max(0.9999, default))
   if default > 0:
@@ -141,6 +153,7 @@ def from_signature(
   code: str,
   *,
   learning_rate: float = 0.01,
+  module: str = "",
 ) -> Optimizer:
   """An `Optimizer` whose sliders are `make`'s numeric keyword parameters.
 
@@ -149,6 +162,8 @@ def from_signature(
   parameter without a default other than the learning rate is refused.
   """
   sliders = []
+  arguments = []  # Keyword arguments of `make`, as Python text.
+  pairs = {}  # A tuple of numbers (torch's betas): one slider per entry.
   for parameter in inspect.signature(make).parameters.values():
     default = parameter.default
     if parameter.name == "learning_rate" and default is parameter.empty:
@@ -159,10 +174,33 @@ def from_signature(
       raise ValueError(
         f"from_signature: {name}: parameter {parameter.name!r} has no default"
       )
-    if isinstance(default, numbers.Real) and not isinstance(default, bool):
+    if _is_real(default):
       sliders.append(_guess(parameter.name, float(default)))
+      arguments.append(f"{parameter.name}={parameter.name}")
+    elif isinstance(default, tuple) and 0 < len(default) <= 4:
+      if not all(_is_real(v) for v in default):
+        continue
+      parts = [f"{parameter.name}_{i}" for i in range(len(default))]
+      pairs[parameter.name] = parts
+      sliders += [_guess(p, float(v)) for p, v in zip(parts, default)]
+      comma = "," if len(parts) == 1 else ""
+      arguments.append(f"{parameter.name}=({', '.join(parts)}{comma})")
   doc = (inspect.getdoc(make) or "").split("\n")[0]
-  return Optimizer(name, family, make, tuple(sliders), code, doc)
+  if pairs:
+    factory = make
+
+    def make(**values):
+      for parameter, parts in pairs.items():
+        values[parameter] = tuple(values.pop(p) for p in parts)
+      return factory(**values)
+
+    names_text = ", ".join(h.name for h in sliders)
+    code = f"lambda {names_text}: {code}({', '.join(arguments)})"
+  return Optimizer(name, family, make, tuple(sliders), code, doc, module)
+
+
+def _is_real(value) -> bool:
+  return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 # --- This library's ------------------------------------------------------------
@@ -336,8 +374,9 @@ for _optimizer in (
 
 
 def register_presets(module_name: str = "optax_extras.compat") -> list[str]:
-  """Registers every public function of `module_name` with `from_signature`;
-  returns their names (none if the module does not exist)."""
+  """Registers every public function of `module_name` with `from_signature`
+  as ``compat.<name>``; returns their names (none if the module does not
+  exist). The parity presets: PyTorch's, Keras 3's, TF1's, Lasagne's."""
   try:
     module = importlib.import_module(module_name)
   except ModuleNotFoundError:
@@ -349,7 +388,11 @@ def register_presets(module_name: str = "optax_extras.compat") -> list[str]:
       continue
     try:
       optimizer = from_signature(
-        f"compat.{name}", "compat", function, f"{module_name}.{name}"
+        f"compat.{name}",
+        "compat",
+        function,
+        f"{module_name}.{name}",
+        module=module_name,
       )
     except ValueError:
       continue  # A helper, not an optimizer.

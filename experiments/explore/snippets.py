@@ -20,6 +20,12 @@ _IMPORTS = (
 )
 
 
+def _imports(optimizer: Optimizer) -> str:
+  """The imports, with the module of the optimizer's code if it has one."""
+  module = f"import {optimizer.module}\n" if optimizer.module else ""
+  return _IMPORTS.replace("from optax_extras", module + "from optax_extras")
+
+
 def _registration(spec: str | None) -> str:
   """The lines that register a landscape given with ``--register``."""
   if spec is None:
@@ -64,7 +70,7 @@ def paths_code(
   """The sweep that gives a paths view's trajectories."""
   axes = ", ".join([*given, "start", "point", "(x, y)"])
   return (
-    _IMPORTS
+    _imports(optimizer)
     + "\n"
     + _registration(register)
     + ("\n" if register else "")
@@ -94,7 +100,7 @@ def basins_code(
   n = resolution
   given = {name: [value] for name, value in hyperparams.items()}
   return (
-    _IMPORTS
+    _imports(optimizer)
     + "\n"
     + _registration(register)
     + ("\n" if register else "")
