@@ -29,11 +29,13 @@ from optax_extras import signals
 
 @dataclasses.dataclass(frozen=True)
 class Entry:
-  """One picture in the gallery: its file (relative to the gallery) and caption."""
+  """One picture in the gallery: its file (relative to the gallery) and
+  caption, and the job that made it (`job_keys`; set by `build`)."""
 
   section: str
   path: str
   caption: str
+  key: str = ""
 
 
 def signal_family(
@@ -174,30 +176,240 @@ def training_family(arrays, out: pathlib.Path) -> list[Entry]:
   ]
 
 
-def write_index(entries: list[Entry], out: pathlib.Path) -> pathlib.Path:
-  """An index.html showing every entry under its section, with its caption."""
-  parts = [
-    "<!doctype html><meta charset='utf-8'><title>optax_extras gallery</title>",
-    "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}"
-    "figure{display:inline-block;width:380px;vertical-align:top}"
-    "img,video{width:100%}figcaption{font-size:12px}</style>",
-    "<h1>optax_extras gallery</h1>",
-  ]
-  section = None
-  for entry in entries:
-    if entry.section != section:
-      section = entry.section
-      parts.append(f"<h2>{html.escape(section)}</h2>")
-    parts.append(
-      f"<figure><a href='{html.escape(entry.path)}'>"
-      + (
-        f"<video src='{html.escape(entry.path)}' controls></video>"
-        if entry.path.endswith(".mp4")
-        else f"<img src='{html.escape(entry.path)}' loading='lazy'>"
-      )
-      + "</a>"
-      f"<figcaption>{html.escape(entry.caption)}</figcaption></figure>"
+# --- The front page ------------------------------------------------------------
+
+_KINDS = (  # Job-key prefix -> heading, in the order the page leads with.
+  ("beyond/basins/", "Basin maps"),
+  ("beyond/heatmaps/", "Heat maps"),
+  ("beyond/fans/", "Fans"),
+  ("beyond/tuned/", "Tuned comparisons"),
+  ("training", "Training"),
+)
+_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:1280px;margin:auto;
+padding:0 12px;color:#222}
+h1{margin:16px 0 4px}h2{margin:28px 0 8px;border-bottom:1px solid #ddd}
+h3{margin:18px 0 6px;font-size:1.05em}
+.lead{color:#444;max-width:75ch}
+.explorer{background:#eef5ff;border:1px solid #b8d0f0;padding:8px 12px;
+max-width:75ch}
+nav{display:flex;flex-wrap:wrap;gap:8px 32px;font-size:14px}
+nav>div{flex:1 1 300px}nav ul{margin:4px 0 12px;padding-left:18px}
+nav h3{margin:6px 0 2px;font-size:14px}.note{font-size:13px}
+.grid{display:grid;gap:16px;
+grid-template-columns:repeat(auto-fill,minmax(min(100%,380px),1fr))}
+.wide{grid-template-columns:minmax(0,1100px)}
+figure{margin:0}img,video{width:100%;height:auto;display:block}
+figcaption{font-size:13px;margin-top:4px}
+details{font-size:12px;margin-top:4px}
+code{background:#f3f3f3;padding:1px 3px;overflow-wrap:anywhere}
+.multiples{display:grid;gap:4px;
+grid-template-columns:repeat(auto-fill,minmax(min(30%,150px),1fr))}
+.method{margin-bottom:18px}
+.media{display:grid;gap:6px;grid-template-columns:repeat(auto-fit,minmax(min(100%,260px),1fr))}
+"""
+
+
+def _anchor(key: str) -> str:
+  return "f-" + key.replace("/", "-")
+
+
+def redraw_command(key: str, quick: bool) -> str:
+  """The command that draws a job's pictures again from its saved data."""
+  kind, _, name = key.partition("/")
+  if kind in ("signals", "paths"):
+    return f"python -m experiments {kind} {name}"
+  return (
+    'python -c "import pathlib; from experiments import gallery; '
+    f"gallery.build(pathlib.Path('gallery'), only=['{key}']"
+    f'{", quick=True" if quick else ""})"'
+  )
+
+
+def _media(entry: Entry, animation_of: dict[str, Entry] | None = None) -> str:
+  source = html.escape(entry.path, quote=True)
+  alt = html.escape(entry.caption, quote=True)
+  if entry.path.endswith(".mp4"):
+    fallback = animation_of.get(entry.path) if animation_of else None
+    inner = (
+      f"<img src='{html.escape(fallback.path)}' alt='{alt}'>"
+      if fallback
+      else ""
     )
+    return (
+      f"<video src='{source}' autoplay muted loop playsinline controls "
+      f"preload='metadata' aria-label='{alt}'>{inner}</video>"
+    )
+  return (
+    f"<a href='{source}'><img src='{source}' alt='{alt}' loading='lazy'></a>"
+  )
+
+
+def _details(key: str, out: pathlib.Path, quick: bool) -> str:
+  data = data_path(out, key, quick).relative_to(out).as_posix()
+  return (
+    "<details><summary>data and redraw</summary>"
+    f"Saved data: <a href='{html.escape(data)}'>{html.escape(data)}</a> "
+    "(NumPy .npz). Redraw from it: "
+    f"<code>{html.escape(redraw_command(key, quick))}</code></details>"
+  )
+
+
+def _figure(
+  key: str,
+  entries: list[Entry],
+  out: pathlib.Path,
+  quick: bool,
+  *,
+  details: bool = True,
+) -> str:
+  """A job's pictures with their animation (playing inline), caption,
+  saved data and redraw command."""
+  pictures = [e for e in entries if e.path.endswith(".png")]
+  gifs = {e.path: e for e in entries if e.path.endswith(".gif")}
+  movies = [e for e in entries if e.path.endswith(".mp4")]
+  fallback = {m.path: gifs.pop(m.path[:-4] + ".gif", None) for m in movies}
+  fallback = {path: gif for path, gif in fallback.items() if gif}
+  media = [_media(e) for e in pictures]
+  media += [_media(m, fallback) for m in movies]
+  media += [_media(g) for g in gifs.values()]
+  captions = " ".join(html.escape(e.caption) for e in pictures)
+  return (
+    f"<figure id='{_anchor(key)}'><div class='media'>{''.join(media)}</div>"
+    f"<figcaption>{captions}"
+    f"{_details(key, out, quick) if details else ''}</figcaption></figure>"
+  )
+
+
+def _title(key: str, entries: list[Entry]) -> str:
+  if key == "training":
+    return "A Flax MLP on the digits: histories and rate sensitivity"
+  caption = entries[0].caption
+  return caption.split(". ")[0] if ". " in caption else key
+
+
+def write_index(
+  entries: list[Entry], out: pathlib.Path, *, quick: bool = False
+) -> pathlib.Path:
+  """The gallery's index.html: the figures only this project can show first
+  (basin maps, heat maps, fans, tuned comparisons, training), then the 2-D
+  paths by surface, then the signal plots as small multiples (a method
+  across the six signals); a table of contents by family and by surface;
+  animations inline; per figure its settings, saved data and the command
+  that redraws it."""
+  by_key: dict[str, list[Entry]] = {}
+  for entry in entries:
+    by_key.setdefault(entry.key or entry.path, []).append(entry)
+  surface_of = {f"paths/{n}": f.landscape for n, f in _PATHS.items()}
+  surface_of.update(
+    {f"beyond/{n}": f.landscape for n, f in _BEYOND_FIGURES.items()}
+  )
+  kinds = {heading: [] for _, heading in _KINDS}
+  surfaces: dict[str, list[str]] = {}
+  signal_keys, other_keys = [], []
+  for key in by_key:
+    heading = next((h for p, h in _KINDS if key.startswith(p)), None)
+    if heading is not None:
+      kinds[heading].append(key)
+    elif key.startswith("paths/"):
+      surfaces.setdefault(surface_of[key], []).append(key)
+    elif key.startswith("signals/"):
+      signal_keys.append(key)
+    else:
+      other_keys.append(key)
+  for key in by_key:
+    if key.startswith("beyond/") and key in surface_of:
+      surfaces.setdefault(surface_of[key], [])
+
+  def link(key: str) -> str:
+    title = html.escape(_title(key, by_key[key]))
+    return f"<li><a href='#{_anchor(key)}'>{title}</a></li>"
+
+  toc = ["<h2>Contents</h2><nav aria-label='contents'><div>"]
+  toc.append("<h3>By family</h3><ul>")
+  for heading, keys in kinds.items():
+    if keys:
+      slug = heading.lower().replace(" ", "-")
+      toc.append(f"<li><a href='#{slug}'>{heading}</a><ul>")
+      toc += [link(key) for key in keys]
+      toc.append("</ul></li>")
+  if surfaces:
+    toc.append("<li><a href='#paths'>2-D paths</a></li>")
+  if signal_keys:
+    toc.append("<li><a href='#signals'>1-D signal responses</a><ul>")
+    for key in signal_keys:
+      method = _SIGNALS[key.partition("/")[2]]
+      toc.append(
+        f"<li><a href='#{_anchor(key)}'>{html.escape(method.title)}</a></li>"
+      )
+    toc.append("</ul></li>")
+  toc.append("</ul></div><div><h3>By surface</h3><ul>")
+  for surface in sorted(surfaces):
+    keys = [k for k in by_key if surface_of.get(k) == surface]
+    toc.append(f"<li>{html.escape(surface.replace('_', ' '))}<ul>")
+    toc += [link(key) for key in keys]
+    toc.append("</ul></li>")
+  toc.append("</ul></div></nav>")
+
+  parts = [
+    "<!doctype html><html lang='en'><meta charset='utf-8'>",
+    "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+    "<title>optax_extras gallery</title>",
+    f"<style>{_STYLE}</style>",
+    "<h1>optax_extras gallery</h1>",
+    "<p class='lead'>Optimizers on 2-D surfaces and 1-D gradient signals. "
+    "First what one start point and one setting cannot show, computed by "
+    "the sweep engine: every start of a grid, every setting of a grid, "
+    "hundreds of paths at once. Then the seeds' path figures by surface, "
+    "and their signal plots. Each figure states its settings, links its "
+    "saved data and gives the command that draws it again.</p>",
+    "<p class='explorer'><b>Steer them yourself:</b> <code>python -m "
+    "experiments explore</code> serves a page on "
+    "<code>http://127.0.0.1:8765/</code> where you pick a surface and "
+    "optimizers, click start points and move the sliders; every view is "
+    "computed live and comes with the Python that reproduces it.</p>",
+    *toc,
+  ]
+  for heading, keys in kinds.items():
+    if not keys:
+      continue
+    slug = heading.lower().replace(" ", "-")
+    parts.append(f"<h2 id='{slug}'>{heading}</h2><div class='grid wide'>")
+    parts += [_figure(key, by_key[key], out, quick) for key in keys]
+    parts.append("</div>")
+  if surfaces:
+    parts.append("<h2 id='paths'>2-D paths, by surface</h2>")
+    for surface in sorted(surfaces):
+      keys = [k for k in by_key if surface_of.get(k) == surface]
+      paths = [k for k in keys if k.startswith("paths/")]
+      if not paths:
+        continue
+      parts.append(
+        f"<h3 id='surface-{surface}'>{html.escape(surface.replace('_', ' '))}"
+        "</h3><div class='grid'>"
+      )
+      parts += [_figure(key, by_key[key], out, quick) for key in paths]
+      parts.append("</div>")
+  if signal_keys:
+    parts.append(
+      "<h2 id='signals'>1-D signal responses</h2><p class='lead'>Each "
+      "method's update in response to the six gradient signals, for three "
+      "values of one parameter: one row per method.</p>"
+    )
+    for key in signal_keys:
+      method = _SIGNALS[key.partition("/")[2]]
+      values = ", ".join(str(v) for v in method.values)
+      parts.append(
+        f"<section class='method' id='{_anchor(key)}'>"
+        f"<h3>{html.escape(method.title)}</h3><div class='multiples'>"
+        + "".join(_media(e) for e in by_key[key])
+        + f"</div><p class='note'>{html.escape(method.settings)}; "
+        f"{html.escape(method.swept)} ∈ {{{html.escape(values)}}} "
+        f"({html.escape(method.origin)}).</p>{_details(key, out, quick)}"
+        "</section>"
+      )
+  for key in other_keys:
+    parts.append(_figure(key, by_key[key], out, quick, details=False))
   index = out / "index.html"
   index.write_text("\n".join(parts), encoding="utf-8")
   return index
@@ -319,10 +531,13 @@ def build(
       arrays = compute.cached(
         data_path(out, key, quick), lambda key=key: compute_arrays(key, quick)
       )
-      entries += draw_entries(key, arrays, out, quick=quick)
+      entries += [
+        dataclasses.replace(entry, key=key)
+        for entry in draw_entries(key, arrays, out, quick=quick)
+      ]
   finally:
     if pool is not None:
       pool.shutdown(wait=False, cancel_futures=True)
   if only is None:
-    write_index(entries, out)
+    write_index(entries, out, quick=quick)
   return entries

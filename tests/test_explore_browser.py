@@ -6,6 +6,7 @@ Skipped, with the reason, where Playwright or Chromium is missing (Debian:
 ``$OPTAX_EXTRAS_SCREENSHOTS`` if set, else to the test's temporary folder.
 """
 
+import contextlib
 import os
 import pathlib
 import shutil
@@ -25,14 +26,13 @@ def chromium() -> str | None:
   return None
 
 
-@pytest.fixture(scope="module")
-def browser():
-  # CI sets OPTAX_EXTRAS_REQUIRE_BROWSER=1: there a missing browser fails.
-  missing = (
-    pytest.fail
-    if os.environ.get("OPTAX_EXTRAS_REQUIRE_BROWSER")
-    else pytest.skip
-  )
+@contextlib.contextmanager
+def launched_chromium():
+  """The system Chromium under Playwright; skips the test where either is
+  missing (fails instead under ``OPTAX_EXTRAS_REQUIRE_BROWSER=1``, as in CI).
+  """
+  require = os.environ.get("OPTAX_EXTRAS_REQUIRE_BROWSER")
+  missing = pytest.fail if require else pytest.skip
   try:
     from playwright import sync_api
   except ImportError:
@@ -44,11 +44,19 @@ def browser():
       "run the browser tests"
     )
   with sync_api.sync_playwright() as playwright:
-    launched = playwright.chromium.launch(
+    browser = playwright.chromium.launch(
       executable_path=executable, args=["--no-sandbox"]
     )
+    try:
+      yield browser
+    finally:
+      browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+  with launched_chromium() as launched:
     yield launched
-    launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -213,3 +213,149 @@ def test_workers_exit_when_the_gallery_is_killed(tmp_path):
     process.kill()
     for pid in filter(_running, workers):
       os.kill(pid, signal.SIGKILL)
+
+
+# --- The front page -----------------------------------------------------------
+
+
+def _front_page_entries(out: pathlib.Path) -> list[gallery.Entry]:
+  """A small gallery of real jobs with stand-in pictures (no computing)."""
+  rng = np.random.default_rng(0)
+
+  def picture(path: str, size=(600, 400)) -> str:
+    (out / path).parent.mkdir(parents=True, exist_ok=True)
+    pixels = rng.integers(0, 255, (size[1] // 20, size[0] // 20, 3), np.uint8)
+    image = Image.fromarray(pixels).resize(size, Image.NEAREST)
+    if path.endswith(".gif"):
+      frames = [image, image.rotate(90), image.rotate(180)]
+      frames[0].save(out / path, save_all=True, append_images=frames[1:])
+    else:
+      image.save(out / path)
+    return path
+
+  beyond = "F. Beyond the seeds (computed by the sweep engine)"
+  entries = [
+    gallery.Entry(
+      "A. Gradient-signal responses",
+      picture(f"signals/adam/{name}.png", (300, 200)),
+      f"Adam on {name.replace('_', ' ')} (seed 000). β1 ∈ {{0.25}}.",
+      "signals/adam",
+    )
+    for name in gallery.signals.SIGNAL_NAMES
+  ]
+  entries += [
+    gallery.Entry(
+      "D. Seed 003",
+      picture("paths/seed003/beale.png"),
+      "beale. GD 1e-3; start (1.5, 2), 200 steps.",
+      "paths/seed003/beale",
+    ),
+    gallery.Entry(
+      "D. Seed 003",
+      picture("paths/seed003/beale.gif"),
+      "beale: animation (gif).",
+      "paths/seed003/beale",
+    ),
+  ]
+  for key, caption in (
+    (
+      "beyond/basins/himmelblau",
+      "Himmelblau: which minimum each start reaches. 256 × 256 starts.",
+    ),
+    (
+      "beyond/heatmaps/adam_lr_b1",
+      "Adam: learning rate × β1. 96 × 96 settings.",
+    ),
+    (
+      "beyond/fans/nesterov_momentum",
+      "Nesterov look-ahead: a fan of momenta. 300 paths.",
+    ),
+    (
+      "beyond/tuned/hills_and_canyon",
+      "Hills and canyon: each optimizer tuned. 1024 rates.",
+    ),
+  ):
+    name = key.partition("/")[2]
+    entries.append(
+      gallery.Entry(beyond, picture(f"{name}.png", (1000, 600)), caption, key)
+    )
+  entries.append(
+    gallery.Entry(
+      "E. Learning histories",
+      picture("training/histories.png"),
+      "Training and validation loss per epoch.",
+      "training",
+    )
+  )
+  return entries
+
+
+def test_front_page_leads_with_what_only_the_engine_shows(tmp_path):
+  entries = _front_page_entries(tmp_path)
+  page = gallery.write_index(entries, tmp_path, quick=True).read_text()
+  order = [
+    page.index(f"id='{anchor}'")
+    for anchor in (
+      "basin-maps",
+      "heat-maps",
+      "fans",
+      "tuned-comparisons",
+      "training",
+      "paths",
+      "signals",
+    )
+  ]
+  assert order == sorted(order)
+  # The table of contents: every link lands on a figure, by family and by
+  # surface (the basin map under himmelblau, the beale paths under beale).
+  links = re.findall(r"href='#([^']+)'", page)
+  ids = set(re.findall(r"id='([^']+)'", page))
+  assert links and set(links) <= ids
+  surfaces = page[page.index("By surface") : page.index("id='basin-maps'")]
+  assert "himmelblau" in surfaces and "beale" in surfaces
+  for entry in entries:
+    assert f"src='{entry.path}'" in page
+  # The six signal plots of a method together, as small multiples.
+  method = page[page.index("id='f-signals-adam'") :]
+  multiples = method[: method.index("</div>")]
+  assert multiples.count("<img") == 6
+  # Each figure: its saved data and the command that redraws it.
+  assert "python -m experiments signals adam" in page
+  assert "python -m experiments paths seed003/beale" in page
+  assert "data/beyond/basins/himmelblau_quick.npz" in page
+  command = gallery.redraw_command("beyond/basins/himmelblau", quick=True)
+  assert "only=[&#x27;beyond/basins/himmelblau&#x27;], quick=True" in page
+  compile(command.split('-c "', 1)[1].rstrip('"'), "<redraw>", "exec")
+  # The animation plays inline, and the page points to the explorer.
+  assert "src='paths/seed003/beale.gif'" in page
+  assert "python -m experiments explore" in page
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_front_page_at_phone_and_desktop_widths(tmp_path):
+  from tests.test_explore_browser import launched_chromium
+
+  gallery.write_index(_front_page_entries(tmp_path), tmp_path)
+  shots = pathlib.Path(os.environ.get("OPTAX_EXTRAS_SCREENSHOTS", tmp_path))
+  shots.mkdir(parents=True, exist_ok=True)
+  with launched_chromium() as browser:
+    for name, width in (("phone", 390), ("desktop", 1280)):
+      page = browser.new_page(viewport={"width": width, "height": 900})
+      page.goto((tmp_path / "index.html").as_uri())
+      height = page.evaluate("() => document.body.scrollHeight")
+      for _ in range(0, height + 900, 600):  # Lazy pictures load on sight.
+        page.mouse.wheel(0, 600)
+        page.wait_for_timeout(20)
+      page.wait_for_function(
+        "() => [...document.images].every(i => i.complete)", timeout=30_000
+      )
+      broken = page.evaluate(
+        "() => [...document.images].filter(i => !i.naturalWidth)"
+        ".map(i => i.getAttribute('src'))"
+      )
+      assert not broken, broken
+      scroll_width = page.evaluate("() => document.documentElement.scrollWidth")
+      assert scroll_width <= width, f"{name}: scrolls sideways"
+      page.screenshot(path=str(shots / f"gallery-{name}.png"), full_page=True)
+      page.close()
