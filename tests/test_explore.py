@@ -4,9 +4,14 @@ numbers against `optax_extras.sweep`, "copy as Python" run, and a load."""
 import concurrent.futures
 import http.client
 import json
+import pathlib
+import re
+import signal
 import socket
+import subprocess
 import sys
 import textwrap
+import urllib.request
 
 import numpy as np
 import optax
@@ -787,6 +792,28 @@ def test_bad_register_specs_are_refused(spec, message, capsys):
     cli.main(["explore", "--register", spec, "--port", "0"])
   assert exit.value.code == 2
   assert "explore" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_command_prints_the_url_and_serves_until_interrupted():
+  process = subprocess.Popen(
+    [sys.executable, "-m", "experiments", "explore", "--port", "0"],
+    cwd=pathlib.Path(__file__).parent.parent,
+    stdout=subprocess.PIPE,
+    text=True,
+  )
+  try:
+    line = process.stdout.readline()  # Printed once it listens.
+    url = re.search(r"http://127\.0\.0\.1:\d+/", line).group(0)
+    with urllib.request.urlopen(url + "api/options", timeout=60) as answer:
+      assert "himmelblau" in json.load(answer)["landscapes"]
+    with urllib.request.urlopen(url, timeout=60) as answer:
+      assert b"optax_extras explorer" in answer.read()
+    process.send_signal(signal.SIGINT)
+    assert process.wait(60) == 0
+  finally:
+    process.kill()
+    process.wait()
 
 
 def test_snippets_write_numbers_exactly():
