@@ -349,3 +349,132 @@ def old_rule_iterates(rule: str, grad_fn, w0, num_steps, **hp) -> np.ndarray:
     )
   }
   return _iterate(rules[rule], grad_fn, w0, num_steps)
+
+
+# --- TensorFlow 1 and Lasagne, every rule of optax_extras.compat. -----------
+# Written from the published source, defaults included:
+# - TF1: tensorflow/python/training/{gradient_descent,momentum,adagrad,
+#   rmsprop,adam,adadelta}.py (the slots and their initial values) and the
+#   kernels ApplyGradientDescent, ApplyMomentum, ApplyAdagrad, ApplyRMSProp,
+#   ApplyCenteredRMSProp, ApplyAdam, ApplyAdadelta in
+#   tensorflow/core/kernels/training_ops.cc;
+# - Lasagne: lasagne/updates.py, functions sgd, momentum (apply_momentum),
+#   nesterov_momentum (apply_nesterov_momentum), adagrad, rmsprop, adadelta,
+#   adam, adamax.
+
+TF1_LASAGNE_DEFAULTS = {
+  "tf1_gradient_descent": {},
+  "tf1_momentum": dict(use_nesterov=False),
+  "tf1_adagrad": dict(initial_accumulator_value=0.1),
+  "tf1_rmsprop": dict(decay=0.9, momentum=0.0, epsilon=1e-10, centered=False),
+  "tf1_adam": dict(learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8),
+  "tf1_adadelta": dict(learning_rate=0.001, rho=0.95, epsilon=1e-8),
+  "lasagne_sgd": {},
+  "lasagne_momentum": dict(momentum=0.9),
+  "lasagne_nesterov_momentum": dict(momentum=0.9),
+  "lasagne_adagrad": dict(learning_rate=1.0, epsilon=1e-6),
+  "lasagne_rmsprop": dict(learning_rate=1.0, rho=0.9, epsilon=1e-6),
+  "lasagne_adadelta": dict(learning_rate=1.0, rho=0.95, epsilon=1e-6),
+  "lasagne_adam": dict(
+    learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8
+  ),
+  "lasagne_adamax": dict(
+    learning_rate=0.002, beta1=0.9, beta2=0.999, epsilon=1e-8
+  ),
+}
+
+
+def tf1_lasagne_iterates(rule: str, grad_fn, w0, num_steps, **kwargs):
+  """Iterates w_1..w_T of a TF1 or Lasagne rule, named as in compat.
+
+  `kwargs` are the compat function's arguments; missing ones take the
+  framework's defaults (`TF1_LASAGNE_DEFAULTS`).
+  """
+  hp = {**TF1_LASAGNE_DEFAULTS[rule], **kwargs}
+  lr = hp.get("learning_rate")
+  state = {}
+  zeros = np.zeros_like(np.asarray(w0, dtype=np.float64))
+
+  def get(name, initial=0.0):
+    return state.setdefault(name, zeros + initial)
+
+  def tf1_gradient_descent(g, t):  # var -= alpha * delta
+    return -lr * g
+
+  def tf1_momentum(g, t):  # accum = accum * momentum + grad
+    mu = hp["momentum"]
+    state["a"] = get("a") * mu + g
+    if hp["use_nesterov"]:  # var -= grad * lr + accum * momentum * lr
+      return -(g * lr + state["a"] * mu * lr)
+    return -lr * state["a"]
+
+  def tf1_adagrad(g, t):  # accum += grad^2; var -= lr * grad * rsqrt(accum)
+    state["a"] = get("a", hp["initial_accumulator_value"]) + g * g
+    return -lr * g / np.sqrt(state["a"])
+
+  def tf1_rmsprop(g, t):  # "rms" slot from ones, "momentum" and "mg" zeros
+    rho, eps = hp["decay"], hp["epsilon"]
+    state["ms"] = get("ms", 1.0) + (g * g - get("ms", 1.0)) * (1 - rho)
+    denominator = state["ms"] + eps
+    if hp["centered"]:
+      state["mg"] = get("mg") + (g - get("mg")) * (1 - rho)
+      denominator = denominator - state["mg"] ** 2
+    state["mom"] = get("mom") * hp["momentum"] + lr * g / np.sqrt(denominator)
+    return -state["mom"]
+
+  def tf1_adam(g, t):  # lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)
+    b1, b2 = hp["beta1"], hp["beta2"]
+    state["m"] = get("m") + (g - get("m")) * (1 - b1)
+    state["v"] = get("v") + (g * g - get("v")) * (1 - b2)
+    lr_t = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+    return -lr_t * state["m"] / (np.sqrt(state["v"]) + hp["epsilon"])
+
+  def tf1_adadelta(g, t):
+    rho, eps = hp["rho"], hp["epsilon"]
+    state["accum"] = get("accum") * rho + g * g * (1 - rho)
+    update = (
+      np.sqrt(get("accum_update") + eps) / np.sqrt(state["accum"] + eps) * g
+    )
+    state["accum_update"] = state["accum_update"] * rho + update**2 * (1 - rho)
+    return -update * lr
+
+  def lasagne_sgd(g, t):  # param - learning_rate * grad
+    return -lr * g
+
+  def lasagne_momentum(g, t):  # x = momentum * velocity + (param - lr g)
+    state["v"] = hp["momentum"] * get("v") - lr * g
+    return state["v"]
+
+  def lasagne_nesterov_momentum(g, t):  # param + momentum * x - lr g
+    state["v"] = hp["momentum"] * get("v") - lr * g
+    return hp["momentum"] * state["v"] - lr * g
+
+  def lasagne_adagrad(g, t):
+    state["a"] = get("a") + g**2
+    return -lr * g / np.sqrt(state["a"] + hp["epsilon"])
+
+  def lasagne_rmsprop(g, t):
+    state["a"] = hp["rho"] * get("a") + (1 - hp["rho"]) * g**2
+    return -lr * g / np.sqrt(state["a"] + hp["epsilon"])
+
+  def lasagne_adadelta(g, t):
+    rho, eps = hp["rho"], hp["epsilon"]
+    state["a"] = rho * get("a") + (1 - rho) * g**2
+    update = g * np.sqrt(get("d") + eps) / np.sqrt(state["a"] + eps)
+    state["d"] = rho * state["d"] + (1 - rho) * update**2
+    return -lr * update
+
+  def lasagne_adam(g, t):  # a_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)
+    b1, b2 = hp["beta1"], hp["beta2"]
+    state["m"] = b1 * get("m") + (1 - b1) * g
+    state["v"] = b2 * get("v") + (1 - b2) * g**2
+    a_t = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+    return -a_t * state["m"] / (np.sqrt(state["v"]) + hp["epsilon"])
+
+  def lasagne_adamax(g, t):  # a_t = lr / (1 - beta1^t); u = max(b2 u, |g|)
+    b1, b2 = hp["beta1"], hp["beta2"]
+    state["m"] = b1 * get("m") + (1 - b1) * g
+    state["u"] = np.maximum(b2 * get("u"), np.abs(g))
+    return -lr / (1 - b1**t) * state["m"] / (state["u"] + hp["epsilon"])
+
+  return _iterate(locals()[rule], grad_fn, w0, num_steps)
