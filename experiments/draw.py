@@ -2,6 +2,8 @@
 
 import pathlib
 import shutil
+from collections.abc import Mapping
+from typing import Any
 
 import matplotlib
 
@@ -376,3 +378,145 @@ def fan_figure(figure: FanFigure, arrays, path: pathlib.Path, dpi: int) -> None:
   ax.set_ylim(y0, y1)
   ax.set_title(figure.title)
   _save(fig, path, dpi)
+
+
+# --- The Flax training example -------------------------------------------------
+
+
+_METRICS = (
+  ("train_loss", "training loss", True),
+  ("val_loss", "validation loss", True),
+  ("train_accuracy", "training accuracy", False),
+  ("val_accuracy", "validation accuracy", False),
+)
+_FAMILY_COLORS = {
+  "momentum": "tab:blue",
+  "adam": "tab:red",
+  "adadelta": "tab:green",
+  "adagrad": "tab:purple",
+}
+_LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def _styles(names, families: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+  """One colour per family, one line style per member of the family."""
+  seen: dict[str, int] = {}
+  styles = {}
+  for name in names:
+    family = families.get(name, "")
+    index = seen.get(family, 0)
+    seen[family] = index + 1
+    styles[name] = {
+      "color": _FAMILY_COLORS.get(family),
+      "linestyle": _LINE_STYLES[index % len(_LINE_STYLES)],
+    }
+  return styles
+
+
+def learning_histories(
+  histories: Mapping[str, Any],
+  path: str | pathlib.Path,
+  *,
+  families: Mapping[str, str],
+  title: str = "",
+) -> pathlib.Path:
+  """The learning-history figure: 2 x 2 panels, one line per optimizer.
+
+  Training and validation loss (log scale) and accuracy per epoch, from
+  `History` arrays; one colour per family.
+  """
+  styles = _styles(list(histories), families)
+  fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), sharex=True)
+  for ax, (field, label, log) in zip(axes.T.ravel(), _METRICS):
+    for name, history in histories.items():
+      values = getattr(history, field)
+      ax.plot(np.arange(len(values)), values, label=name, **styles[name])
+    ax.set_title(label)
+    ax.set_yscale("log" if log else "linear")
+    if not log:
+      ax.set_ylim(0.5, 1.005)
+    ax.grid(alpha=0.3)
+  for ax in axes[-1]:
+    ax.set_xlabel("epoch")
+  axes[0, 1].legend(fontsize=8, ncol=2)
+  fig.suptitle(title or "Digits MLP: learning histories")
+  fig.tight_layout()
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
+
+
+def learning_rate_sensitivity(
+  sweeps: Mapping[str, Any],
+  path: str | pathlib.Path,
+  *,
+  families: Mapping[str, str],
+  tuned_rates: Mapping[str, float],
+  title: str = "",
+) -> pathlib.Path:
+  """Mean ± spread bands and the learning-rate sensitivity curves.
+
+  Left: validation loss per epoch at the tuned learning rate, mean over seeds
+  with a band of ± one standard deviation. Middle and right: final
+  validation loss and accuracy against the learning rate relative to the
+  tuned one, mean ± one standard deviation over seeds.
+  """
+  styles = _styles(list(sweeps), families)
+  fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+  for name, sweep in sweeps.items():
+    style = styles[name]
+    relative = sweep.learning_rates / tuned_rates[name]
+    tuned = int(np.argmin(np.abs(np.log(relative))))
+    curves = sweep.history.val_loss[:, tuned]  # [S, E + 1]
+    epochs = np.arange(curves.shape[-1])
+    mean, spread = curves.mean(0), curves.std(0)
+    axes[0].plot(epochs, mean, label=name, **style)
+    axes[0].fill_between(
+      epochs, mean - spread, mean + spread, color=style["color"], alpha=0.15
+    )
+    for ax, field in ((axes[1], "val_loss"), (axes[2], "val_accuracy")):
+      final = getattr(sweep.history, field)[..., -1]  # [S, L]
+      mean, spread = final.mean(0), final.std(0)
+      ax.errorbar(
+        relative,
+        mean,
+        yerr=spread,
+        marker="o",
+        markersize=3,
+        capsize=2,
+        label=name,
+        **style,
+      )
+  axes[0].set(
+    title="validation loss at the tuned rate (±1 sd over seeds)",
+    xlabel="epoch",
+    yscale="log",
+  )
+  axes[1].set(
+    title="final validation loss",
+    xscale="log",
+    yscale="log",
+    xlabel="learning rate / tuned learning rate",
+  )
+  axes[2].set(
+    title="final validation accuracy",
+    xscale="log",
+    xlabel="learning rate / tuned learning rate",
+  )
+  for ax in axes:
+    ax.grid(alpha=0.3)
+  axes[2].legend(fontsize=8)
+  some = next(iter(sweeps.values()))
+  fig.suptitle(
+    title
+    or f"{len(some.seeds)} seeds x {len(some.learning_rates)} "
+    "learning rates per optimizer, trained as one sweep"
+  )
+  fig.tight_layout()
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path

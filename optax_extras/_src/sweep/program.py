@@ -514,6 +514,8 @@ class Chunks:
     if distributed:  # Every process makes as many calls.
       num_calls = ceil_div(num_calls, num_slots) * num_slots
     used = range(min(num_calls, len(self._devices)))
+    # Compiled here, not in a thread pool: jax.enable_x64 and the other
+    # config contexts hold for this thread only.
     executables = [self._executable(slot) for slot in used]
     mine = []  # This process's outputs, all dispatched before any is read.
     for call in range(num_calls):
