@@ -40,13 +40,19 @@ from optax_extras import landscapes, sweep
 from tests.test_sweep_distributed import KWARGS
 result = sweep(optax.adam, landscapes.get("hills_and_canyon"), **KWARGS)
 result.save({path!r})
-try:  # Checkpoints are refused across processes, clearly and early.
-  sweep(optax.adam, landscapes.get("hills_and_canyon"),
-        checkpoint_dir={path!r} + "_checkpoints", **KWARGS)
-except ValueError as error:
-  assert "checkpoint_dir" in str(error) and "distributed" in str(error)
-else:
-  raise AssertionError("checkpoint_dir accepted across processes")
+# Checkpoints: process 0 writes them; a second run reads them all back.
+folder = {folder!r}  # The same folder for both, as on a shared disk.
+first = sweep(optax.adam, landscapes.get("hills_and_canyon"),
+              checkpoint_dir=folder, **KWARGS)
+assert first.final_params.tobytes() == result.final_params.tobytes()
+import os, glob
+chunks = sorted(glob.glob(folder + "/chunk_*.npz"))
+times = [os.stat(c).st_mtime_ns for c in chunks]
+again = sweep(optax.adam, landscapes.get("hills_and_canyon"),
+              checkpoint_dir=folder, **KWARGS)
+assert again.trajectories.tobytes() == result.trajectories.tobytes()
+assert [os.stat(c).st_mtime_ns for c in chunks] == times  # None rewritten.
+print("process", jax.process_index(), "chunks", len(chunks))
 jax.distributed.shutdown()
 """
 
@@ -65,7 +71,12 @@ def test_two_processes_give_the_one_process_result(tmp_path):
       [
         sys.executable,
         "-c",
-        PROCESS.format(port=port, process_id=i, path=paths[i]),
+        PROCESS.format(
+          port=port,
+          process_id=i,
+          path=paths[i],
+          folder=str(tmp_path / "checkpoints"),
+        ),
       ],
       cwd=REPO,
       stdout=subprocess.PIPE,
@@ -83,6 +94,7 @@ def test_two_processes_give_the_one_process_result(tmp_path):
       process.kill()
   for process, output in zip(processes, outputs):
     assert process.returncode == 0, output
+  assert "process 0 chunks 2" in outputs[0], outputs[0]
   expected = sweep(optax.adam, landscapes.get("hills_and_canyon"), **KWARGS)
   assert 0 < (expected.tol_step > 0).mean() < 1
   for path in paths:  # Every process has the whole result.

@@ -40,8 +40,8 @@ one kind of CPU). On a CPU host, ask for a device per core before JAX starts:
 ``XLA_FLAGS=--xla_force_host_platform_device_count=2`` (``python -m
 experiments`` does); this module uses the devices it is given. Under
 ``jax.distributed``, every process calls `sweep` with the same arguments,
-computes its share and gets the whole result (without ``checkpoint_dir``,
-which is refused there for now).
+computes its share and gets the whole result; with ``checkpoint_dir``,
+process 0 alone reads and writes the folder and shares what it read.
 """
 
 import math
@@ -52,6 +52,7 @@ from typing import Any
 import jax
 import numpy as np
 import optax
+from jax.experimental import multihost_utils
 from tqdm.auto import tqdm
 
 from optax_extras._src.landscapes import Landscape
@@ -154,11 +155,6 @@ def sweep(
     raise TypeError(
       f"sweep: `record_params` must be a bool or None, got {record_params!r}."
     )
-  if checkpoint_dir is not None and jax.process_count() > 1:
-    raise ValueError(
-      "sweep: `checkpoint_dir` is not supported under jax.distributed yet "
-      f"({jax.process_count()} processes); sweep without it."
-    )
   keys, key_data = checks.check_key(key)
   checks.check_loss(loss_fn, starts, keys, key_data)
   metric_names = checks.check_metrics(metrics_fn, starts)
@@ -245,14 +241,23 @@ def sweep(
     for start in range(0, num_lanes, chunk_size)
   ]
   todo = range(num_chunks)
+  writer = jax.process_index() == 0  # Under jax.distributed: process 0.
   if checkpoint_dir is not None:
     checkpoint_dir = os.fspath(checkpoint_dir)
-    claim = checkpoint.open_checkpoint(checkpoint_dir, settings)
+    claim = _on_process_0(
+      lambda: checkpoint.open_checkpoint(checkpoint_dir, settings),
+      checkpoint_dir,
+    )
     todo = []
     for chunk, lanes in enumerate(chunks):
-      saved = checkpoint.read_chunk(
-        checkpoint_dir, chunk, claim, shapes, lanes.stop - lanes.start
-      )
+      rows = lanes.stop - lanes.start
+      saved = None
+      if writer:
+        saved = checkpoint.read_chunk(
+          checkpoint_dir, chunk, claim, shapes, rows
+        )
+      if jax.process_count() > 1:  # Process 0's reading, for all.
+        saved = _broadcast_chunk(saved, shapes, rows)
       if saved is None:
         todo.append(chunk)
       else:
@@ -269,7 +274,7 @@ def sweep(
     outputs = run_chunk(lanes.start)
     for name, array in outputs.items():
       flat[name][lanes] = array
-    if checkpoint_dir is not None:
+    if checkpoint_dir is not None and writer:
       checkpoint.write_chunk(checkpoint_dir, chunk, claim, outputs)
     bar.update()
   bar.close()
@@ -305,3 +310,43 @@ def sweep(
       if TRAJECTORY_METRIC + m in shaped
     },
   )
+
+
+def _on_process_0(claim: Callable[[], str], directory: str) -> str:
+  """`claim()` on process 0 (the others get ""); under jax.distributed a
+  refusal raises on every process, so none waits for the others."""
+  if jax.process_count() == 1:
+    return claim()
+  key, error = "", None
+  if jax.process_index() == 0:
+    try:
+      key = claim()
+    except ValueError as refused:
+      error = refused
+  ok = multihost_utils.broadcast_one_to_all(np.int32(error is None))
+  if error is not None:
+    raise error
+  if not ok:
+    raise ValueError(
+      f"sweep: process 0 refused `checkpoint_dir` {directory!r} (see its "
+      "error)."
+    )
+  return key
+
+
+def _broadcast_chunk(
+  saved: dict[str, np.ndarray] | None,
+  shapes: Mapping[str, jax.ShapeDtypeStruct],
+  rows: int,
+) -> dict[str, np.ndarray] | None:
+  """Process 0's saved chunk (or None) on every process."""
+  found = multihost_utils.broadcast_one_to_all(np.int32(saved is not None))
+  if not found:
+    return None
+  if saved is None:
+    saved = {
+      name: np.zeros((rows, *shape.shape), shape.dtype)
+      for name, shape in shapes.items()
+    }
+  arrays = multihost_utils.broadcast_one_to_all(saved)
+  return {name: np.asarray(array) for name, array in arrays.items()}
