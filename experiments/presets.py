@@ -1,63 +1,41 @@
-"""Older libraries' optimizers, rebuilt from optax and optax_extras.
+"""The seeds' optimizers: their libraries' exact rules, in one place.
 
-Each function returns a full optimizer with exactly the update rule the named
-library applies, composed from optax's and this library's transforms; its
-docstring writes the rule out and says what differs from optax's default.
-The names follow the libraries: Lasagne (``lasagne.updates``, Lasagne 0.1
-documentation), TensorFlow 1 (``tf.compat.v1.train``'s optimizers, TensorFlow
-1.x API documentation), and ``seed002_*``: a from-scratch NumPy
-implementation, whose rules are given in full in each docstring.
+Lasagne's (seed 000) and TensorFlow 1's (seed 003) come from
+`optax_extras.compat`, with the signatures the catalogue calls them with;
+``seed002_*`` are a from-scratch NumPy implementation's rules, composed from
+optax and optax_extras, each written out in full in its docstring.
 """
 
-import jax.numpy as jnp
 import optax
 
 import optax_extras
+from optax_extras import compat
 
-
-def epsilon_hat_calibration(b2: float) -> tuple:
-  """Adam's calibration in TF1 and Lasagne: `lr sqrt(1-b2^t)/(1-b1^t)` on m only.
-
-  Equivalent to the standard rule with `eps` scaled by `sqrt(1-b2^t)`.
-  """
-  return (
-    lambda m, b1, t: m * jnp.sqrt(1 - b2**t) / (1 - b1**t),
-    lambda v, decay, t: v,
-  )
-
-
-# --- Lasagne ----------------------------------------------------------------
+# --- Lasagne (lasagne.updates) ----------------------------------------------
 
 
 def lasagne_nesterov_momentum(learning_rate: float, momentum: float = 0.9):
-  """`v = mu v - lr g; w += mu v - lr g`: Lasagne's reformulated Nesterov.
-
-  It evaluates g at the current point; its iterates are those of
-  `optax.sgd(nesterov=True)`, and those of `nesterov_lookahead(lr, mu)`
-  through `phi = theta + mu (theta - theta_prev)`.
-  """
-  return optax.sgd(learning_rate, momentum, nesterov=True)
+  """`v = mu v - lr g; w += mu v - lr g`: `compat.lasagne_nesterov_momentum`."""
+  return compat.lasagne_nesterov_momentum(learning_rate, momentum)
 
 
 def lasagne_rmsprop(
   learning_rate: float = 1.0, rho: float = 0.9, epsilon: float = 1e-6
 ):
-  """`r = rho r + (1-rho) g^2; w -= lr g / sqrt(r + eps)`; optax's rule, eps 1e-6."""
-  return optax.rmsprop(learning_rate, decay=rho, eps=epsilon)
+  """`r = rho r + (1-rho) g^2; w -= lr g / sqrt(r + eps)`: `compat.lasagne_rmsprop`."""
+  return compat.lasagne_rmsprop(learning_rate, rho, epsilon)
 
 
 def lasagne_adagrad(learning_rate: float = 1.0, epsilon: float = 1e-6):
-  """`a += g^2; w -= lr g / sqrt(a + eps)`: accumulator from 0 (optax's is 0.1)."""
-  return optax_extras.adagrad_family(learning_rate, eps=epsilon)
+  """`a += g^2; w -= lr g / sqrt(a + eps)`, a from 0: `compat.lasagne_adagrad`."""
+  return compat.lasagne_adagrad(learning_rate, epsilon)
 
 
 def lasagne_adadelta(
   learning_rate: float = 1.0, rho: float = 0.95, epsilon: float = 1e-6
 ):
   """Zero-start Adadelta scaled by a learning rate (the seed used 100)."""
-  return optax_extras.adadelta_bigstart(
-    learning_rate, rho, epsilon, initial_delta_sq=0.0
-  )
+  return compat.lasagne_adadelta(learning_rate, rho, epsilon)
 
 
 def lasagne_adam(
@@ -66,14 +44,8 @@ def lasagne_adam(
   beta2: float = 0.999,
   epsilon: float = 1e-8,
 ):
-  """`w -= lr sqrt(1-b2^t)/(1-b1^t) m/(sqrt(v) + eps)`: eps not bias-corrected."""
-  return optax_extras.adam_calibrated(
-    learning_rate,
-    beta1,
-    beta2,
-    epsilon,
-    bias_correction=epsilon_hat_calibration(beta2),
-  )
+  """`w -= lr sqrt(1-b2^t)/(1-b1^t) m/(sqrt(v) + eps)`: `compat.lasagne_adam`."""
+  return compat.lasagne_adam(learning_rate, beta1, beta2, epsilon)
 
 
 # --- Seed 002: NumPy from scratch --------------------------------------------
@@ -112,33 +84,29 @@ def seed002_adam(learning_rate: float):
   return optax.adam(learning_rate, eps=1e-8)
 
 
-# --- TensorFlow 1 -----------------------------------------------------------
+# --- TensorFlow 1 (tf.compat.v1.train) --------------------------------------
 
 
 def tf1_gradient_descent(learning_rate: float):
-  """`w -= lr g`."""
-  return optax.sgd(learning_rate)
+  """`w -= lr g`: `compat.tf1_gradient_descent`."""
+  return compat.tf1_gradient_descent(learning_rate)
 
 
 def tf1_momentum(learning_rate: float, momentum: float, nesterov: bool = False):
-  """`a = mu a + g; w -= lr a` (Nesterov: `w -= lr (g + mu a)`): optax's rule."""
-  return optax.sgd(learning_rate, momentum, nesterov=nesterov)
+  """`a = mu a + g; w -= lr a` (Nesterov: `w -= lr (g + mu a)`): `compat.tf1_momentum`."""
+  return compat.tf1_momentum(learning_rate, momentum, use_nesterov=nesterov)
 
 
 def tf1_adagrad(learning_rate: float):
-  """`a += g^2; w -= lr g / sqrt(a)`: accumulator starts at 0.1, no eps."""
-  return optax_extras.adagrad_family(
-    learning_rate, eps=0.0, initial_accumulator_value=0.1
-  )
+  """`a += g^2; w -= lr g / sqrt(a)`, a from 0.1, no eps: `compat.tf1_adagrad`."""
+  return compat.tf1_adagrad(learning_rate)
 
 
 def tf1_rmsprop(
   learning_rate: float, decay: float = 0.9, epsilon: float = 1e-10
 ):
-  """`w -= lr g / sqrt(ms + eps)` with the mean square starting at 1 (optax: 0)."""
-  return optax.rmsprop(
-    learning_rate, decay=decay, eps=epsilon, initial_scale=1.0
-  )
+  """`w -= lr g / sqrt(ms + eps)`, ms from 1 (optax: 0): `compat.tf1_rmsprop`."""
+  return compat.tf1_rmsprop(learning_rate, decay, epsilon=epsilon)
 
 
 def tf1_adam(
@@ -147,5 +115,5 @@ def tf1_adam(
   beta2: float = 0.999,
   epsilon: float = 1e-8,
 ):
-  """TF1's Adam is Lasagne's: eps is not bias-corrected."""
-  return lasagne_adam(learning_rate, beta1, beta2, epsilon)
+  """TF1's Adam is Lasagne's, eps not bias-corrected: `compat.tf1_adam`."""
+  return compat.tf1_adam(learning_rate, beta1, beta2, epsilon)

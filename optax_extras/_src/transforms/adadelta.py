@@ -21,7 +21,7 @@ class AdadeltaBigstartState(NamedTuple):
 def scale_by_adadelta_bigstart(
   rho: jax.typing.ArrayLike = 0.9,
   eps: jax.typing.ArrayLike = 1e-6,
-  initial_delta_sq: jax.typing.ArrayLike = 1.0,
+  initial_delta_sq: jax.typing.ArrayLike = 1e-4,
 ) -> optax.GradientTransformationExtraArgs:
   r"""Adadelta with the running average of squared updates started at a value.
 
@@ -43,7 +43,12 @@ def scale_by_adadelta_bigstart(
   Args:
     rho: decay :math:`\rho` of both running averages, in [0, 1).
     eps: :math:`\epsilon \ge 0`, added inside both roots.
-    initial_delta_sq: :math:`E[\Delta^2]_0 \ge 0`.
+    initial_delta_sq: :math:`E[\Delta^2]_0 \ge 0`, a squared update: in
+      the parameters' units squared, so the first step is about
+      :math:`\sqrt{E[\Delta^2]_0 / (1 - \rho)}` in every coordinate (times
+      the learning rate). The default 1e-4 (a first step of about 0.03)
+      suits weights of order 0.1 to 1; 1.0 gives steps of about 3, which
+      wreck a small network.
 
   Returns:
     An ``optax.GradientTransformationExtraArgs`` whose updates rescale the
@@ -105,7 +110,7 @@ def adadelta_bigstart(
   learning_rate: ScalarOrSchedule = 1.0,
   rho: jax.typing.ArrayLike = 0.9,
   eps: jax.typing.ArrayLike = 1e-6,
-  initial_delta_sq: jax.typing.ArrayLike = 1.0,
+  initial_delta_sq: jax.typing.ArrayLike = 1e-4,
 ) -> optax.GradientTransformationExtraArgs:
   """Adadelta with a big start, as a full optimizer: `-learning_rate * Delta`.
 
