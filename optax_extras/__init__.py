@@ -8,7 +8,7 @@ compiled program, on the surfaces of `landscapes`; `signals` feeds 1-D
 gradient signals through any transform.
 """
 
-from optax_extras import landscapes, signals
+from optax_extras import compat, landscapes, signals
 from optax_extras._src.sweep.result import SweepResult
 from optax_extras._src.sweep.result import load as load_sweep
 from optax_extras._src.sweep.sweep import sweep
@@ -52,6 +52,7 @@ __all__ = (
   "adadelta_bigstart",
   "adagrad_family",
   "adam_calibrated",
+  "compat",
   "landscapes",
   "load_sweep",
   "nesterov_lookahead",
