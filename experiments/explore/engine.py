@@ -6,8 +6,8 @@ lane, because a call of `optax_extras.sweep` costs about 40 ms of Python
 before it computes anything (it fingerprints the lowered program to key its
 compile cache and its checkpoints): 8 clients dragging sliders on 2 cores
 would queue behind that lock-free but GIL-bound work. The lane here is the
-engine's, step for step (a diverged lane keeps its last finite point; the
-records are the points at steps 0, k, 2k, …), and its hyperparameters are
+engine's own (`optax_extras._src.sweep.program.lane_program`), and its
+hyperparameters are
 traced inputs: one executable per (surface, optimizer, hyperparameter names,
 steps, record interval, padded lane count) serves every value of every
 slider. tests/test_explore.py checks that it gives `sweep`'s numbers.
@@ -23,10 +23,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from experiments.explore.optimizers import Optimizer
 from optax_extras import sweep
+from optax_extras._src.sweep import program as programs
+from optax_extras._src.sweep.space import Starts
 from optax_extras.landscapes import Landscape
 
 SMALL = 4096  # Lanes up to which paths use this module's program.
@@ -45,62 +46,20 @@ def cache_info() -> dict[str, int]:
     return {"compilations": _counts["compiled"], "hits": _counts["hits"]}
 
 
-def _lane_program(make, fn, num_steps: int, record_every: int):
-  """``run(hyperparams, x, y)``: one trajectory, as the sweep engine runs it."""
-  loss = lambda params: fn(*params)
-  value_and_grad = jax.value_and_grad(loss)
-  grad_fn = jax.grad(loss)
-
-  def finite(value, params):
-    return (
-      jnp.isfinite(value) & jnp.isfinite(params[0]) & jnp.isfinite(params[1])
-    )
-
-  def run(hyperparams, x, y):
-    optimizer = optax.with_extra_args_support(make(**hyperparams))
-
-    def step(carry, t):
-      params, state, value, grads, divergence_step = carry
-      updates, state = optimizer.update(grads, state, params, grad_fn=grad_fn)
-      new_params = optax.apply_updates(params, updates)
-      new_value, grads = value_and_grad(new_params)
-      diverging = (divergence_step < 0) & ~finite(new_value, new_params)
-      divergence_step = jnp.where(diverging, t, divergence_step)
-      params, value = jax.tree.map(
-        lambda old, new: jnp.where(divergence_step >= 0, old, new),
-        (params, value),
-        (new_params, new_value),
-      )
-      return (params, state, value, grads, divergence_step), None
-
-    def advance(carry, first, length):
-      steps = first + jnp.arange(length, dtype=jnp.int32)
-      return jax.lax.scan(step, carry, steps)[0]
-
-    def record(carry, first):
-      carry = advance(carry, first, record_every)
-      return carry, (jnp.stack(carry[0]), carry[2])
-
-    params = (x, y)
-    value, grads = value_and_grad(params)
-    bad = jnp.where(~finite(value, params), jnp.int32(0), jnp.int32(-1))
-    carry = (params, optimizer.init(params), value, grads, bad)
-    num_records = num_steps // record_every
-    firsts = 1 + record_every * jnp.arange(num_records, dtype=jnp.int32)
-    carry, (points, values) = jax.lax.scan(record, carry, firsts)
-    remainder = num_steps - record_every * num_records
-    if remainder:
-      carry = advance(
-        carry, jnp.int32(1 + record_every * num_records), remainder
-      )
-    return {
-      "trajectories": jnp.concatenate([jnp.stack(params)[None], points]),
-      "trajectory_loss": jnp.concatenate([value[None], values]),
-      "final_loss": carry[2],
-      "divergence_step": carry[4],
-    }
-
-  return run
+def _lane_program(
+  make, landscape: Landscape, num_steps: int, record_every: int
+):
+  """``run(hyperparams, x, y)``: one trajectory, the sweep engine's own lane
+  (`program.lane_program`), so its bits are `sweep`'s."""
+  run = programs.lane_program(
+    make,
+    landscape,
+    Starts.from_array(np.zeros((1, 2), np.float32)),
+    num_steps,
+    None,
+    record_every,
+  )
+  return lambda hyperparams, x, y: run(hyperparams, jnp.int32(0), (x, y), None)
 
 
 def _executable(key, build, args):
@@ -197,7 +156,7 @@ def paths(
     jax.config.read("jax_enable_x64"),
   )
   build = lambda: jax.vmap(
-    _lane_program(optimizer.make, landscape.fn, num_steps, record_every)
+    _lane_program(optimizer.make, landscape, num_steps, record_every)
   )
   outputs = _executable(key, build, args)(*args)
   return {
