@@ -102,9 +102,7 @@ def test_tf1_and_lasagne_follow_their_source(name, kwargs, problem, dtype):
     ours = frameworks.run_compat(
       getattr(compat, name)(**kwargs), problem, PROBLEMS[problem], dtype
     )
-  # float32 against a float64 reference: the float32 rounding of the data
-  # and of every step, so a looser bound than against a float32 framework.
-  assert_close(ours, expected, {"float64": 1e-10, "float32": 1e-4}[dtype])
+  assert_close(ours, expected, TOLERANCE[dtype])
 
 
 def test_every_tf1_and_lasagne_function_is_checked():
