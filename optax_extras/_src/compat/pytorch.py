@@ -392,7 +392,7 @@ def torch_nadam(
 
   with :math:`\psi` = ``momentum_decay``. ``optax.nadam`` uses a constant
   :math:`\mu = \beta_1` and corrects by :math:`1 - \beta_1^t`, so the two
-  differ at every step (by about 2% in the step at the defaults).
+  differ at every step.
 
   Args:
     lr: :math:`\eta`, optax's ``learning_rate``.

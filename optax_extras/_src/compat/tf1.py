@@ -121,8 +121,9 @@ def tf1_rmsprop(
 
   with :math:`\bar g_t` the running mean of :math:`g` (from 0) when
   ``centered``, else 0: ``optax.rmsprop(learning_rate, decay, epsilon,
-  initial_scale=1.0, centered=centered, momentum=momentum)``. The start at 1
-  makes the first steps small, about :math:`\eta g \sqrt{1/\rho}`, until
+  initial_scale=1.0, centered=centered, momentum=momentum)``. For gradients
+  much smaller than 1, the start at 1 makes the first steps about
+  :math:`\eta g / \sqrt{\rho}`, far smaller than optax's, until
   :math:`s_t` forgets it.
 
   Args:
