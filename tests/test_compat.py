@@ -349,3 +349,14 @@ def test_the_guide_table_names_every_framework():
   page = (DOCS / "guide" / "compat.md").read_text()
   for word in ("PyTorch", "Keras 3", "TF1", "Lasagne"):
     assert word in page
+
+
+@pytest.mark.float64
+def test_tf1_rmsprop_starts_small():
+  """TF1's mean square from 1: a first step of about lr g / sqrt(rho)."""
+  g, p = jnp.array([1e-3]), jnp.zeros(1)
+  tf1 = compat.tf1_rmsprop(0.1)
+  step, _ = tf1.update(g, tf1.init(p), p)
+  np.testing.assert_allclose(step, -0.1 * 1e-3 / np.sqrt(0.9), rtol=1e-6)
+  ours, _ = optax.rmsprop(0.1).update(g, optax.rmsprop(0.1).init(p), p)
+  assert abs(float(ours[0])) > 100 * abs(float(step[0]))
