@@ -3,9 +3,10 @@
 Each family is a low-level ``scale_by_*`` transform, which only rescales the
 gradient, and a full optimizer (learning rate and sign included), both
 ``optax.GradientTransformationExtraArgs``. The lab around them: `sweep` runs
-an optimizer over a hyperparameter grid and a batch of 2-D starts in one
-compiled program, on the surfaces of `landscapes`; `signals` feeds 1-D
-gradient signals through any transform.
+an optimizer over a hyperparameter grid and a batch of starts (2-D points,
+vectors or model parameters) in one compiled program, on the surfaces of
+`landscapes` or any loss; `signals` feeds 1-D gradient signals through any
+transform.
 """
 
 from optax_extras import compat, landscapes, signals

@@ -360,3 +360,28 @@ def test_tf1_rmsprop_starts_small():
   np.testing.assert_allclose(step, -0.1 * 1e-3 / np.sqrt(0.9), rtol=1e-6)
   ours, _ = optax.rmsprop(0.1).update(g, optax.rmsprop(0.1).init(p), p)
   assert abs(float(ours[0])) > 100 * abs(float(step[0]))
+
+
+def test_presets_take_traced_learning_rates_inside_jit_and_sweeps():
+  """A learning rate traced by jit (or vmapped by a sweep) is accepted; the
+  branches on a zero hyperparameter read only concrete values."""
+  params = jnp.ones(3)
+
+  def step(build, lr):
+    tx = build(lr)  # torch's `lr`, Keras's `learning_rate`: both first.
+    return tx.update(params, tx.init(params), params)[0]
+
+  for build in (compat.torch_adam, compat.torch_sgd, compat.keras_adam):
+    traced = jax.jit(step, static_argnums=0)(build, 0.1)
+    np.testing.assert_allclose(traced, step(build, 0.1), rtol=1e-6)
+  import optax_extras
+  from optax_extras import landscapes
+
+  result = optax_extras.sweep(
+    lambda lr: compat.torch_sgd(lr=lr, momentum=0.9),
+    landscapes.get("booth"),
+    grid={"lr": np.array([0.01, 0.02])},
+    starts=np.zeros((2, 2)),
+    num_steps=100,
+  )
+  assert (result.final_loss < 1.0).all()

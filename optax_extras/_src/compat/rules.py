@@ -24,7 +24,7 @@ def is_zero(value: Any) -> bool:
   """Whether a hyperparameter is a concrete 0 (a traced value is not)."""
   if isinstance(value, jax.core.Tracer) or callable(value):
     return False
-  return bool(jnp.all(jnp.asarray(value) == 0))
+  return bool(np.all(np.asarray(value) == 0))
 
 
 def as_schedule(learning_rate: ScalarOrSchedule) -> Callable:
