@@ -364,18 +364,26 @@ def cache_info() -> CacheInfo:
 
 
 class _Program:
-  """A jitted block program and its executables, one per device and shapes."""
+  """A jitted block program, its executables (one per device and argument
+  shapes) and its output shapes (per argument shapes: a trace saved)."""
 
   def __init__(self, program: Callable[..., Any]):
     self.jitted = jax.jit(program)
     self.executables: dict[Any, Any] = {}
+    self.output_shapes: dict[Any, Any] = {}
+
+  def shapes(self, args: tuple[Any, ...]) -> dict[str, jax.ShapeDtypeStruct]:
+    key = _abstract(args)
+    with _lock:
+      found = self.output_shapes.get(key)
+    if found is None:
+      found = jax.eval_shape(self.jitted, *args)
+      with _lock:
+        self.output_shapes[key] = found
+    return found
 
   def executable(self, device: jax.Device, args: tuple[Any, ...]):
-    key = (
-      device,
-      jax.config.read("jax_enable_x64"),  # Decides dtypes inside.
-      jax.tree.map(lambda a: (a.shape, a.dtype), args),
-    )
+    key = (device, _abstract(args))
     with _lock:
       found = self.executables.get(key)
     if found is None:
@@ -384,6 +392,15 @@ class _Program:
         self.executables[key] = found
         _counts["compiled"] += 1
     return found
+
+
+def _abstract(args: tuple[Any, ...]) -> Any:
+  """What a trace depends on besides the program: shapes, dtypes, and x64
+  (which decides the dtypes inside)."""
+  return (
+    jax.config.read("jax_enable_x64"),
+    jax.tree.map(lambda a: (a.shape, a.dtype), args),
+  )
 
 
 def _program(key: Any, build: Callable[[], Callable[..., Any]]) -> _Program:
@@ -492,9 +509,7 @@ class Chunks:
     self._first_slot = jax.process_index() * len(local)
     self._devices = local
     self._arguments = [jax.device_put(arguments, d) for d in local]
-    shapes = jax.eval_shape(
-      self._program.jitted, np.int32(0), *self._arguments[0]
-    )
+    shapes = self._program.shapes((np.int32(0), *self._arguments[0]))
     self.shapes = {
       name: jax.ShapeDtypeStruct(shape.shape[1:], shape.dtype)
       for name, shape in shapes.items()
