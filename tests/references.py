@@ -478,3 +478,29 @@ def tf1_lasagne_iterates(rule: str, grad_fn, w0, num_steps, **kwargs):
     return -lr / (1 - b1**t) * state["m"] / (state["u"] + hp["epsilon"])
 
   return _iterate(locals()[rule], grad_fn, w0, num_steps)
+
+
+def momentum_rate(
+  learning_rate: float, momentum: float, eigenvalues, *, nesterov: bool
+) -> float:
+  """The asymptotic convergence rate of heavy-ball momentum (Polyak 1964)
+  or Nesterov's iteration on a quadratic with these Hessian eigenvalues: the
+  largest spectral radius of the per-eigenvalue iteration matrix, the
+  largest root modulus of
+
+    heavy ball: z^2 - (1 + b - a l) z + b = 0,
+    Nesterov:   z^2 - (1 + b)(1 - a l) z + b (1 - a l) = 0
+
+  (G. Goh, "Why Momentum Really Works", Distill 2017). These are the
+  iterations of ``optax.sgd(a, momentum=b, nesterov=...)``: with v the trace,
+  v_t = b v_{t-1} + l x_t and x_{t+1} = x_t - a v_t (heavy ball) or
+  x_t - a (l x_t + b v_t) (Nesterov)."""
+  a, b = learning_rate, momentum
+  rates = []
+  for lam in eigenvalues:
+    if nesterov:
+      coefficients = [1.0, -(1 + b) * (1 - a * lam), b * (1 - a * lam)]
+    else:
+      coefficients = [1.0, -(1 + b - a * lam), b]
+    rates.append(np.max(np.abs(np.roots(coefficients))))
+  return float(max(rates))
