@@ -1,4 +1,4 @@
-"""Command line: `python -m experiments {gallery,signals,paths,training,benchmark,explore,list}`."""
+"""Command line: `python -m experiments {gallery,signals,paths,training,atlas,benchmark,explore,list}`."""
 
 import argparse
 import os
@@ -90,6 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     "--out", type=pathlib.Path, default=pathlib.Path("gallery")
   )
 
+  atlas = commands.add_parser(
+    "atlas", help="tune every optax optimizer on every surface (atlas.html)"
+  )
+  atlas.add_argument(
+    "--quick", action="store_true", help="10 optimizers x 6 surfaces, small"
+  )
+  atlas.add_argument("--out", type=pathlib.Path, default=pathlib.Path("atlas"))
+
   bench = commands.add_parser(
     "benchmark", help="run the benchmarks; print tables, write BENCHMARKS.md"
   )
@@ -159,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
       quick=args.quick,
       path=args.out,
     )
+  elif args.command == "atlas":
+    from experiments import atlas
+
+    atlas.build(args.out, quick=args.quick)
+    print(f"{(args.out / 'atlas.html').resolve()}")
   elif args.command == "training":
     from experiments import training  # Flax and scikit-learn load only here.
 

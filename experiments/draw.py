@@ -520,3 +520,44 @@ def learning_rate_sensitivity(
   fig.savefig(path, dpi=110)
   plt.close(fig)
   return path
+
+
+# --- The optimizer atlas ------------------------------------------------------
+
+
+def atlas_heatmap(
+  records: list[dict[str, Any]], path: str | pathlib.Path
+) -> pathlib.Path:
+  """Success rate at the chosen rate, optimizer × surface."""
+  optimizers = list(dict.fromkeys(r["optimizer"] for r in records))
+  surfaces = list(dict.fromkeys(r["surface"] for r in records))
+  success = np.full((len(optimizers), len(surfaces)), np.nan)
+  for r in records:
+    success[optimizers.index(r["optimizer"]), surfaces.index(r["surface"])] = r[
+      "success_rate"
+    ]
+  fig, ax = plt.subplots(
+    figsize=(max(5.0, 1.6 + 0.55 * len(surfaces)), 1.0 + 0.3 * len(optimizers))
+  )
+  image = ax.imshow(success, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+  ax.set_xticks(range(len(surfaces)), surfaces, rotation=60, ha="right")
+  ax.set_yticks(range(len(optimizers)), optimizers)
+  for (i, j), value in np.ndenumerate(success):
+    if np.isfinite(value):
+      ax.text(
+        j,
+        i,
+        f"{value:.0%}",
+        ha="center",
+        va="center",
+        fontsize=6,
+        color="white" if value < 0.6 else "black",
+      )
+  fig.colorbar(image, ax=ax, label="success rate at the chosen rate")
+  ax.set_title("Optimizer atlas: tuned success rate")
+  fig.tight_layout()
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path

@@ -368,6 +368,10 @@ def write_index(
     "<code>http://127.0.0.1:8765/</code> where you pick a surface and "
     "optimizers, click start points and move the sliders; every view is "
     "computed live and comes with the Python that reproduces it.</p>",
+    "<p class='explorer'><b>Every optimizer, tuned:</b> <code>python -m "
+    "experiments atlas</code> tunes each optax optimizer on each surface "
+    "from many starts (success rates with intervals) into "
+    "<a href='../atlas/atlas.html'>atlas/atlas.html</a>.</p>",
     *toc,
   ]
   for heading, keys in kinds.items():

@@ -1,0 +1,393 @@
+"""The optimizer atlas: every optax optimizer tuned on every surface.
+
+For each pair (optimizer, surface with a known global minimum), one
+`optax_extras.sweep` runs a log-spaced learning-rate grid × random starts in
+the surface's window (a fixed seed) for a fixed budget of steps. A run
+succeeds when its final loss is within `tolerance` of the global minimum's
+value (and it never diverged). Each optimizer's rate is chosen by a robust
+rule (`choose_rate`): its neighbours on the grid must succeed too, so a lone
+spike at the edge of chaos is not a tuned rate; ties go to fewer median
+steps. Reported per pair: the chosen rate, the success rate with its Wilson
+95% interval, the median steps to the tolerance, and tunability (the share
+of the rate grid reaching half the best success rate).
+
+``python -m experiments atlas [--quick] [--out DIR]`` writes ``atlas.json``
+(a list of records), ``atlas.html`` (a sortable table and an optimizer ×
+surface heat map of success) and ``atlas.png``. Each pair's sweep is
+checkpointed under ``DIR/checkpoints``, so an interrupted atlas resumes; a
+re-run gives the same numbers bit for bit.
+"""
+
+import dataclasses
+import hashlib
+import html
+import json
+import math
+import pathlib
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import optax
+
+import optax_extras
+from optax_extras import landscapes
+from optax_extras._src.io import atomic_write
+
+# name -> learning_rate -> optax transform. optax's first-order aliases that
+# take a learning rate, with their defaults, and this library's families.
+OPTIMIZERS: dict[str, Callable[[Any], optax.GradientTransformation]] = {
+  "sgd": optax.sgd,
+  "momentum": lambda learning_rate: optax.sgd(learning_rate, momentum=0.9),
+  "nesterov": lambda learning_rate: optax.sgd(
+    learning_rate, momentum=0.9, nesterov=True
+  ),
+  "adam": optax.adam,
+  "adamw": optax.adamw,
+  "adamax": optax.adamax,
+  "adamaxw": optax.adamaxw,
+  "amsgrad": optax.amsgrad,
+  "nadam": optax.nadam,
+  "nadamw": optax.nadamw,
+  "radam": optax.radam,
+  "adabelief": optax.adabelief,
+  "adan": optax.adan,
+  "yogi": optax.yogi,
+  "adagrad": optax.adagrad,
+  "adadelta": optax.adadelta,
+  "rmsprop": optax.rmsprop,
+  "rmsprop_momentum": lambda learning_rate: optax.rmsprop(
+    learning_rate, momentum=0.9
+  ),
+  "lion": optax.lion,
+  "lamb": optax.lamb,
+  "lars": optax.lars,
+  "novograd": optax.novograd,
+  "adafactor": optax.adafactor,
+  "sign_sgd": optax.sign_sgd,
+  "signum": optax.signum,
+  "fromage": optax.fromage,
+  "rprop": optax.rprop,
+  "optimistic_gd": optax.optimistic_gradient_descent,
+  "adopt": optax.contrib.adopt,
+  "madgrad": optax.contrib.madgrad,
+  "ademamix": optax.contrib.ademamix,
+  # Learning-rate-free methods: their learning rate is a multiplier of the
+  # step they estimate (1 by default), swept like any rate.
+  "prodigy": optax.contrib.prodigy,
+  "dadapt_adamw": optax.contrib.dadapt_adamw,
+  "cocob": optax.contrib.cocob,
+  "dog": optax.contrib.dog,
+  "dowg": optax.contrib.dowg,
+  # This library's families.
+  "nesterov_lookahead": lambda learning_rate: optax_extras.nesterov_lookahead(
+    learning_rate, 0.9
+  ),
+  "adam_first_gradient": lambda learning_rate: optax_extras.adam_calibrated(
+    learning_rate, bias_correction="first_gradient"
+  ),
+  "adadelta_bigstart": optax_extras.adadelta_bigstart,
+  "adagrad_family": optax_extras.adagrad_family,
+}
+LEFT_OUT = {
+  "lbfgs": "a quasi-Newton method with a line search (needs value_fn)",
+  "noisy_sgd": "adds noise: needs a key per step, not a deterministic rule",
+  "schedule_free*": "evaluates the loss at other parameters than it returns",
+  "momo, momo_adam, polyak_sgd": "need the loss value as an extra argument",
+  "sophia": "needs Hessian estimates as extra arguments",
+  "muon, galore": "act on weight matrices, not on a point of the plane",
+  "dpsgd": "needs per-example gradients",
+  "sm3": "fails on 0-d parameters (a 2-D lane is two scalars): optax's "
+  "scale_by_sm3 keeps an accumulator per axis and indexes the first "
+  "(IndexError)",
+  "optimistic_adam*": "deprecated aliases of optimistic Adam variants",
+  "acprop, simplified_ademamix": "close variants of adabelief and ademamix",
+}
+QUICK_OPTIMIZERS = (
+  "sgd",
+  "momentum",
+  "nesterov",
+  "adam",
+  "rmsprop",
+  "adagrad",
+  "lion",
+  "adabelief",
+  "nesterov_lookahead",
+  "adam_first_gradient",
+)
+QUICK_SURFACES = (
+  "booth",
+  "beale",
+  "rosenbrock",
+  "himmelblau",
+  "matyas",
+  "three_hump_camel",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """An atlas's size: rates, starts, steps, and the success tolerance."""
+
+  num_rates: int = 48
+  min_rate: float = 1e-4
+  max_rate: float = 10.0
+  num_starts: int = 1024
+  num_steps: int = 500
+  tolerance: float = 1e-3  # Relative: value + tolerance * (1 + |value|).
+  seed: int = 0
+
+  def digest(self) -> str:
+    """A short name of these settings (checkpoint folders are per settings)."""
+    text = json.dumps(dataclasses.asdict(self), sort_keys=True).encode()
+    return hashlib.sha256(text).hexdigest()[:12]
+
+  @property
+  def rates(self) -> np.ndarray:
+    return np.geomspace(self.min_rate, self.max_rate, self.num_rates).astype(
+      np.float32
+    )
+
+
+QUICK = Settings(num_rates=24, num_starts=64, num_steps=300)
+
+
+def surfaces() -> tuple[str, ...]:
+  """Every registered surface with a known global minimum."""
+  return tuple(n for n in landscapes.names() if landscapes.get(n).global_minima)
+
+
+def wilson_interval(
+  successes: int, trials: int, z: float = 1.959964
+) -> tuple[float, float]:
+  """The Wilson score interval of a binomial proportion (95% by default)."""
+  if trials == 0:
+    return 0.0, 1.0
+  p = successes / trials
+  denominator = 1 + z**2 / trials
+  centre = (p + z**2 / (2 * trials)) / denominator
+  half = z * math.sqrt(p * (1 - p) / trials + z**2 / (4 * trials**2))
+  half /= denominator
+  low = 0.0 if successes == 0 else max(0.0, centre - half)
+  high = 1.0 if successes == trials else min(1.0, centre + half)
+  return low, high
+
+
+def choose_rate(success: np.ndarray, median_steps: np.ndarray) -> int:
+  """The index of the chosen rate: the best success rate that its grid
+  neighbours share (the smallest of the three), ties to fewer median steps,
+  then to the smaller rate."""
+  rates = len(success)
+  robust = np.array(
+    [success[max(0, i - 1) : i + 2].min() for i in range(rates)]
+  )
+  steps = np.where(np.isnan(median_steps), np.inf, median_steps)
+  order = np.lexsort((np.arange(rates), steps, -robust))
+  return int(order[0])
+
+
+def tunability(success: np.ndarray) -> float:
+  """The share of the rate grid reaching half the best success rate."""
+  best = success.max()
+  return float(np.mean(success >= 0.5 * best)) if best > 0 else 0.0
+
+
+def starts(surface: landscapes.Landscape, settings: Settings) -> np.ndarray:
+  """Uniform random starts in the surface's window (a seed per surface)."""
+  seed = [settings.seed, *surface.name.encode()]
+  rng = np.random.default_rng(seed)
+  (x0, x1), (y0, y1) = surface.bounds
+  points = rng.uniform((x0, y0), (x1, y1), (settings.num_starts, 2))
+  return points.astype(np.float32)
+
+
+def pair(
+  optimizer: str,
+  surface_name: str,
+  settings: Settings,
+  checkpoints: pathlib.Path | None = None,
+) -> dict[str, Any]:
+  """One optimizer on one surface: its record."""
+  surface = landscapes.get(surface_name)
+  value = surface.global_minima[0].value
+  tol = value + settings.tolerance * (1 + abs(value))
+  result = optax_extras.sweep(
+    OPTIMIZERS[optimizer],
+    surface,
+    grid={"learning_rate": settings.rates},
+    starts=starts(surface, settings),
+    num_steps=settings.num_steps,
+    tol=tol,
+    checkpoint_dir=None
+    if checkpoints is None
+    else checkpoints / f"{optimizer}__{surface_name}__{settings.digest()}",
+    progress=False,
+  )
+  ok = (result.final_loss <= tol) & ~result.diverged  # [rates, starts]
+  success = ok.mean(axis=1)
+  steps = np.where(ok, result.tol_step, np.nan).astype(np.float64)
+  with np.errstate(all="ignore"):
+    median = np.array(
+      [np.nanmedian(row) if np.isfinite(row).any() else np.nan for row in steps]
+    )
+  chosen = choose_rate(success, median)
+  low, high = wilson_interval(int(ok[chosen].sum()), settings.num_starts)
+  return {
+    "optimizer": optimizer,
+    "surface": surface_name,
+    "learning_rate": float(settings.rates[chosen]),
+    "success_rate": float(success[chosen]),
+    "ci_low": low,
+    "ci_high": high,
+    "median_steps": None if np.isnan(median[chosen]) else float(median[chosen]),
+    "num_starts": settings.num_starts,
+    "tunability": tunability(success),
+    "success_by_rate": [float(s) for s in success],
+  }
+
+
+def build(
+  out: pathlib.Path,
+  *,
+  quick: bool = False,
+  optimizers: Sequence[str] | None = None,
+  surface_names: Sequence[str] | None = None,
+  settings: Settings | None = None,
+  show_progress: bool = True,
+) -> list[dict[str, Any]]:
+  """Computes every pair (resuming from ``out/checkpoints``) and writes
+  atlas.json, atlas.html and atlas.png into `out`."""
+  from tqdm.auto import tqdm
+
+  settings = settings or (QUICK if quick else Settings())
+  optimizers = tuple(
+    optimizers or (QUICK_OPTIMIZERS if quick else tuple(OPTIMIZERS))
+  )
+  surface_names = tuple(
+    surface_names or (QUICK_SURFACES if quick else surfaces())
+  )
+  out.mkdir(parents=True, exist_ok=True)
+  start = time.perf_counter()
+  records = []
+  pairs = [(o, s) for o in optimizers for s in surface_names]
+  for optimizer, surface in tqdm(
+    pairs, desc="atlas", unit="pair", disable=not show_progress
+  ):
+    records.append(pair(optimizer, surface, settings, out / "checkpoints"))
+  document = {
+    "settings": {
+      **dataclasses.asdict(settings),
+      "rates": [float(r) for r in settings.rates],
+    },
+    "left_out": LEFT_OUT,
+    "records": records,
+  }
+  atomic_write(
+    out / "atlas.json",
+    lambda file: file.write(json.dumps(document, indent=1).encode()),
+  )
+  atomic_write(
+    out / "atlas.html",
+    lambda file: file.write(to_html(records, settings).encode()),
+  )
+  from experiments import draw
+
+  draw.atlas_heatmap(records, out / "atlas.png")
+  print(
+    f"atlas: {len(pairs)} pairs in {time.perf_counter() - start:.0f} s; "
+    f"wrote {out / 'atlas.json'}, atlas.html, atlas.png"
+  )
+  return records
+
+
+def to_html(records: list[dict[str, Any]], settings: Settings) -> str:
+  """A page: the optimizer × surface heat map of success, then a table
+  that sorts by any column (a few lines of inline script, no library)."""
+  optimizers = list(dict.fromkeys(r["optimizer"] for r in records))
+  surface_names = list(dict.fromkeys(r["surface"] for r in records))
+  by_pair = {(r["optimizer"], r["surface"]): r for r in records}
+
+  def cell(record):
+    rate = record["success_rate"]
+    colour = f"hsl({int(120 * rate)}, 70%, {90 - 40 * rate:.0f}%)"
+    tip = (
+      f"lr {record['learning_rate']:.3g}, success {rate:.0%} "
+      f"[{record['ci_low']:.0%}, {record['ci_high']:.0%}]"
+    )
+    return (
+      f'<td style="background:{colour}" title="{html.escape(tip)}">'
+      f"{rate:.0%}</td>"
+    )
+
+  heat = ["<tr><th></th>"]
+  heat += [f"<th>{html.escape(s)}</th>" for s in surface_names]
+  heat.append("</tr>")
+  for o in optimizers:
+    heat.append(f"<tr><th>{html.escape(o)}</th>")
+    heat += [cell(by_pair[o, s]) for s in surface_names if (o, s) in by_pair]
+    heat.append("</tr>")
+  columns = (
+    "optimizer",
+    "surface",
+    "learning_rate",
+    "success_rate",
+    "ci_low",
+    "ci_high",
+    "median_steps",
+    "tunability",
+  )
+  rows = []
+  for r in records:
+    cells = []
+    for c in columns:
+      v = r[c]
+      text = "" if v is None else (f"{v:.4g}" if isinstance(v, float) else v)
+      cells.append(f"<td>{html.escape(str(text))}</td>")
+    rows.append("<tr>" + "".join(cells) + "</tr>")
+  header = "".join(
+    f"<th onclick='sortBy({i})'>{c}</th>" for i, c in enumerate(columns)
+  )
+  return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Optimizer atlas</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1em; }}
+table {{ border-collapse: collapse; margin-bottom: 2em; font-size: 0.85em; }}
+td, th {{ border: 1px solid #ccc; padding: 0.2em 0.4em; text-align: right; }}
+#table th {{ cursor: pointer; background: #eee; }}
+.scroll {{ overflow-x: auto; }}
+</style></head><body>
+<h1>Optimizer atlas</h1>
+<p>{settings.num_rates} learning rates from {settings.min_rate:g} to
+{settings.max_rate:g} × {settings.num_starts} random starts in each
+surface's window × {settings.num_steps} steps, one sweep per pair. Success:
+the final loss within {settings.tolerance:g}·(1 + |min|) of the global
+minimum. The rate is chosen robustly (its grid neighbours must succeed
+too); the interval is Wilson's 95%. <a href="atlas.json">atlas.json</a>
+</p>
+<h2>Success rate at the chosen rate</h2>
+<div class="scroll"><table>{"".join(heat)}</table></div>
+<h2>Every pair (click a column to sort)</h2>
+<div class="scroll"><table id="table"><thead><tr>{header}</tr></thead>
+<tbody>{"".join(rows)}</tbody></table></div>
+<script>
+function sortBy(column) {{
+  const body = document.querySelector("#table tbody");
+  const rows = Array.from(body.rows);
+  const key = (row) => {{
+    const text = row.cells[column].textContent;
+    const number = parseFloat(text);
+    return isNaN(number) ? text : number;
+  }};
+  const up = body.dataset.column == column && body.dataset.up != "1";
+  rows.sort((a, b) => (key(a) > key(b) ? 1 : key(a) < key(b) ? -1 : 0));
+  if (!up) rows.reverse();
+  body.dataset.column = column;
+  body.dataset.up = up ? "1" : "0";
+  rows.forEach((row) => body.appendChild(row));
+}}
+</script>
+</body></html>
+"""
