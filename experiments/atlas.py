@@ -13,7 +13,9 @@ of the rate grid reaching half the best success rate).
 
 ``python -m experiments atlas [--quick] [--out DIR]`` writes ``atlas.json``
 (a list of records), ``atlas.html`` (a sortable table and an optimizer ×
-surface heat map of success) and ``atlas.png``. Each pair's sweep is
+surface heat map of success), ``atlas.png``, and ``momentum_theory.png``:
+heavy ball's and Nesterov's convergence rates measured over a learning-rate
+× momentum grid on a quadratic, under the closed-form spectral radius. Each pair's sweep is
 checkpointed under ``DIR/checkpoints``, so an interrupted atlas resumes; a
 re-run gives the same numbers bit for bit.
 """
@@ -247,6 +249,86 @@ def pair(
   }
 
 
+# --- Momentum against theory ---------------------------------------------------
+
+KAPPA = 10.0  # The quadratic's condition number: eigenvalues 1 and 10.
+THEORY_RATES = np.geomspace(0.01, 0.5, 24)
+THEORY_MOMENTA = np.linspace(0.0, 0.95, 20)
+_THEORY_STEPS, _THEORY_EVERY = 400, 5
+
+
+def momentum_rates(nesterov: bool) -> tuple[np.ndarray, np.ndarray]:
+  """Heavy ball (or Nesterov) on ``conditioned_quadratic(KAPPA, 2)`` from
+  (1, 1), measured by one float64 sweep over `THEORY_RATES` ×
+  `THEORY_MOMENTA`: the per-step convergence rate of |x| (from the envelope
+  of the loss: its largest value over steps 300..400 against 100..200, so
+  that oscillating iterations are measured too) and which runs diverged."""
+  import jax
+
+  with jax.enable_x64(True):
+    result = optax_extras.sweep(
+      lambda learning_rate, momentum: optax.sgd(
+        learning_rate, momentum, nesterov=nesterov
+      ),
+      landscapes.conditioned_quadratic(KAPPA, 2),
+      grid={"learning_rate": THEORY_RATES, "momentum": THEORY_MOMENTA},
+      starts=np.ones(2),
+      num_steps=_THEORY_STEPS,
+      record_every=_THEORY_EVERY,
+      progress=False,
+    )
+  return envelope_rate(result.trajectory_loss), result.diverged
+
+
+def envelope_rate(loss: np.ndarray) -> np.ndarray:
+  """Per-step rate of |x| from a quadratic loss recorded every 5 steps."""
+  every = _THEORY_EVERY
+  late = loss[..., 300 // every :].max(-1)
+  early = loss[..., 100 // every : 200 // every + 1].max(-1)
+  with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    return (late / early) ** (1.0 / (2 * 200))
+
+
+def spectral_radius(
+  learning_rate: float, momentum: float, nesterov: bool
+) -> float:
+  """The closed-form rate on the quadratic: the largest root modulus of
+  z^2 - (1 + b - a l) z + b (heavy ball, Polyak 1964) or
+  z^2 - (1 + b)(1 - a l) z + b (1 - a l) (Nesterov), over l in {1, KAPPA}
+  (G. Goh, "Why Momentum Really Works", Distill 2017)."""
+  a, b = learning_rate, momentum
+  radii = []
+  for lam in (1.0, KAPPA):
+    if nesterov:
+      polynomial = [1.0, -(1 + b) * (1 - a * lam), b * (1 - a * lam)]
+    else:
+      polynomial = [1.0, -(1 + b - a * lam), b]
+    radii.append(np.abs(np.roots(polynomial)).max())
+  return float(max(radii))
+
+
+def momentum_theory_figure(path: pathlib.Path) -> pathlib.Path:
+  """Measured rates as heat maps with the theory's contours on top."""
+  from experiments import draw
+
+  panels = {}
+  for nesterov in (False, True):
+    measured, diverged = momentum_rates(nesterov)
+    theory = np.array(
+      [
+        [spectral_radius(a, b, nesterov) for b in THEORY_MOMENTA]
+        for a in THEORY_RATES
+      ]
+    )
+    name = "Nesterov" if nesterov else "heavy ball"
+    panels[name] = (np.where(diverged, np.nan, measured), theory)
+  root = math.sqrt(KAPPA)
+  optimum = ((2 / (1 + root)) ** 2, ((root - 1) / (root + 1)) ** 2)
+  return draw.momentum_theory(
+    panels, THEORY_RATES, THEORY_MOMENTA, optimum, KAPPA, path
+  )
+
+
 def build(
   out: pathlib.Path,
   *,
@@ -294,6 +376,7 @@ def build(
   from experiments import draw
 
   draw.atlas_heatmap(records, out / "atlas.png")
+  momentum_theory_figure(out / "momentum_theory.png")
   print(
     f"atlas: {len(pairs)} pairs in {time.perf_counter() - start:.0f} s; "
     f"wrote {out / 'atlas.json'}, atlas.html, atlas.png"

@@ -561,3 +561,53 @@ def atlas_heatmap(
   fig.savefig(path, dpi=110)
   plt.close(fig)
   return path
+
+
+def momentum_theory(
+  panels: dict[str, tuple[np.ndarray, np.ndarray]],
+  rates: np.ndarray,
+  momenta: np.ndarray,
+  optimum: tuple[float, float],
+  kappa: float,
+  path: str | pathlib.Path,
+) -> pathlib.Path:
+  """Per panel: the measured rate (colour; blank where the run diverged)
+  with the theory's contours (white) and its stability boundary (red)."""
+  fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.6))
+  for ax, (name, (measured, theory)) in zip(
+    np.atleast_1d(axes), panels.items()
+  ):
+    mesh = ax.pcolormesh(
+      rates,
+      momenta,
+      measured.T,
+      cmap="magma_r",
+      vmin=0.5,
+      vmax=1.0,
+      shading="nearest",
+    )
+    lines = ax.contour(
+      rates,
+      momenta,
+      theory.T,
+      levels=[0.7, 0.8, 0.9, 0.95, 0.99],
+      colors="white",
+      linewidths=0.8,
+    )
+    ax.clabel(lines, fontsize=7)
+    ax.contour(rates, momenta, theory.T, levels=[1.0], colors="red")
+    if name == "heavy ball":
+      ax.plot(*optimum, marker="*", color="cyan", markersize=12)
+    ax.set(
+      xscale="log",
+      xlabel="learning rate",
+      ylabel="momentum",
+      title=f"{name}: measured rate, theory contours (κ = {kappa:g})",
+    )
+    fig.colorbar(mesh, ax=ax, label="measured rate per step")
+  fig.tight_layout()
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path

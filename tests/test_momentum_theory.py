@@ -7,47 +7,19 @@ import numpy as np
 import optax
 import pytest
 
+from experiments import atlas
 from optax_extras import landscapes, sweep
 from tests import references
 
 pytestmark = pytest.mark.float64
 
-KAPPA = 10.0  # Eigenvalues 1 and 10.
-QUADRATIC = landscapes.conditioned_quadratic(KAPPA, 2)
-RATES = np.geomspace(0.01, 0.5, 24)
-MOMENTA = np.linspace(0.0, 0.95, 20)
-STEPS = 400
-EVERY = 5  # Records every 5 steps; the rate from the envelope of the loss.
-
-
-def measured_rates(nesterov: bool) -> tuple[np.ndarray, np.ndarray]:
-  result = sweep(
-    lambda learning_rate, momentum: optax.sgd(
-      learning_rate, momentum, nesterov=nesterov
-    ),
-    QUADRATIC,
-    grid={"learning_rate": RATES, "momentum": MOMENTA},
-    starts=np.ones(2),
-    num_steps=STEPS,
-    record_every=EVERY,
-  )
-  return envelope_rate(result.trajectory_loss), result.diverged
-
-
-def envelope_rate(loss: np.ndarray) -> np.ndarray:
-  """The per-step rate of |x| from the loss (quadratic in x) recorded every
-  `EVERY` steps: the largest loss over steps 300..400 against that over
-  100..200, so that an oscillating (complex-root) iteration is measured by
-  its envelope."""
-  late = loss[..., 300 // EVERY :].max(-1)
-  early = loss[..., 100 // EVERY : 200 // EVERY + 1].max(-1)
-  with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-    return (late / early) ** (1.0 / (2 * 200))
+KAPPA = atlas.KAPPA
+RATES, MOMENTA = atlas.THEORY_RATES, atlas.THEORY_MOMENTA
 
 
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_measured_rates_equal_the_spectral_radius(nesterov):
-  rate, diverged = measured_rates(nesterov)
+  rate, diverged = atlas.momentum_rates(nesterov)
   theory = np.array(
     [
       [
@@ -79,15 +51,15 @@ def test_the_optimal_heavy_ball_settings_reach_the_optimal_rate():
   np.testing.assert_allclose(theory, best, rtol=1e-6)
   result = sweep(
     optax.sgd,
-    QUADRATIC,
+    landscapes.conditioned_quadratic(KAPPA, 2),
     grid={"learning_rate": np.array([a_star]), "momentum": np.array([b_star])},
     starts=np.ones(2),
-    num_steps=STEPS,
-    record_every=EVERY,
+    num_steps=400,
+    record_every=5,
   )
   # A double root: the loss carries a factor t^2, (2^2)^(1/400) ~ 1.0035.
   np.testing.assert_allclose(
-    envelope_rate(result.trajectory_loss[0, 0]), best, atol=0.01
+    atlas.envelope_rate(result.trajectory_loss[0, 0]), best, atol=0.01
   )
   # Nowhere on the grid is the theory faster than the optimum.
   grid_best = min(
@@ -96,3 +68,12 @@ def test_the_optimal_heavy_ball_settings_reach_the_optimal_rate():
     for b in MOMENTA
   )
   assert grid_best >= best - 1e-9
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_the_atlas_closed_form_is_the_reference(nesterov):
+  for a in RATES[::5]:
+    for b in MOMENTA[::4]:
+      assert atlas.spectral_radius(a, b, nesterov) == pytest.approx(
+        references.momentum_rate(a, b, (1.0, KAPPA), nesterov=nesterov)
+      )
