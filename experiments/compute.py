@@ -187,7 +187,9 @@ def tuned(figure: TunedFigure, every: int) -> dict[str, np.ndarray]:
 
   The best rate has the lowest mean final loss over a cloud of 64 starts
   around the figure's start (a diverged run counts as infinite), so a lucky
-  jump from one point does not win: learning rates × starts in one sweep.
+  jump from one point does not win: learning rates × starts in one sweep;
+  and, as in the atlas, its grid neighbours must be good too
+  (`robust_argmin`), so a rate at the edge of chaos does not win either.
   """
   rates = np.array(figure.learning_rates[::every])
   surface = landscapes.get(figure.landscape)
@@ -206,7 +208,7 @@ def tuned(figure: TunedFigure, every: int) -> dict[str, np.ndarray]:
     )
     loss = np.where(result.diverged, np.inf, result.final_loss).mean(axis=1)
     losses.append(loss)
-    best.append(rates[np.argmin(loss)])
+    best.append(rates[robust_argmin(loss)])
     trajectories.append(
       _path(
         lambda make=make, rate=best[-1]: make(rate),
@@ -222,6 +224,13 @@ def tuned(figure: TunedFigure, every: int) -> dict[str, np.ndarray]:
     "paths": np.stack(trajectories),
     **_mesh(figure.landscape, surface.bounds, 0.05),
   }
+
+
+def robust_argmin(loss: np.ndarray) -> int:
+  """The index whose worst value among itself and its grid neighbours is
+  the lowest (ties: the smaller index)."""
+  worst = [loss[max(0, i - 1) : i + 2].max() for i in range(len(loss))]
+  return int(np.argmin(worst))
 
 
 @_float64

@@ -317,7 +317,9 @@ def heatmap_figure(
 def tuned_figure(
   figure: TunedFigure, arrays, path: pathlib.Path, dpi: int
 ) -> None:
-  """The tuned paths together, and each optimizer's mean final loss against its rate."""
+  """The tuned paths together (a path that leaves the window is drawn to
+  the point where it left, marked ×), and each optimizer's mean final loss
+  against its rate."""
   fig, (left, right) = plt.subplots(1, 2, figsize=(15, 6))
   _plain_contour(left, arrays)
   surface = landscapes.get(figure.landscape)
@@ -327,17 +329,28 @@ def tuned_figure(
     arrays["best_rate"],
     arrays["mean_final_loss"],
   ):
-    trajectory = _clipped(trajectory, surface.bounds)
-    (line,) = left.plot(
-      trajectory[:, 0], trajectory[:, 1], label=f"{label}, lr {rate:.3g}"
+    (x0, x1), (y0, y1) = surface.bounds
+    inside = (
+      (trajectory[:, 0] >= x0)
+      & (trajectory[:, 0] <= x1)
+      & (trajectory[:, 1] >= y0)
+      & (trajectory[:, 1] <= y1)
     )
+    left_at = np.flatnonzero(~inside)
+    shown = trajectory if not left_at.size else trajectory[: left_at[0]]
+    (line,) = left.plot(
+      shown[:, 0], shown[:, 1], label=f"{label}, lr {rate:.3g}"
+    )
+    if left_at.size and len(shown):  # Where the path left the window.
+      left.plot(*shown[-1], "x", color=line.get_color(), markersize=10)
     right.plot(
       arrays["learning_rates"],
       np.where(np.isfinite(loss), loss, np.nan),
       color=line.get_color(),
       label=label,
     )
-    right.plot([rate], [loss.min()], "o", color=line.get_color())
+    chosen = np.argmin(np.abs(arrays["learning_rates"] - rate))
+    right.plot([rate], [loss[chosen]], "o", color=line.get_color())
   (x0, x1), (y0, y1) = surface.bounds
   left.set_xlim(x0, x1)
   left.set_ylim(y0, y1)
