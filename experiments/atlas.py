@@ -20,11 +20,14 @@ checkpointed under ``DIR/checkpoints``, so an interrupted atlas resumes; a
 re-run gives the same numbers bit for bit.
 """
 
+import concurrent.futures
 import dataclasses
 import hashlib
 import html
 import json
 import math
+import multiprocessing
+import os
 import pathlib
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +37,7 @@ import numpy as np
 import optax
 
 import optax_extras
+from experiments.gallery import die_with_parent
 from optax_extras import landscapes
 from optax_extras._src.io import atomic_write
 
@@ -337,9 +341,11 @@ def build(
   surface_names: Sequence[str] | None = None,
   settings: Settings | None = None,
   show_progress: bool = True,
+  workers: int | None = None,
 ) -> list[dict[str, Any]]:
-  """Computes every pair (resuming from ``out/checkpoints``) and writes
-  atlas.json, atlas.html and atlas.png into `out`."""
+  """Computes every pair (resuming from ``out/checkpoints``), by `workers`
+  processes (default: one per core), and writes atlas.json, atlas.html,
+  atlas.png and momentum_theory.png into `out`."""
   from tqdm.auto import tqdm
 
   settings = settings or (QUICK if quick else Settings())
@@ -351,12 +357,32 @@ def build(
   )
   out.mkdir(parents=True, exist_ok=True)
   start = time.perf_counter()
-  records = []
   pairs = [(o, s) for o in optimizers for s in surface_names]
-  for optimizer, surface in tqdm(
-    pairs, desc="atlas", unit="pair", disable=not show_progress
-  ):
-    records.append(pair(optimizer, surface, settings, out / "checkpoints"))
+  workers = min(len(pairs), workers or os.cpu_count() or 1)
+  checkpoints = out / "checkpoints"
+  with tqdm(
+    total=len(pairs), desc="atlas", unit="pair", disable=not show_progress
+  ) as bar:
+    if workers == 1:
+      records = []
+      for optimizer, surface in pairs:
+        records.append(pair(optimizer, surface, settings, checkpoints))
+        bar.update()
+    else:
+      # One process per core, one device each: every pair compiles once
+      # (not once per device), and the bits do not depend on devices.
+      with concurrent.futures.ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=die_with_parent,
+      ) as pool:
+        futures = [
+          pool.submit(pair, o, s, settings, checkpoints) for o, s in pairs
+        ]
+        for future in concurrent.futures.as_completed(futures):
+          future.result()
+          bar.update()
+        records = [future.result() for future in futures]  # Pair order.
   document = {
     "settings": {
       **dataclasses.asdict(settings),

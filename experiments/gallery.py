@@ -473,7 +473,7 @@ def draw_entries(
   return training_family(arrays, out)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
   """A worker's initializer: the worker exits as soon as its parent is gone.
 
   Else a worker whose parent was killed (SIGKILL runs no clean-up) would
@@ -523,7 +523,7 @@ def build(
     pool = concurrent.futures.ProcessPoolExecutor(
       workers,
       mp_context=multiprocessing.get_context("spawn"),
-      initializer=_die_with_parent,
+      initializer=die_with_parent,
     )
     for key in sorted(missing, key=lambda k: k != "training"):  # Longest first.
       futures[key] = pool.submit(_compute_and_save, key, quick, str(out))
