@@ -110,6 +110,14 @@ LEFT_OUT = {
   "optimistic_adam*": "deprecated aliases of optimistic Adam variants",
   "acprop, simplified_ademamix": "close variants of adabelief and ademamix",
 }
+# Read the atlas with these in mind.
+CAVEATS = {
+  "lamb, lars, fromage, adafactor": "their steps are relative to the "
+  "parameters' norm per leaf, and a 2-D lane's parameters are two scalar "
+  "leaves (x, y): each coordinate shrinks geometrically towards 0, which "
+  "favours every surface whose minimum is at the origin (ackley, rastrigin, "
+  "matyas, quad, three_hump_camel, …)",
+}
 QUICK_OPTIMIZERS = (
   "sgd",
   "momentum",
@@ -159,9 +167,46 @@ class Settings:
 QUICK = Settings(num_rates=24, num_starts=64, num_steps=300)
 
 
+ND_DIMENSION = 10
+# N-D surfaces: name -> (the loss, its global minimum's value, its box).
+ND_SURFACES = {
+  **{
+    f"{name}_d{ND_DIMENSION}": (
+      landscapes.get_nd(name),
+      landscapes.get_nd(name).minimum(ND_DIMENSION),
+      landscapes.get_nd(name).bounds,
+    )
+    for name in landscapes.names_nd()
+  },
+  f"quadratic_kappa100_d{ND_DIMENSION}": (
+    landscapes.conditioned_quadratic(100.0, ND_DIMENSION),
+    0.0,
+    (-1.0, 1.0),
+  ),
+}
+
+
 def surfaces() -> tuple[str, ...]:
-  """Every registered surface with a known global minimum."""
-  return tuple(n for n in landscapes.names() if landscapes.get(n).global_minima)
+  """Every registered 2-D surface with a known global minimum, then the N-D
+  test functions in `ND_DIMENSION` dimensions (`ND_SURFACES`)."""
+  flat = [n for n in landscapes.names() if landscapes.get(n).global_minima]
+  return (*flat, *ND_SURFACES)
+
+
+def surface(name: str) -> tuple[Any, float, np.ndarray, np.ndarray]:
+  """A surface's loss, its minimum's value, and its box: low and high
+  corners of its window (2-D) or of its search box (N-D)."""
+  if name in ND_SURFACES:
+    loss, value, (low, high) = ND_SURFACES[name]
+    return loss, value, np.full(ND_DIMENSION, low), np.full(ND_DIMENSION, high)
+  loss = landscapes.get(name)
+  (x0, x1), (y0, y1) = loss.bounds
+  return (
+    loss,
+    loss.global_minima[0].value,
+    np.array([x0, y0]),
+    np.array([x1, y1]),
+  )
 
 
 def wilson_interval(
@@ -199,12 +244,11 @@ def tunability(success: np.ndarray) -> float:
   return float(np.mean(success >= 0.5 * best)) if best > 0 else 0.0
 
 
-def starts(surface: landscapes.Landscape, settings: Settings) -> np.ndarray:
-  """Uniform random starts in the surface's window (a seed per surface)."""
-  seed = [settings.seed, *surface.name.encode()]
-  rng = np.random.default_rng(seed)
-  (x0, x1), (y0, y1) = surface.bounds
-  points = rng.uniform((x0, y0), (x1, y1), (settings.num_starts, 2))
+def starts(name: str, settings: Settings) -> np.ndarray:
+  """Uniform random starts in the surface's box (a seed per surface)."""
+  _, _, low, high = surface(name)
+  rng = np.random.default_rng([settings.seed, *name.encode()])
+  points = rng.uniform(low, high, (settings.num_starts, len(low)))
   return points.astype(np.float32)
 
 
@@ -215,14 +259,13 @@ def pair(
   checkpoints: pathlib.Path | None = None,
 ) -> dict[str, Any]:
   """One optimizer on one surface: its record."""
-  surface = landscapes.get(surface_name)
-  value = surface.global_minima[0].value
+  loss, value, _, _ = surface(surface_name)
   tol = value + settings.tolerance * (1 + abs(value))
   result = optax_extras.sweep(
     OPTIMIZERS[optimizer],
-    surface,
+    loss,
     grid={"learning_rate": settings.rates},
-    starts=starts(surface, settings),
+    starts=starts(surface_name, settings),
     num_steps=settings.num_steps,
     tol=tol,
     checkpoint_dir=None
@@ -389,6 +432,7 @@ def build(
       "rates": [float(r) for r in settings.rates],
     },
     "left_out": LEFT_OUT,
+    "caveats": CAVEATS,
     "records": records,
   }
   atomic_write(
@@ -476,6 +520,7 @@ the final loss within {settings.tolerance:g}·(1 + |min|) of the global
 minimum. The rate is chosen robustly (its grid neighbours must succeed
 too); the interval is Wilson's 95%. <a href="atlas.json">atlas.json</a>
 </p>
+<p>{"".join(f"<b>{html.escape(k)}</b>: {html.escape(v)}. " for k, v in CAVEATS.items())}</p>
 <h2>Success rate at the chosen rate</h2>
 <div class="scroll"><table>{"".join(heat)}</table></div>
 <h2>Every pair (click a column to sort)</h2>

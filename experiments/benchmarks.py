@@ -274,6 +274,46 @@ def gallery_time(*, quick: bool) -> Table:
   )
 
 
+def atlas_time(*, quick: bool) -> Table:
+  """Wall time of the atlas from scratch (no checkpoints), quick and full."""
+  import pathlib
+  import tempfile
+
+  from experiments import atlas
+
+  rows = []
+  for mode in (True,) if quick else (True, False):
+    with tempfile.TemporaryDirectory() as out:
+      start = time.perf_counter()
+      records = atlas.build(pathlib.Path(out), quick=mode, show_progress=False)
+      seconds = time.perf_counter() - start
+    settings = atlas.QUICK if mode else atlas.Settings()
+    optimizers = {r["optimizer"] for r in records}
+    surfaces = {r["surface"] for r in records}
+    rows.append(
+      (
+        "atlas --quick" if mode else "atlas",
+        f"{len(optimizers)} × {len(surfaces)}",
+        f"{settings.num_rates} × {settings.num_starts} × {settings.num_steps}",
+        f"{seconds:.0f}",
+        "120" if mode else "600",
+      )
+    )
+  return Table(
+    "Optimizer atlas",
+    (
+      "command",
+      "optimizers × surfaces",
+      "rates × starts × steps",
+      "seconds",
+      "target s",
+    ),
+    rows,
+    "python -m experiments atlas from an empty folder: one sweep per pair "
+    "(one worker process per core), the figures and the page included.",
+  )
+
+
 # --- The sweep engine: trajectory-steps per second ---------------------------
 
 _SURFACE = "hills_and_canyon"
@@ -563,6 +603,7 @@ SECTIONS: dict[str, Callable[..., Table]] = {
   "training": training_step,
   "many_models": many_models,
   "gallery": gallery_time,
+  "atlas": atlas_time,
   "explorer": explorer,
 }
 

@@ -100,3 +100,14 @@ def test_a_small_atlas_is_written_and_reproducible(tmp_path):
   assert (tmp_path / "b" / "atlas.json").read_bytes() == first
   assert (tmp_path / "a" / "atlas.json").read_bytes() == first
   assert len(json.loads(first)["records"]) == 4
+
+
+def test_n_dimensional_surfaces_are_in_the_atlas():
+  names = atlas.surfaces()
+  assert "rosenbrock_d10" in names and "quadratic_kappa100_d10" in names
+  settings = atlas.Settings(num_rates=8, num_starts=8, num_steps=300)
+  assert atlas.starts("rastrigin_d10", settings).shape == (8, 10)
+  record = atlas.pair("adam", "quadratic_kappa100_d10", settings)
+  assert record["success_rate"] == 1.0  # Adam solves a quadratic.
+  record = atlas.pair("sgd", "styblinski_tang_d10", settings)
+  assert record["num_starts"] == 8 and 0 <= record["success_rate"] <= 1

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from experiments import __main__ as cli
-from experiments import benchmarks, gallery, training
+from experiments import atlas, benchmarks, gallery, training
 
 pytestmark = pytest.mark.float32  # The users' default.
 
@@ -23,6 +23,7 @@ def no_work(monkeypatch):
   monkeypatch.setattr(gallery, "build", work)
   monkeypatch.setattr(benchmarks, "run", work)
   monkeypatch.setattr(training, "run", work)
+  monkeypatch.setattr(atlas, "build", work)
 
 
 def _refused(capsys, argv, *words):
@@ -35,7 +36,9 @@ def _refused(capsys, argv, *words):
     assert word in err, err
 
 
-@pytest.mark.parametrize("command", ["gallery", "signals", "paths", "training"])
+@pytest.mark.parametrize(
+  "command", ["gallery", "signals", "paths", "training", "atlas"]
+)
 def test_out_naming_a_file_is_refused(tmp_path, capsys, command):
   file = tmp_path / "taken"
   file.write_text("")
@@ -102,3 +105,15 @@ def test_command_line_prints_one_line_and_exits_2(tmp_path):
   assert process.returncode == 2
   assert process.stderr.count("\n") == 1, process.stderr
   assert str(file) in process.stderr and "Traceback" not in process.stderr
+
+
+def test_atlas_builds_into_its_out_folder(tmp_path, monkeypatch):
+  calls = []
+  monkeypatch.setattr(
+    atlas, "build", lambda out, quick: calls.append((out, quick)) or []
+  )
+  assert cli.main(["atlas", "--quick", "--out", str(tmp_path / "a")]) in (
+    0,
+    None,
+  )
+  assert calls == [(tmp_path / "a", True)]
