@@ -455,9 +455,7 @@ def learning_histories(
   fig.suptitle(title or "Digits MLP: learning histories")
   fig.tight_layout()
   path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  _save(fig, path, 110)
   return path
 
 
@@ -529,9 +527,7 @@ def learning_rate_sensitivity(
   )
   fig.tight_layout()
   path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  _save(fig, path, 110)
   return path
 
 
@@ -570,9 +566,7 @@ def atlas_heatmap(
   ax.set_title("Optimizer atlas: tuned success rate")
   fig.tight_layout()
   path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  _save(fig, path, 110)
   return path
 
 
@@ -620,7 +614,5 @@ def momentum_theory(
     fig.colorbar(mesh, ax=ax, label="measured rate per step")
   fig.tight_layout()
   path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  _save(fig, path, 110)
   return path

@@ -284,10 +284,14 @@ def test_a_keyed_pytree_sweep_resumes_from_its_checkpoint(tmp_path):
     checkpoint_dir=tmp_path / "ck",
   )
   first = sweep(optax.adam, keyed_model_loss, **kwargs)
+  chunks = sorted((tmp_path / "ck").glob("chunk_*.npz"))
+  assert len(chunks) == 3  # 9 lanes in chunks of 4.
+  written = [path.stat().st_mtime_ns for path in chunks]
   again = sweep(optax.adam, keyed_model_loss, **kwargs)
   np.testing.assert_array_equal(again.final_loss, first.final_loss)
+  assert [path.stat().st_mtime_ns for path in chunks] == written  # Read.
   with pytest.raises(
-    ValueError, match="differing: key, program|differing: key"
+    ValueError, match="differing: key"
   ):
     sweep(optax.adam, keyed_model_loss, **{**kwargs, "key": jax.random.key(1)})
 

@@ -4,7 +4,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
@@ -182,15 +182,23 @@ def load(path: str | os.PathLike) -> SweepResult:
     for name in (*FIELDS, "starts")
   }
   return SweepResult(
-    **fields,
-    settings=settings,
-    metrics={m: arrays[METRIC + m] for m in metrics},
-    trajectory_metrics={
+    **fields, settings=settings, **metric_fields(arrays, metrics)
+  )
+
+
+def metric_fields(
+  arrays: Mapping[str, np.ndarray], names: Sequence[str]
+) -> dict[str, dict[str, np.ndarray]]:
+  """`SweepResult`'s ``metrics`` and ``trajectory_metrics`` from flat
+  arrays named ``metrics/<name>`` and ``trajectory_metrics/<name>``."""
+  return {
+    "metrics": {m: arrays[METRIC + m] for m in names},
+    "trajectory_metrics": {
       m: arrays[TRAJECTORY_METRIC + m]
-      for m in metrics
+      for m in names
       if TRAJECTORY_METRIC + m in arrays
     },
-  )
+  }
 
 
 def checksum(arrays: Mapping[str, np.ndarray]) -> str:

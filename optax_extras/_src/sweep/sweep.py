@@ -58,11 +58,7 @@ from tqdm.auto import tqdm
 from optax_extras._src.landscapes import Landscape
 from optax_extras._src.sweep import checkpoint, checks
 from optax_extras._src.sweep import program as programs
-from optax_extras._src.sweep.result import (
-  METRIC,
-  TRAJECTORY_METRIC,
-  SweepResult,
-)
+from optax_extras._src.sweep.result import SweepResult, metric_fields
 
 _MAX_CHUNK = 2**20  # Lanes per chunk by default...
 _CHUNK_BYTES = 2**28  # ...or fewer, so that a chunk's results fit in this.
@@ -303,12 +299,7 @@ def sweep(
     trajectory_loss=shaped.get("trajectory_loss"),
     starts=user_starts,
     settings=settings,
-    metrics={m: shaped[METRIC + m] for m in metric_names},
-    trajectory_metrics={
-      m: shaped[TRAJECTORY_METRIC + m]
-      for m in metric_names
-      if TRAJECTORY_METRIC + m in shaped
-    },
+    **metric_fields(shaped, metric_names),
   )
 
 
