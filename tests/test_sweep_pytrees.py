@@ -290,9 +290,7 @@ def test_a_keyed_pytree_sweep_resumes_from_its_checkpoint(tmp_path):
   again = sweep(optax.adam, keyed_model_loss, **kwargs)
   np.testing.assert_array_equal(again.final_loss, first.final_loss)
   assert [path.stat().st_mtime_ns for path in chunks] == written  # Read.
-  with pytest.raises(
-    ValueError, match="differing: key"
-  ):
+  with pytest.raises(ValueError, match="differing: key"):
     sweep(optax.adam, keyed_model_loss, **{**kwargs, "key": jax.random.key(1)})
 
 
