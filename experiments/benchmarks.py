@@ -438,12 +438,16 @@ def _program_only(loss, grid, starts):
   """The engine's compiled program alone, without `sweep`'s checks,
   fingerprint and settings: chunks of 2**20 lanes."""
   from optax_extras._src.sweep import program as programs
+  from optax_extras._src.sweep import space
 
+  middle = {name: values[len(values) // 2] for name, values in grid.items()}
   chunks = programs.Chunks(
     optax.adam,
     loss,
     grid,
-    starts,
+    space.split_coordinates(
+      space.Starts.from_array(starts), optax.adam, middle
+    ),
     num_steps=_STEPS,
     tol=None,
     record_every=None,

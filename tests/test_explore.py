@@ -831,3 +831,25 @@ def test_host_check_only_on_loopback():
   assert server._is_loopback("localhost")
   assert not server._is_loopback("0.0.0.0")
   assert not server._is_loopback("evil.example")
+
+
+def test_a_per_leaf_rule_gets_sweeps_layout_and_bits():
+  # optax.lamb acts on each leaf as a whole: sweep holds a 2-D point as one
+  # vector for it (not the scalars x, y), and the explorer must too.
+  lamb = registry.from_signature("lamb", "optax", optax.lamb, "optax.lamb")
+  assert not engine._split(lamb)
+  grid = {"learning_rate": np.array([0.05], np.float32)}
+  starts = np.array([[0.5, 0.25], [-1.0, 2.0]], np.float32)
+  booth = landscapes.get("booth")
+  answer = engine.paths(booth, lamb, grid, starts, num_steps=23, record_every=4)
+  result = optax_extras.sweep(
+    optax.lamb,
+    booth,
+    grid=grid,
+    starts=starts,
+    num_steps=23,
+    record_every=4,
+    progress=False,
+  )
+  np.testing.assert_array_equal(answer["trajectories"], result.trajectories)
+  np.testing.assert_array_equal(answer["final_loss"], result.final_loss)

@@ -12,6 +12,7 @@ import pytest
 import optax_extras
 from optax_extras import landscapes, load_sweep, sweep
 from optax_extras._src.sweep import program as programs
+from optax_extras._src.sweep import space
 
 pytestmark = pytest.mark.float64  # Compared with float64 loops.
 
@@ -132,6 +133,66 @@ def test_vector_starts_equal_a_per_lane_loop(dim):
   np.testing.assert_array_equal(
     result.trajectories[..., 0, :], np.broadcast_to(starts, (2, 2, 2, dim))
   )
+
+
+PER_LEAF = {  # Rules that act on each leaf as a whole.
+  "lamb": optax.lamb,
+  "lars": optax.lars,
+  "fromage": optax.fromage,
+  "novograd": optax.novograd,
+  "adafactor": optax.adafactor,
+  "sm3": optax.sm3,
+  "block_rms": lambda learning_rate: optax.chain(
+    optax.clip_by_block_rms(0.5), optax.sgd(learning_rate)
+  ),
+}
+ELEMENTWISE = {
+  "sgd": optax.sgd,
+  "adam": optax.adam,
+  "lion": optax.lion,
+  "dog": optax.contrib.dog,
+  "nesterov_lookahead": optax_extras.nesterov_lookahead,
+}
+
+
+@pytest.mark.parametrize("name", sorted(PER_LEAF))
+@pytest.mark.parametrize("surface", ["plain", "landscape"])
+def test_per_leaf_rules_see_the_vector_the_user_gave(name, surface):
+  # Holding a 2-D start as two scalars (the fast path) would change these
+  # rules: the sweep must equal a loop on the (2,) vector.
+  booth = landscapes.get("booth")
+  loss = booth if surface == "landscape" else lambda p: booth.fn(p[0], p[1])
+  starts = np.random.default_rng(1).uniform(-4, 4, (3, 2))
+  rates = np.array([0.01, 0.1])
+  result = sweep(
+    PER_LEAF[name],
+    loss,
+    grid={"learning_rate": rates},
+    starts=starts,
+    num_steps=12,
+  )
+  for i, rate in enumerate(rates):
+    for j, start in enumerate(starts):
+      expected = loop(
+        lambda r=rate: PER_LEAF[name](r),
+        lambda p: booth.fn(p[0], p[1]),
+        jnp.asarray(start),
+        12,
+      )
+      np.testing.assert_allclose(
+        result.final_params[i, j], expected, rtol=1e-10
+      )
+
+
+@pytest.mark.parametrize("dim", [2, 3, 16, 17])
+def test_small_vectors_are_split_only_for_elementwise_rules(dim):
+  starts = space.Starts.from_array(np.zeros((1, dim)))
+  config = {"learning_rate": 0.1}
+  for name, make in ELEMENTWISE.items():
+    split = space.split_coordinates(starts, make, config).split
+    assert split == (dim <= 16), name
+  for name, make in PER_LEAF.items():
+    assert not space.split_coordinates(starts, make, config).split, name
 
 
 def test_keyed_losses_equal_a_loop_with_the_documented_keys():

@@ -15,6 +15,8 @@ Larger requests, and every basin map, call `optax_extras.sweep` itself.
 """
 
 import collections
+import dataclasses
+import functools
 import math
 import threading
 from collections.abc import Mapping
@@ -27,6 +29,7 @@ import numpy as np
 from experiments.explore.optimizers import Optimizer
 from optax_extras import sweep
 from optax_extras._src.sweep import program as programs
+from optax_extras._src.sweep import space
 from optax_extras._src.sweep.space import Starts
 from optax_extras.landscapes import Landscape
 
@@ -47,19 +50,37 @@ def cache_info() -> dict[str, int]:
 
 
 def _lane_program(
-  make, landscape: Landscape, num_steps: int, record_every: int
+  make, landscape: Landscape, num_steps: int, record_every: int, split: bool
 ):
   """``run(hyperparams, x, y)``: one trajectory, the sweep engine's own lane
-  (`program.lane_program`), so its bits are `sweep`'s."""
+  (`program.lane_program`) with the layout `sweep` chooses, so its bits are
+  `sweep`'s."""
+  starts = Starts.from_array(np.zeros((1, 2), np.float32))
   run = programs.lane_program(
     make,
     landscape,
-    Starts.from_array(np.zeros((1, 2), np.float32)),
+    dataclasses.replace(starts, split=split),
     num_steps,
     None,
     record_every,
   )
-  return lambda hyperparams, x, y: run(hyperparams, jnp.int32(0), (x, y), None)
+  if split:
+    return lambda hyperparams, x, y: run(
+      hyperparams, jnp.int32(0), (x, y), None
+    )
+  return lambda hyperparams, x, y: run(
+    hyperparams, jnp.int32(0), (jnp.stack([x, y]),), None
+  )
+
+
+@functools.cache
+def _split(optimizer: Optimizer) -> bool:
+  """`sweep`'s layout for `optimizer` (`space.split_coordinates`), decided
+  once per optimizer, at its defaults: a per-leaf rule is per leaf at any
+  value."""
+  starts = Starts.from_array(np.zeros((1, 2), np.float32))
+  defaults = {h.name: h.default for h in optimizer.hyperparameters}
+  return space.split_coordinates(starts, optimizer.make, defaults).split
 
 
 def _executable(key, build, args):
@@ -155,8 +176,10 @@ def paths(
     length,
     jax.config.read("jax_enable_x64"),
   )
+  split = _split(optimizer)
+  key += (split,)
   build = lambda: jax.vmap(
-    _lane_program(optimizer.make, landscape, num_steps, record_every)
+    _lane_program(optimizer.make, landscape, num_steps, record_every, split)
   )
   outputs = _executable(key, build, args)(*args)
   return {

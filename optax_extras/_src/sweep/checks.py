@@ -204,7 +204,7 @@ def check_loss(
         f"sweep: `key` was given, but the Landscape {loss_fn.name!r} takes "
         "no key; drop `key`, or give loss(params, key)."
       )
-    if not starts.xy:
+    if starts.dimension != 2:
       raise ValueError(
         f"sweep: the Landscape {loss_fn.name!r} is 2-D, so `starts` must "
         f"have shape (..., 2); got one start of {_describe(starts)}."

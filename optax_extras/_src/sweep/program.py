@@ -4,9 +4,11 @@ Design (``python -m experiments benchmark sweep`` measures it against
 baselines; the numbers are in BENCHMARKS.md):
 
 - Struct of arrays. A lane is written for one trajectory and is
-  ``jax.vmap``-ed over lanes. A 2-D lane's parameters are a pair of scalars
-  ``(x, y)``, so every coordinate and every optimizer moment is a contiguous
-  ``(lanes,)`` array; other lanes hold a vector or a pytree (`Starts`).
+  ``jax.vmap``-ed over lanes. A small vector lane (2 to 16 numbers) is held
+  as scalars ``(x, y, ...)`` when the optimizer cannot tell
+  (`space.split_coordinates`), so every coordinate and every optimizer
+  moment is a contiguous ``(lanes,)`` array; other lanes hold their vector
+  or pytree (`Starts`).
   Per-lane hyperparameters are vmapped arguments of ``make_optimizer``; what
   does not depend on a lane (Adam's step count, bias correction) stays a
   scalar. A `Landscape` is called through its elementwise ``fn(x, y)``;

@@ -56,7 +56,7 @@ from jax.experimental import multihost_utils
 from tqdm.auto import tqdm
 
 from optax_extras._src.landscapes import Landscape
-from optax_extras._src.sweep import checkpoint, checks
+from optax_extras._src.sweep import checkpoint, checks, space
 from optax_extras._src.sweep import program as programs
 from optax_extras._src.sweep.result import SweepResult, metric_fields
 
@@ -86,8 +86,9 @@ def sweep(
   Args:
     make_optimizer: ``(**hyperparameters) -> optax transform``. It is called
       with one value of each grid axis, traced, so those hyperparameters must
-      be numeric (not Python branches). It sees one lane's parameters: a
-      pair of scalars ``(x, y)`` for 2-D starts, else as `loss_fn` does;
+      be numeric (not Python branches). It sees one lane's parameters as
+      `loss_fn` does (for array starts, one vector ``(d,)``; see
+      `space.split_coordinates` for how small vectors run fast);
       look-ahead transforms get ``grad_fn`` in ``update``.
     loss_fn: a `Landscape` (2-D starts), or ``loss(params) -> scalar`` with
       ``params`` one start (an array ``(d,)``, or one start of the pytree);
@@ -96,8 +97,7 @@ def sweep(
       cartesian product is swept, axes in this order. None sweeps
       ``make_optimizer()`` alone.
     starts: an array ``(..., d)``, whose leading axes are start axes and
-      last axis the parameter vector (d = 2: the fast path of the 2-D
-      surfaces); or a pytree whose leaves share one leading start axis (a
+      last axis the parameter vector; or a pytree whose leaves share one leading start axis (a
       model's parameters initialised for several seeds with ``jax.vmap``).
       Plain lists and tuples are read as arrays.
     num_steps: optimizer steps per trajectory, >= 1.
@@ -155,6 +155,11 @@ def sweep(
   checks.check_loss(loss_fn, starts, keys, key_data)
   metric_names = checks.check_metrics(metrics_fn, starts)
   checks.check_optimizer(make_optimizer, grid)
+  starts = space.split_coordinates(
+    starts,
+    make_optimizer,
+    {name: values[len(values) // 2] for name, values in grid.items()},
+  )
 
   grid_shape = tuple(len(values) for values in grid.values())
   num_lanes = math.prod(grid_shape) * starts.num_starts
