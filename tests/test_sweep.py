@@ -398,6 +398,8 @@ def test_two_devices_give_the_one_device_result(tmp_path):
       import numpy as np, optax_extras
       from optax_extras import landscapes
       from optax_extras import sweep
+      from optax_extras._src.sweep import program
+      program.WORK_PER_DEVICE = 1  # These 24 lanes too use both devices.
       assert jax.device_count() == 2, jax.devices()
       sweep(optax_extras.nesterov_lookahead, landscapes.get("hills_and_canyon"),
             grid={{"learning_rate": np.array({RATES.tolist()}), "decay": np.array([0.5, 0.9])}},

@@ -104,6 +104,8 @@ def run_on_devices(num_devices: int, path: str) -> subprocess.Popen:
   code = (
     "import jax\n"
     f"jax.config.update('jax_num_cpu_devices', {num_devices})\n"
+    "from optax_extras._src.sweep import program\n"
+    "program.WORK_PER_DEVICE = 1  # Small chunks too use every device.\n"
     "from tests.test_sweep_program import compute\n"
     f"compute({num_devices}, {path!r})\n"
   )
@@ -141,6 +143,31 @@ def test_same_bits_on_any_device_count_and_chunk_size(tmp_path):
           f"{n} devices, {key}: "
           f"{np.mean(actual != expected):.1%} of the values differ"
         )
+
+
+def test_a_small_sweep_compiles_on_one_device_only():
+  # Each device compiles for itself: little work stays on one, more work
+  # spreads (WORK_PER_DEVICE), which never changes a lane's bits (above).
+  code = (
+    "import jax\n"
+    "jax.config.update('jax_num_cpu_devices', 2)\n"
+    "import numpy as np, optax\n"
+    "from optax_extras import landscapes, sweep\n"
+    "from optax_extras._src.sweep import program\n"
+    "def compilations(num_starts, num_steps):\n"
+    "  before = program.cache_info().compilations\n"
+    "  sweep(optax.sgd, landscapes.get('booth'),\n"
+    "        grid={'learning_rate': np.array([0.01, 0.02])},\n"
+    "        starts=np.zeros((num_starts, 2)), num_steps=num_steps,\n"
+    "        progress=False)\n"
+    "  return program.cache_info().compilations - before\n"
+    "print(compilations(64, 10), compilations(2**17, 200))\n"
+  )
+  output = subprocess.run(
+    [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True
+  )
+  assert output.returncode == 0, output.stderr
+  assert output.stdout.split() == ["1", "2"]
 
 
 # --- The compile cache -------------------------------------------------------

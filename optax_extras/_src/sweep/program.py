@@ -19,7 +19,8 @@ baselines; the numbers are in BENCHMARKS.md):
   number of consecutive lanes (the last lane repeated past the end), in
   blocks (``lax.map``), a `layout` that depends only on the sweep's size and
   a lane's size; it is compiled for one device, without partitioning, and
-  the host hands calls to the devices in turn. Chunk size, device count and
+  the host hands calls to the devices in turn (a chunk of little work
+  stays on one device: `WORK_PER_DEVICE`). Chunk size, device count and
   process count only decide which device runs which lanes, never the code a
   lane runs, so a lane's result is the same bits whatever they are (on one
   kind of CPU: XLA compiles for the host's instruction set). (A program
@@ -319,6 +320,13 @@ def block_program(
   return program
 
 
+# Numbers × steps worth a device more in one process: each device compiles
+# the program for itself (0.3 to 1 s), and a core runs about 1.5e8 of these
+# a second on a 2-D surface, so a small sweep stays on one device. Which
+# device runs a lane never changes its bits.
+WORK_PER_DEVICE = 2**25
+
+
 def ceil_div(numerator: int, denominator: int) -> int:
   return -(-numerator // denominator)
 
@@ -468,6 +476,7 @@ class Chunks:
         f"sweep: {self.num_lanes} lanes exceed the int32 lane index."
       )
     self.chunk_size = chunk_size
+    self._work_per_lane = num_steps * starts.lane_size
     shape = layout(self.num_lanes, starts.lane_size, record_every is not None)
     arguments = (
       np.array(sizes, np.int32),
@@ -530,7 +539,10 @@ class Chunks:
     distributed = jax.process_count() > 1
     if distributed:  # Every process makes as many calls.
       num_calls = ceil_div(num_calls, num_slots) * num_slots
-    used = range(min(num_calls, len(self._devices)))
+    else:  # A device more for each WORK_PER_DEVICE: it compiles too.
+      work = rows * self._work_per_lane
+      num_slots = max(1, min(num_slots, work // WORK_PER_DEVICE))
+    used = range(min(num_calls, num_slots, len(self._devices)))
     # Compiled here, not in a thread pool: jax.enable_x64 and the other
     # config contexts hold for this thread only.
     executables = [self._executable(slot) for slot in used]
