@@ -3,7 +3,6 @@ built twice to the same bytes."""
 
 import json
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -42,14 +41,15 @@ def test_tunability_is_the_share_reaching_half_the_best():
 
 
 def test_every_optimizer_takes_a_step_on_a_2d_point():
-  params = (jnp.float32(1.0), jnp.float32(-2.0))
-  grads = (jnp.float32(0.5), jnp.float32(-0.25))
+  # A point as the sweep holds it for a rule that could tell: one vector.
+  params = jnp.array([1.0, -2.0], jnp.float32)
+  grads = jnp.array([0.5, -0.25], jnp.float32)
   for name, make in atlas.OPTIMIZERS.items():
     optimizer = optax.with_extra_args_support(make(learning_rate=0.1))
     updates, _ = optimizer.update(
       grads, optimizer.init(params), params, grad_fn=lambda p: grads
     )
-    assert all(np.isfinite(u) for u in jax.tree.leaves(updates)), name
+    assert updates.shape == (2,) and np.isfinite(updates).all(), name
 
 
 def test_surfaces_are_those_with_a_known_global_minimum():
@@ -104,10 +104,11 @@ def test_a_small_atlas_is_written_and_reproducible(tmp_path):
 
 def test_n_dimensional_surfaces_are_in_the_atlas():
   names = atlas.surfaces()
-  assert "rosenbrock_d10" in names and "quadratic_kappa100_d10" in names
+  d = atlas.ND_DIMENSION
+  assert f"rosenbrock_d{d}" in names and f"quadratic_kappa100_d{d}" in names
   settings = atlas.Settings(num_rates=8, num_starts=8, num_steps=300)
-  assert atlas.starts("rastrigin_d10", settings).shape == (8, 10)
-  record = atlas.pair("adam", "quadratic_kappa100_d10", settings)
+  assert atlas.starts(f"rastrigin_d{d}", settings).shape == (8, d)
+  record = atlas.pair("adam", f"quadratic_kappa100_d{d}", settings)
   assert record["success_rate"] == 1.0  # Adam solves a quadratic.
-  record = atlas.pair("sgd", "styblinski_tang_d10", settings)
+  record = atlas.pair("sgd", f"styblinski_tang_d{d}", settings)
   assert record["num_starts"] == 8 and 0 <= record["success_rate"] <= 1
