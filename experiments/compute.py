@@ -187,9 +187,11 @@ def tuned(figure: TunedFigure, every: int) -> dict[str, np.ndarray]:
 
   The best rate has the lowest mean final loss over a cloud of 64 starts
   around the figure's start (a diverged run counts as infinite), so a lucky
-  jump from one point does not win: learning rates × starts in one sweep;
-  and, as in the atlas, its grid neighbours must be good too
-  (`robust_argmin`), so a rate at the edge of chaos does not win either.
+  jump from one point does not win; and, as in the atlas, its grid
+  neighbours must be good too (`robust_argmin`), so a rate at the edge of
+  chaos does not win either. One sweep per optimizer: learning rates × the
+  figure's start and the cloud, recorded at every step; the path is the
+  start's lane at the best rate (a lane's bits do not depend on the others).
   """
   rates = np.array(figure.learning_rates[::every])
   surface = landscapes.get(figure.landscape)
@@ -202,21 +204,16 @@ def tuned(figure: TunedFigure, every: int) -> dict[str, np.ndarray]:
       make,
       surface,
       grid={"learning_rate": rates},
-      starts=cloud,
+      starts=np.concatenate([[figure.start], cloud]),
       num_steps=figure.num_steps,
+      record_every=1,
       progress=False,
     )
-    loss = np.where(result.diverged, np.inf, result.final_loss).mean(axis=1)
-    losses.append(loss)
-    best.append(rates[robust_argmin(loss)])
-    trajectories.append(
-      _path(
-        lambda make=make, rate=best[-1]: make(rate),
-        figure.landscape,
-        figure.start,
-        figure.num_steps,
-      )
-    )
+    final = np.where(result.diverged, np.inf, result.final_loss)[:, 1:]
+    losses.append(final.mean(axis=1))
+    chosen = robust_argmin(losses[-1])
+    best.append(rates[chosen])
+    trajectories.append(result.trajectories[chosen, 0])
   return {
     "learning_rates": rates,
     "mean_final_loss": np.stack(losses),
