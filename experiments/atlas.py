@@ -108,6 +108,16 @@ LEFT_OUT = {
   "optimistic_adam*": "deprecated aliases of optimistic Adam variants",
   "acprop, simplified_ademamix": "close variants of adabelief and ademamix",
 }
+# Read the atlas with these in mind.
+CAVEATS = {
+  "fromage, adafactor, lamb": "their steps scale with the parameters' norm "
+  "(fromage's step is lr·‖p‖/‖g‖ and it shrinks p by 1/√(1 + lr²); "
+  "adafactor's is relative to p's RMS; lamb's trust ratio is ‖p‖/‖u‖), so "
+  "they take ever smaller steps near the origin: on a surface whose minimum "
+  "is at the origin (ackley, rastrigin, ripple, matyas, quad, "
+  "three_hump_camel, …) that is built into the rule, not found by tuning, "
+  "and they lead there while trailing elsewhere",
+}
 QUICK_OPTIMIZERS = (
   "sgd",
   "momentum",
@@ -427,6 +437,7 @@ def build(
       "rates": [float(r) for r in settings.rates],
     },
     "left_out": LEFT_OUT,
+    "caveats": CAVEATS,
     "records": records,
   }
   atomic_write(
@@ -514,6 +525,7 @@ the final loss within {settings.tolerance:g}·(1 + |min|) of the global
 minimum. The rate is chosen robustly (its grid neighbours must succeed
 too); the interval is Wilson's 95%. <a href="atlas.json">atlas.json</a>
 </p>
+<p>{"".join(f"<b>{html.escape(k)}</b>: {html.escape(v)}. " for k, v in CAVEATS.items())}</p>
 <h2>Success rate at the chosen rate</h2>
 <div class="scroll"><table>{"".join(heat)}</table></div>
 <h2>Every pair (click a column to sort)</h2>
