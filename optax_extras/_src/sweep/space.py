@@ -7,8 +7,8 @@ how the compiled program sees one lane's parameters:
 - starts of shape ``(..., d)``: a vector of ``d`` numbers. For 2 <= d <= 16,
   when the optimizer cannot tell (`split_coordinates`), the program holds
   the vector as ``d`` scalars instead, so that every coordinate of a block
-  of lanes is one contiguous array (the fast path: 1.2x on the 2-D
-  surfaces); the loss still gets the vector ``[x, y, ...]``, a `Landscape`
+  of lanes is one contiguous array (the fast path of the 2-D surfaces);
+  the loss still gets the vector ``[x, y, ...]``, a `Landscape`
   its elementwise ``fn(x, y)``;
 - a pytree whose leaves share one leading start axis (a model's parameters
   initialised for several seeds with ``jax.vmap``): that pytree, one start
