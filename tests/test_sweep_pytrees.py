@@ -150,9 +150,10 @@ ELEMENTWISE = {
   "sgd": optax.sgd,
   "adam": optax.adam,
   "lion": optax.lion,
-  "dog": optax.contrib.dog,
+  "madgrad": optax.contrib.madgrad,
   "nesterov_lookahead": optax_extras.nesterov_lookahead,
 }
+GLOBAL = {"dog": optax.contrib.dog, "prodigy": optax.contrib.prodigy}
 
 
 @pytest.mark.parametrize("name", sorted(PER_LEAF))
@@ -191,7 +192,7 @@ def test_small_vectors_are_split_only_for_elementwise_rules(dim):
   for name, make in ELEMENTWISE.items():
     split = space.split_coordinates(starts, make, config).split
     assert split == (dim <= 16), name
-  for name, make in PER_LEAF.items():
+  for name, make in {**PER_LEAF, **GLOBAL}.items():
     assert not space.split_coordinates(starts, make, config).split, name
 
 

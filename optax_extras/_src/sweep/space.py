@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.extend import core as jex_core
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -113,7 +114,65 @@ class Starts:
 
 
 _MAX_SPLIT = 16  # Coordinates held as scalars at most (one array each).
-_PROBE_SCALES = (1.0, 1e-2, 1e2)  # The probe's gradients, one step each.
+# Primitives whose every output element depends only on the inputs' element
+# at the same index (or on scalars): a rule made of these alone treats each
+# coordinate of a vector on its own.
+_ELEMENTWISE = frozenset(
+  """abs acos acosh add and asin asinh atan atan2 atanh cbrt ceil clamp
+  convert_element_type copy copy_p cos cosh digamma div eq erf erf_inv erfc
+  exp exp2 expm1 floor ge gt integer_pow is_finite le lgamma log log1p
+  logistic lt max min mul ne neg nextafter not or pow reduce_precision rem
+  round rsqrt select_n sign sin sinh sqrt square stop_gradient sub tan tanh
+  xor""".split()
+)
+# Primitives that call a sub-program on the same elements: checked inside.
+_CALLS = frozenset(
+  "pjit jit closed_call core_call custom_jvp_call custom_vjp_call "
+  "custom_vjp_call_jaxpr remat checkpoint cond".split()
+)
+
+
+def _inner(eqn) -> list[jex_core.Jaxpr]:
+  """The sub-programs an equation calls (a jit, a custom rule, branches)."""
+  return [
+    getattr(value, "jaxpr", value)
+    for param in eqn.params.values()
+    for value in (param if isinstance(param, (tuple, list)) else (param,))
+    if isinstance(value, (jex_core.Jaxpr, jex_core.ClosedJaxpr))
+  ]
+
+
+def _elementwise(jaxpr: jex_core.Jaxpr) -> bool:
+  """Whether every equation touching a vector (an array of more than one
+  number) is elementwise, sub-programs included."""
+  size = lambda v: getattr(v.aval, "size", 1)
+  for eqn in jaxpr.eqns:
+    if all(size(v) <= 1 for v in (*eqn.invars, *eqn.outvars)):
+      continue
+    name = eqn.primitive.name
+    if name in _ELEMENTWISE:
+      continue
+    if name == "broadcast_in_dim" and all(
+      size(v) <= 1 or v.aval.shape == eqn.outvars[0].aval.shape
+      for v in eqn.invars
+    ):
+      continue
+    if name in _CALLS and _inner(eqn) and all(map(_elementwise, _inner(eqn))):
+      continue
+    return False
+  return True
+
+
+def _primitives(jaxpr: jex_core.Jaxpr) -> list[str]:
+  """The primitives a program runs, in order, sub-programs included; not
+  broadcasts, which a vector needs where a scalar does not."""
+  names = []
+  for eqn in jaxpr.eqns:
+    if eqn.primitive.name != "broadcast_in_dim":
+      names.append(eqn.primitive.name)
+    for inner in _inner(eqn):
+      names += _primitives(inner)
+  return names
 
 
 def split_coordinates(
@@ -124,45 +183,34 @@ def split_coordinates(
   """`starts` held as ``d`` scalars when the optimizer cannot tell them from
   one vector ``(d,)``, else as they are.
 
-  Optimizers that act per leaf (lamb, lars, fromage, novograd, adafactor,
-  sm3, ``clip_by_block_rms``...) would change their rule if the vector were
-  split, so the program must hold what the user gave. The probe runs
-  ``make_optimizer(**config)`` eagerly for three steps (gradients of scales
-  1, 1e-2 and 1e2, parameters of scales 0.1 to 10, look-ahead ``grad_fn``
-  included) on both, and splits only if every coordinate's total update
-  agrees to 1e-3 of the largest; an optimizer that fails on scalars is not
-  split. A few milliseconds.
+  Optimizers that act on a leaf as a whole (lamb, lars, fromage, novograd,
+  adafactor, sm3, ``clip_by_block_rms``, a global norm...) would change if
+  the vector were split, so the program must hold what the user gave. The
+  check traces ``make_optimizer(**config)``'s ``init`` and ``update`` (with
+  a look-ahead ``grad_fn``) on a vector and on a scalar, without running
+  them, and splits only if every operation on the vector is elementwise
+  (`_ELEMENTWISE`, inside calls and branches too) and the scalar runs the
+  same primitives (no branch on the leaf's shape); anything else, or a
+  failure, keeps the vector.
   """
   d = starts.dimension
   if d is None or not 2 <= d <= _MAX_SPLIT:
     return starts
-  rng = np.random.default_rng(0)
-  start = rng.normal(size=d) * np.geomspace(0.1, 10.0, d)
-  grads = [rng.normal(size=d) * scale for scale in _PROBE_SCALES]
 
-  def moved(split: bool) -> np.ndarray:
-    def held(vector):
-      vector = jnp.asarray(vector, starts.dtype)
-      return tuple(vector) if split else vector
-
+  def init_and_update(params, grads):
     optimizer = optax.with_extra_args_support(make_optimizer(**config))
-    params = held(start)
-    state = optimizer.init(params)
-    for grad in grads:
-      updates, state = optimizer.update(
-        held(grad),
-        state,
-        params,
-        grad_fn=lambda p: jax.tree.map(lambda leaf: 0.5 * leaf, p),
-      )
-      params = optax.apply_updates(params, updates)
-    return np.hstack(jax.tree.leaves(params)).astype(np.float64) - start
+    return optimizer.update(
+      grads, optimizer.init(params), params, grad_fn=lambda p: p
+    )
+
+  def traced(shape):
+    point = jax.ShapeDtypeStruct(shape, starts.dtype)
+    return jax.make_jaxpr(init_and_update)(point, point).jaxpr
 
   try:
-    vector, split = moved(False), moved(True)
-  except Exception:  # E.g. sm3 on 0-d leaves: keep the vector.
+    vector, scalar = traced((d,)), traced(())
+  except Exception:  # E.g. sm3 on a 0-d leaf: keep the vector.
     return starts
-  tolerance = 1e-3 * np.max(np.abs(vector), initial=0.0)
-  if np.all(np.abs(vector - split) <= tolerance):
+  if _elementwise(vector) and _primitives(vector) == _primitives(scalar):
     return dataclasses.replace(starts, split=True)
   return starts
