@@ -499,6 +499,25 @@ def _compute_and_save(key: str, quick: bool, out: str) -> None:
   )
 
 
+# Job-key prefixes by how long their jobs take, longest first: workers take
+# them in this order, so that short jobs fill the end.
+_LONGEST_FIRST = (
+  "training",
+  "beyond/tuned",
+  "beyond/basins",
+  "paths/",
+  "beyond/",
+  "signals/",
+)
+
+
+def _expected_rank(key: str) -> int:
+  return next(
+    (i for i, prefix in enumerate(_LONGEST_FIRST) if key.startswith(prefix)),
+    len(_LONGEST_FIRST),
+  )
+
+
 def build(
   out: pathlib.Path,
   *,
@@ -509,7 +528,8 @@ def build(
   """Draws the gallery (or the jobs `only`) into `out`, with its index.html.
 
   Missing arrays are computed by `workers` processes (default: one per core),
-  longest job first, while this process draws the finished ones in order.
+  longest job first (`_LONGEST_FIRST`), while this process draws each as it
+  finishes.
   Saved arrays are re-drawn, not recomputed, and an interrupted build keeps
   every array it finished. The workers exit with this process, even killed.
   """
@@ -525,23 +545,34 @@ def build(
       mp_context=multiprocessing.get_context("spawn"),
       initializer=die_with_parent,
     )
-    for key in sorted(missing, key=lambda k: k != "training"):  # Longest first.
-      futures[key] = pool.submit(_compute_and_save, key, quick, str(out))
-  entries = []
+    for key in sorted(missing, key=_expected_rank):  # Longest first.
+      futures[pool.submit(_compute_and_save, key, quick, str(out))] = key
+  drawn = {}
+
+  def draw(key):
+    arrays = compute.cached(
+      data_path(out, key, quick), lambda: compute_arrays(key, quick)
+    )
+    drawn[key] = [
+      dataclasses.replace(entry, key=key)
+      for entry in draw_entries(key, arrays, out, quick=quick)
+    ]
+    bar.update()
+
   try:
-    for key in tqdm(keys, desc="gallery", unit="family"):
-      if key in futures:
-        futures[key].result()
-      arrays = compute.cached(
-        data_path(out, key, quick), lambda key=key: compute_arrays(key, quick)
-      )
-      entries += [
-        dataclasses.replace(entry, key=key)
-        for entry in draw_entries(key, arrays, out, quick=quick)
-      ]
+    with tqdm(total=len(keys), desc="gallery", unit="family") as bar:
+      for key in keys:  # Saved, or computed here without workers.
+        if key not in futures.values():
+          draw(key)
+      # The others as their workers finish them, so that drawing overlaps
+      # the computing, whatever the order.
+      for future in concurrent.futures.as_completed(futures):
+        future.result()
+        draw(futures[future])
   finally:
     if pool is not None:
       pool.shutdown(wait=False, cancel_futures=True)
+  entries = [entry for key in keys for entry in drawn[key]]
   if only is None:
     write_index(entries, out, quick=quick)
   return entries
