@@ -561,8 +561,9 @@ def build(
 
   try:
     with tqdm(total=len(keys), desc="gallery", unit="family") as bar:
+      computing = set(futures.values())
       for key in keys:  # Saved, or computed here without workers.
-        if key not in futures.values():
+        if key not in computing:
           draw(key)
       # The others as their workers finish them, so that drawing overlaps
       # the computing, whatever the order.
