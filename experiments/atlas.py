@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 import optax
+import scipy.ndimage
+import scipy.stats
 
 import optax_extras
 from experiments.gallery import die_with_parent
@@ -214,20 +216,12 @@ def surface(name: str) -> tuple[Any, float, np.ndarray, np.ndarray]:
   )
 
 
-def wilson_interval(
-  successes: int, trials: int, z: float = 1.959964
-) -> tuple[float, float]:
-  """The Wilson score interval of a binomial proportion (95% by default)."""
-  if trials == 0:
-    return 0.0, 1.0
-  p = successes / trials
-  denominator = 1 + z**2 / trials
-  centre = (p + z**2 / (2 * trials)) / denominator
-  half = z * math.sqrt(p * (1 - p) / trials + z**2 / (4 * trials**2))
-  half /= denominator
-  low = 0.0 if successes == 0 else max(0.0, centre - half)
-  high = 1.0 if successes == trials else min(1.0, centre + half)
-  return low, high
+def wilson_interval(successes: int, trials: int) -> tuple[float, float]:
+  """The Wilson score 95% interval of a binomial proportion (SciPy's)."""
+  interval = scipy.stats.binomtest(successes, trials).proportion_ci(
+    0.95, method="wilson"
+  )
+  return float(interval.low), float(interval.high)
 
 
 def choose_rate(success: np.ndarray, median_steps: np.ndarray) -> int:
@@ -235,9 +229,7 @@ def choose_rate(success: np.ndarray, median_steps: np.ndarray) -> int:
   neighbours share (the smallest of the three), ties to fewer median steps,
   then to the smaller rate."""
   rates = len(success)
-  robust = np.array(
-    [success[max(0, i - 1) : i + 2].min() for i in range(rates)]
-  )
+  robust = scipy.ndimage.minimum_filter1d(success, 3, mode="nearest")
   steps = np.where(np.isnan(median_steps), np.inf, median_steps)
   order = np.lexsort((np.arange(rates), steps, -robust))
   return int(order[0])

@@ -440,13 +440,14 @@ def _program_only(loss, grid, starts):
   from optax_extras._src.sweep import program as programs
   from optax_extras._src.sweep import space
 
-  middle = {name: values[len(values) // 2] for name, values in grid.items()}
   chunks = programs.Chunks(
     optax.adam,
     loss,
     grid,
     space.split_coordinates(
-      space.Starts.from_array(starts), optax.adam, middle
+      space.Starts.from_array(starts),
+      optax.adam,
+      {name: values.dtype for name, values in grid.items()},
     ),
     num_steps=_STEPS,
     tol=None,

@@ -375,7 +375,9 @@ def _tf1_suite(
   makers = {
     "GD": lambda: presets.tf1_gradient_descent(rates["GD"]),
     "Momentum": lambda: presets.tf1_momentum(rates["Momentum"], momentum),
-    "NAG": lambda: presets.tf1_momentum(rates["NAG"], momentum, nesterov=True),
+    "NAG": lambda: presets.tf1_momentum(
+      rates["NAG"], momentum, use_nesterov=True
+    ),
     "Adagrad": lambda: presets.tf1_adagrad(rates["Adagrad"]),
     "RMSProp": lambda: presets.tf1_rmsprop(rates["RMSProp"]),
     "Adam": lambda: presets.tf1_adam(rates["Adam"]),
@@ -466,7 +468,7 @@ def _seed003_figures() -> tuple[PathFigure, ...]:
         PathOptimizer("GD", lambda: presets.tf1_gradient_descent(1e-3)),
         PathOptimizer("Momentum", lambda: presets.tf1_momentum(2.5e-3, 0.7)),
         PathOptimizer(
-          "NAG", lambda: presets.tf1_momentum(5.5e-4, 0.9, nesterov=True)
+          "NAG", lambda: presets.tf1_momentum(5.5e-4, 0.9, use_nesterov=True)
         ),
         PathOptimizer("Adagrad", lambda: presets.tf1_adagrad(1.0)),
         PathOptimizer("RMSProp", lambda: presets.tf1_rmsprop(0.15)),

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.ndimage
 
 from experiments.catalogue import (
   BasinFigure,
@@ -226,8 +227,7 @@ def tuned(figure: TunedFigure, every: int) -> dict[str, np.ndarray]:
 def robust_argmin(loss: np.ndarray) -> int:
   """The index whose worst value among itself and its grid neighbours is
   the lowest (ties: the smaller index)."""
-  worst = [loss[max(0, i - 1) : i + 2].max() for i in range(len(loss))]
-  return int(np.argmin(worst))
+  return int(np.argmin(scipy.ndimage.maximum_filter1d(loss, 3, mode="nearest")))
 
 
 @_float64

@@ -58,7 +58,7 @@ CASES = [
   ),
   (presets.tf1_momentum(0.2, 0.3), "tf1_momentum", dict(lr=0.2, momentum=0.3)),
   (
-    presets.tf1_momentum(0.01, 0.9, nesterov=True),
+    presets.tf1_momentum(0.01, 0.9, use_nesterov=True),
     "tf1_momentum",
     dict(lr=0.01, momentum=0.9, nesterov=True),
   ),

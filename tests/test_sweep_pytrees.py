@@ -188,7 +188,7 @@ def test_per_leaf_rules_see_the_vector_the_user_gave(name, surface):
 @pytest.mark.parametrize("dim", [2, 3, 16, 17])
 def test_small_vectors_are_split_only_for_elementwise_rules(dim):
   starts = space.Starts.from_array(np.zeros((1, dim)))
-  config = {"learning_rate": 0.1}
+  config = {"learning_rate": np.float32}
   for name, make in ELEMENTWISE.items():
     split = space.split_coordinates(starts, make, config).split
     assert split == (dim <= 16), name

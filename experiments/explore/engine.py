@@ -30,7 +30,6 @@ from experiments.explore.optimizers import Optimizer
 from optax_extras import sweep
 from optax_extras._src.sweep import program as programs
 from optax_extras._src.sweep import space
-from optax_extras._src.sweep.space import Starts
 from optax_extras.landscapes import Landscape
 
 SMALL = 4096  # Lanes up to which paths use this module's program.
@@ -55,7 +54,7 @@ def _lane_program(
   """``run(hyperparams, x, y)``: one trajectory, the sweep engine's own lane
   (`program.lane_program`) with the layout `sweep` chooses, so its bits are
   `sweep`'s."""
-  starts = Starts.from_array(np.zeros((1, 2), np.float32))
+  starts = space.Starts.from_array(np.zeros((1, 2), np.float32))
   run = programs.lane_program(
     make,
     landscape,
@@ -75,12 +74,11 @@ def _lane_program(
 
 @functools.cache
 def _split(optimizer: Optimizer) -> bool:
-  """`sweep`'s layout for `optimizer` (`space.split_coordinates`), decided
-  once per optimizer, at its defaults: a per-leaf rule is per leaf at any
-  value."""
-  starts = Starts.from_array(np.zeros((1, 2), np.float32))
-  defaults = {h.name: h.default for h in optimizer.hyperparameters}
-  return space.split_coordinates(starts, optimizer.make, defaults).split
+  """`sweep`'s layout for `optimizer` (`space.split_coordinates`), with its
+  hyperparameters traced as float32, as in `sweep` on float32 sliders."""
+  starts = space.Starts.from_array(np.zeros((1, 2), np.float32))
+  names = {h.name: np.float32 for h in optimizer.hyperparameters}
+  return space.split_coordinates(starts, optimizer.make, names).split
 
 
 def _executable(key, build, args):

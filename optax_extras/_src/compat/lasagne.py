@@ -1,9 +1,10 @@
 """Lasagne's update rules (`lasagne.updates`), with their names and defaults.
 
 Lasagne (on Theano) cannot be installed here; each rule is written from its
-published source, `lasagne/updates.py` (Lasagne 0.1), and tested against float64 references written from the same source
-(tests/references.py). Seed 000 draws its figures with `nesterov_momentum`,
-`rmsprop`, `adadelta`, `adagrad` and `adam`.
+published source, `lasagne/updates.py` (Lasagne 0.1), and tested against
+float64 references written from the same source (tests/references.py).
+Seed 000 draws its figures with `nesterov_momentum`, `rmsprop`, `adadelta`,
+`adagrad` and `adam`.
 """
 
 import jax

@@ -178,7 +178,7 @@ def _primitives(jaxpr: jex_core.Jaxpr) -> list[str]:
 def split_coordinates(
   starts: Starts,
   make_optimizer: Callable[..., optax.GradientTransformation],
-  config: dict[str, Any],
+  hyperparameters: dict[str, Any],
 ) -> Starts:
   """`starts` held as ``d`` scalars when the optimizer cannot tell them from
   one vector ``(d,)``, else as they are.
@@ -186,9 +186,9 @@ def split_coordinates(
   Optimizers that act on a leaf as a whole (lamb, lars, fromage, novograd,
   adafactor, sm3, ``clip_by_block_rms``, a global norm...) would change if
   the vector were split, so the program must hold what the user gave. The
-  check traces ``make_optimizer(**config)``'s ``init`` and ``update`` (with
-  a look-ahead ``grad_fn``) on a vector and on a scalar, without running
-  them, and splits only if every operation on the vector is elementwise
+  check traces ``make_optimizer``'s ``init`` and ``update`` (with a
+  look-ahead ``grad_fn``) on a vector and on a scalar, without running them,
+  with `hyperparameters` (name -> dtype) traced as in the program, and splits only if every operation on the vector is elementwise
   (`_ELEMENTWISE`, inside calls and branches too) and the scalar runs the
   same primitives (no branch on the leaf's shape); anything else, or a
   failure, keeps the vector.
@@ -197,15 +197,20 @@ def split_coordinates(
   if d is None or not 2 <= d <= _MAX_SPLIT:
     return starts
 
-  def init_and_update(params, grads):
+  def init_and_update(params, grads, config):
     optimizer = optax.with_extra_args_support(make_optimizer(**config))
     return optimizer.update(
       grads, optimizer.init(params), params, grad_fn=lambda p: p
     )
 
+  config = {
+    name: jax.ShapeDtypeStruct((), dtype)
+    for name, dtype in hyperparameters.items()
+  }
+
   def traced(shape):
     point = jax.ShapeDtypeStruct(shape, starts.dtype)
-    return jax.make_jaxpr(init_and_update)(point, point).jaxpr
+    return jax.make_jaxpr(init_and_update)(point, point, config).jaxpr
 
   try:
     vector, scalar = traced((d,)), traced(())

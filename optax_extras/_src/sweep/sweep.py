@@ -97,8 +97,8 @@ def sweep(
       cartesian product is swept, axes in this order. None sweeps
       ``make_optimizer()`` alone.
     starts: an array ``(..., d)``, whose leading axes are start axes and
-      last axis the parameter vector; or a pytree whose leaves share one leading start axis (a
-      model's parameters initialised for several seeds with ``jax.vmap``).
+      last axis the parameter vector; or a pytree whose leaves share one
+      leading start axis (a model's parameters initialised for several seeds with ``jax.vmap``).
       Plain lists and tuples are read as arrays.
     num_steps: optimizer steps per trajectory, >= 1.
     key: a ``jax.random.key`` (or ``PRNGKey``): `loss_fn` then gets, at step
@@ -156,9 +156,7 @@ def sweep(
   metric_names = checks.check_metrics(metrics_fn, starts)
   checks.check_optimizer(make_optimizer, grid)
   starts = space.split_coordinates(
-    starts,
-    make_optimizer,
-    {name: values[len(values) // 2] for name, values in grid.items()},
+    starts, make_optimizer, {name: v.dtype for name, v in grid.items()}
   )
 
   grid_shape = tuple(len(values) for values in grid.values())
