@@ -1,9 +1,9 @@
 """A sweep's checkpoint folder: its settings and one verified file per chunk.
 
 A checkpoint is identified by what it computes, not by names: its settings
-hold the `fingerprint` of the single-lane program (the lowered StableHLO,
-constants included) with the grid values, a hash of the starts, the chunk
-size and the dtype. A folder that holds other settings is refused. The
+hold the fingerprint of the lowered program (`program.fingerprint`: its
+StableHLO, constants included) with the grid values, a hash of the starts,
+the chunk size and the dtype. A folder that holds other settings is refused. The
 settings file is created exclusively, so of two sweeps started together in a
 new folder only one claims it. Each chunk file carries the hash of the
 settings, its index and a SHA-256 of its arrays; a chunk that fails any check
@@ -12,75 +12,22 @@ is recomputed with a warning that names it, never read as data.
 
 import functools
 import hashlib
-import io
 import json
 import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import jax
 import numpy as np
-import optax
 
 from optax_extras._src.io import atomic_write
 from optax_extras._src.landscapes import Landscape
-from optax_extras._src.sweep import program as programs
 from optax_extras._src.sweep.result import checksum, to_json
-from optax_extras._src.sweep.space import Starts
 
 # Settings kept for people to read; they do not identify the computation.
 INFORMATION = ("optimizer", "loss")
 _STAMP = "checksum"  # The chunk file member that vouches for the rest.
-
-
-def fingerprint(
-  make_optimizer: Callable[..., optax.GradientTransformation],
-  loss_fn: Landscape | programs.LossFn,
-  grid_dtypes: Mapping[str, np.dtype],
-  starts: Starts,
-  *,
-  num_steps: int,
-  tol: float | None,
-  record_every: int | None,
-  **options: Any,
-) -> str:
-  """SHA-256 of the single-lane program, lowered for scalar hyperparameters
-  of `grid_dtypes` and one start of `starts` (``options`` as for
-  `programs.lane_program`).
-
-  The StableHLO text is printed whole (no large constant elided, no source
-  locations), so whatever the functions capture (a closure's number, a
-  partial's array, a data set) is part of it, and the same computation
-  defined anywhere, in any process, has the same fingerprint (for one JAX
-  version).
-  """
-  run = programs.lane_program(
-    make_optimizer,
-    loss_fn,
-    starts,
-    num_steps,
-    tol,
-    record_every,
-    **options,
-  )
-  scalar = functools.partial(jax.ShapeDtypeStruct, ())
-  lowered = jax.jit(run).lower(
-    {name: scalar(kind) for name, kind in grid_dtypes.items()},
-    scalar(np.int32),
-    starts.input_specs(),
-    jax.ShapeDtypeStruct(
-      options["keys"].shape if options.get("keys") else (2,), np.uint32
-    ),
-  )
-  text = io.StringIO()
-  lowered.compiler_ir("stablehlo").operation.print(
-    file=text, enable_debug_info=False, large_elements_limit=None
-  )
-  digest = hashlib.sha256(json.dumps(list(grid_dtypes)).encode())
-  digest.update(repr((starts.treedef, starts.paths)).encode())
-  digest.update(text.getvalue().encode())
-  return digest.hexdigest()
 
 
 def describe(function: Any) -> str:

@@ -29,11 +29,13 @@ baselines; the numbers are in BENCHMARKS.md):
   ``moment * (1 / (1 - b**t))``, which changes the last bit.)
 - Chunks: the caller loops over chunks of lanes (bounded memory, progress
   bar, checkpoints); a chunk is a run of calls.
-- Compile cache: keyed by the caller's content fingerprint of the lane
-  computation (else the functions' identity), the grid's names and dtypes and
-  the starts' dtype. Grid values and starts are runtime arguments, padded to
-  a power of two (at least 16), so other values, or a few more of them,
-  reuse the compilation.
+- One trace per sweep: the program is lowered once, and that lowering gives
+  its content `fingerprint` (the StableHLO, constants included), the output
+  shapes and the executable of the first device. The fingerprint keys the
+  compile cache, so an identical computation defined anew is not compiled
+  again. Grid values and starts are runtime arguments, padded to a power of
+  two (at least 16), so other values, or a few more of them, reuse the
+  compilation.
 - Processes: under ``jax.distributed``, the calls of a chunk are dealt over
   all devices of all processes (process by process); each process runs those
   of its own devices, and ``process_allgather`` gives every process the
@@ -43,6 +45,9 @@ baselines; the numbers are in BENCHMARKS.md):
 import collections
 import dataclasses
 import functools
+import hashlib
+import io
+import json
 import math
 import threading
 from collections.abc import Callable, Mapping
@@ -102,8 +107,10 @@ def layout(num_lanes: int, lane_size: int, recording: bool) -> Layout:
 
 
 class _Carry(NamedTuple):
-  """A lane between two steps: ``value`` is the loss at ``params``, ``grads``
-  its gradient (for a diverged lane, that of its rejected point: unused)."""
+  """A lane between two iterations: ``value`` is the loss at ``params``,
+  ``grads`` its gradient (for a diverged lane, the last finite point and its
+  loss, and the gradient of its rejected point: unused); ``records`` the
+  recorded points so far, and a scratch row written between them."""
 
   params: Any
   state: optax.OptState
@@ -112,6 +119,7 @@ class _Carry(NamedTuple):
   best_loss: jax.Array
   tol_step: jax.Array | None
   divergence_step: jax.Array
+  records: dict[str, jax.Array] | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,23 +182,44 @@ def lane_program(
   def run(hyperparams, lane, start, key_data):
     optimizer = optax.with_extra_args_support(make_optimizer(**hyperparams))
     key_at = (lambda t: None) if keys is None else keys.at(key_data, lane)
+    params = starts.lane_params(start)
 
-    def step(carry: _Carry, t: jax.Array) -> tuple[_Carry, None]:
-      key = key_at(t - 1)  # The key of the gradient in hand.
-      updates, state = optimizer.update(
-        carry.grads,
-        carry.state,
-        carry.params,
-        grad_fn=lambda params: grad(params, key),
+    def recorded(params, value):  # A recorded point.
+      points = named("trajectories", params) if record_params else {}
+      if metrics_fn is not None:
+        metrics = metrics_fn(starts.user_params(params))
+        points.update({TRAJECTORY_METRIC + k: v for k, v in metrics.items()})
+      points["trajectory_loss"] = value
+      return points
+
+    def step(carry: _Carry, t: jax.Array) -> tuple[_Carry, Any]:
+      """Step t: the update from the gradient in hand, then the loss and
+      gradient at the point after t steps. Step 0 makes no update (a
+      conditional on t, the same for every lane), so that the start is
+      evaluated by the same code as every other point: the loss and its
+      gradient are compiled once, not twice."""
+
+      def move(params, state):
+        updates, state = optimizer.update(
+          carry.grads,
+          state,
+          params,
+          grad_fn=lambda params: grad(params, key_at(t - 1)),
+        )
+        return optax.apply_updates(params, updates), state
+
+      moves = t > 0
+      params, state = jax.lax.cond(
+        moves, move, lambda *stay: stay, carry.params, carry.state
       )
-      params = optax.apply_updates(carry.params, updates)
       value, grads = value_and_grad(params, key_at(t))
       diverging = (carry.divergence_step < 0) & ~finite(value, params)
       divergence_step = jnp.where(diverging, t, carry.divergence_step)
-      # A diverged lane keeps its last finite point and loss; its optimizer
-      # state and gradient run on, unused. Nothing here mixes lanes.
+      # A diverged lane keeps its last finite point and loss (diverged at
+      # the start: the start and its loss); its optimizer state and gradient
+      # run on, unused. Nothing here mixes lanes.
       params, value = jax.tree.map(
-        lambda old, new: jnp.where(divergence_step >= 0, old, new),
+        lambda old, new: jnp.where((divergence_step >= 0) & moves, old, new),
         (carry.params, carry.value),
         (params, value),
       )
@@ -199,6 +228,26 @@ def lane_program(
         if tol is None
         else jnp.where((carry.tol_step < 0) & (value <= tol), t, carry.tol_step)
       )
+      records, ys = carry.records, None
+      if record_every == 1:
+        ys = recorded(params, value)
+      elif record_every is not None:
+        # Every k-th point in its row (t // k), computed only then; a zero
+        # point in the scratch row between them.
+        due = t % record_every == 0
+        point = jax.lax.cond(
+          due,
+          recorded,
+          lambda *_: jax.tree.map(lambda r: jnp.zeros_like(r[0]), records),
+          params,
+          value,
+        )
+        row = jnp.where(due, t // record_every, num_records)
+        records = jax.tree.map(
+          lambda rows, x: jax.lax.dynamic_update_index_in_dim(rows, x, row, 0),
+          records,
+          point,
+        )
       return _Carry(
         params,
         state,
@@ -207,53 +256,36 @@ def lane_program(
         jnp.minimum(carry.best_loss, value),
         tol_step,
         divergence_step,
-      ), None
+        records,
+      ), ys
 
-    def advance(carry: _Carry, first: jax.Array, length: int) -> _Carry:
-      return jax.lax.scan(
-        step, carry, first + jnp.arange(length, dtype=jnp.int32)
-      )[0]
-
-    params = starts.lane_params(start)
-    value, grads = value_and_grad(params, key_at(0))
+    value = jax.eval_shape(loss, params, key_at(0))
     never = jnp.int32(-1)
-    at_start = lambda reached: jnp.where(reached, jnp.int32(0), never)
-    carry = _Carry(
+    records = None
+    if record_every is not None and record_every > 1:
+      num_records = num_steps // record_every + 1
+      records = jax.tree.map(
+        lambda point: jnp.zeros((num_records + 1, *point.shape), point.dtype),
+        jax.eval_shape(recorded, params, value),
+      )
+    carry = _Carry(  # Value and gradient: placeholders until step 0.
       params,
       optimizer.init(params),
-      value,
-      grads,
-      value,
-      None if tol is None else at_start(value <= tol),
-      at_start(~finite(value, params)),
+      jnp.zeros(value.shape, value.dtype),
+      jax.tree.map(jnp.zeros_like, params),
+      jnp.full(value.shape, jnp.inf, value.dtype),
+      None if tol is None else never,
+      never,
+      records,
+    )
+    carry, ys = jax.lax.scan(
+      step, carry, jnp.arange(num_steps + 1, dtype=jnp.int32)
     )
     outputs = {}
-    if record_every is None:
-      carry = advance(carry, jnp.int32(1), num_steps)
-    else:
-      num_records = num_steps // record_every
-
-      def recorded(params):  # What is recorded at a point besides the loss.
-        points = named("trajectories", params) if record_params else {}
-        if metrics_fn is not None:
-          metrics = metrics_fn(starts.user_params(params))
-          points.update({TRAJECTORY_METRIC + k: v for k, v in metrics.items()})
-        return points
-
-      def record(carry, first):
-        carry = advance(carry, first, record_every)
-        return carry, (recorded(carry.params), carry.value)
-
-      firsts = 1 + record_every * jnp.arange(num_records, dtype=jnp.int32)
-      carry, (points, values) = jax.lax.scan(record, carry, firsts)
-      remainder = num_steps - record_every * num_records
-      if remainder:  # A second copy of the step to compile: only if needed.
-        carry = advance(
-          carry, jnp.int32(1 + record_every * num_records), remainder
-        )
-      for name, first_point in recorded(params).items():
-        outputs[name] = jnp.concatenate([first_point[None], points[name]])
-      outputs["trajectory_loss"] = jnp.concatenate([value[None], values])
+    if record_every == 1:
+      outputs.update(ys)
+    elif record_every is not None:
+      outputs.update({k: v[:-1] for k, v in carry.records.items()})
     outputs.update(named("final_params", carry.params))
     outputs.update(
       final_loss=carry.value,
@@ -373,47 +405,28 @@ def cache_info() -> CacheInfo:
   return CacheInfo(_counts["hits"], _counts["misses"], _counts["compiled"])
 
 
-class _Program:
-  """A jitted block program, its executables (one per device and argument
-  shapes) and its output shapes (per argument shapes: a trace saved)."""
+def fingerprint(lowered: jax.stages.Lowered, starts: Starts, names) -> str:
+  """SHA-256 of a lowered program's StableHLO, printed whole (no large
+  constant elided, no source locations), with the grid's names and the
+  starts' structure.
 
-  def __init__(self, program: Callable[..., Any]):
-    self.jitted = jax.jit(program)
-    self.executables: dict[Any, Any] = {}
-    self.output_shapes: dict[Any, Any] = {}
-
-  def shapes(self, args: tuple[Any, ...]) -> dict[str, jax.ShapeDtypeStruct]:
-    key = _abstract(args)
-    with _lock:
-      found = self.output_shapes.get(key)
-    if found is None:
-      found = jax.eval_shape(self.jitted, *args)
-      with _lock:
-        self.output_shapes[key] = found
-    return found
-
-  def executable(self, device: jax.Device, args: tuple[Any, ...]):
-    key = (device, _abstract(args))
-    with _lock:
-      found = self.executables.get(key)
-    if found is None:
-      found = self.jitted.lower(*args).compile()
-      with _lock:
-        self.executables[key] = found
-        _counts["compiled"] += 1
-    return found
-
-
-def _abstract(args: tuple[Any, ...]) -> Any:
-  """What a trace depends on besides the program: shapes, dtypes, and x64
-  (which decides the dtypes inside)."""
-  return (
-    jax.config.read("jax_enable_x64"),
-    jax.tree.map(lambda a: (a.shape, a.dtype), args),
+  Whatever the functions capture (a closure's number, a partial's array, a
+  data set) is part of it; a function's name is not. The same computation
+  defined anywhere, in any process, on any device, has the same fingerprint
+  (for one JAX version).
+  """
+  text = io.StringIO()
+  lowered.compiler_ir("stablehlo").operation.print(
+    file=text, enable_debug_info=False, large_elements_limit=None
   )
+  digest = hashlib.sha256(json.dumps(list(names)).encode())
+  digest.update(repr((starts.treedef, starts.paths)).encode())
+  digest.update(text.getvalue().encode())
+  return digest.hexdigest()
 
 
-def _program(key: Any, build: Callable[[], Callable[..., Any]]) -> _Program:
+def _executables(key: str) -> dict[Any, Any]:
+  """The compile cache's entry for a fingerprint: device -> executable."""
   with _lock:
     found = _programs.get(key)
     if found is not None:
@@ -421,7 +434,7 @@ def _program(key: Any, build: Callable[[], Callable[..., Any]]) -> _Program:
       _counts["hits"] += 1
       return found
     _counts["misses"] += 1
-    found = _programs[key] = _Program(build())
+    found = _programs[key] = {}
     while len(_programs) > _CACHE_SIZE:
       _programs.popitem(last=False)
     return found
@@ -462,7 +475,6 @@ class Chunks:
     tol: float | None,
     record_every: int | None,
     chunk_size: int,
-    cache_key: str | None = None,
     key_data: np.ndarray | None = None,
     **options: Any,
   ):
@@ -484,28 +496,7 @@ class Chunks:
       tuple(_padded(a) for a in starts.inputs()),
       np.zeros(2, np.uint32) if key_data is None else key_data,
     )
-    identity = (
-      ("identity", make_optimizer, loss_fn, starts.treedef, starts.paths)
-      + tuple(sorted(options.items()))
-      if cache_key is None
-      else ("content", cache_key)
-    )
-    key = (identity, names, num_steps, tol, record_every, shape)
     self._lanes_per_call = shape.lanes_per_call
-    self._program = _program(
-      key,
-      lambda: block_program(
-        make_optimizer,
-        loss_fn,
-        starts,
-        names,
-        num_steps,
-        tol,
-        record_every,
-        shape,
-        **options,
-      ),
-    )
 
     # Calls are dealt over all devices, process by process: each process
     # owns an equal run of "slots" and makes the calls dealt to them.
@@ -520,17 +511,42 @@ class Chunks:
     self._first_slot = jax.process_index() * len(local)
     self._devices = local
     self._arguments = [jax.device_put(arguments, d) for d in local]
-    shapes = self._program.shapes((np.int32(0), *self._arguments[0]))
+    self._jitted = jax.jit(
+      block_program(
+        make_optimizer,
+        loss_fn,
+        starts,
+        names,
+        num_steps,
+        tol,
+        record_every,
+        shape,
+        **options,
+      )
+    )
+    # The one trace: its text is the same for every device.
+    self._lowered = self._lower(0)
+    self.fingerprint = fingerprint(self._lowered, starts, names)
     self.shapes = {
-      name: jax.ShapeDtypeStruct(shape.shape[1:], shape.dtype)
-      for name, shape in shapes.items()
+      name: jax.ShapeDtypeStruct(info.shape[1:], info.dtype)
+      for name, info in self._lowered.out_info.items()
     }
+    self._compiled = _executables(self.fingerprint)
+
+  def _lower(self, slot: int) -> jax.stages.Lowered:
+    return self._jitted.lower(np.int32(0), *self._arguments[slot])
 
   def _executable(self, slot: int):
     device = self._devices[slot]
-    return self._program.executable(
-      device, (np.int32(0), *self._arguments[slot])
-    )
+    with _lock:
+      found = self._compiled.get(device)
+    if found is None:
+      lowered = self._lowered if slot == 0 else self._lower(slot)
+      found = lowered.compile()
+      with _lock:
+        self._compiled[device] = found
+        _counts["compiled"] += 1
+    return found
 
   def __call__(self, first_lane: int) -> dict[str, np.ndarray]:
     rows = min(self.chunk_size, self.num_lanes - first_lane)

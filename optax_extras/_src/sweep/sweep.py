@@ -19,10 +19,10 @@ computed in the starts' dtype and must be finite there, and not rounded to
 (a traced value cannot choose a branch).
 
 Checkpoints are identified by content: the fingerprint of the lowered
-single-lane program (`checkpoint.fingerprint`: StableHLO with its constants,
-so a closure's number or a partial's array counts, a function's name does
-not) with the grid values, the starts, the key, the steps, ``tol``,
-``record_every``, the chunk size and the dtype. A folder holding another computation is
+program (`program.fingerprint`: StableHLO with its constants, so a closure's
+number or a partial's array counts, a function's name does not) with the
+grid values, the starts, the key, the steps, ``tol``, ``record_every``, the
+chunk size and the dtype. A folder holding another computation is
 refused with an error naming it; the same computation defined anew, in any
 process (of the same JAX version), resumes. The folder is claimed
 exclusively, so of two sweeps with other settings started together, one is
@@ -186,20 +186,22 @@ def sweep(
   chunk_size = min(chunk_size, num_lanes)
   num_chunks = programs.ceil_div(num_lanes, chunk_size)
   options = dict(keys=keys, metrics_fn=metrics_fn, record_params=record_params)
-  program = checkpoint.fingerprint(
+  run_chunk = programs.Chunks(
     make_optimizer,
     loss_fn,
-    {name: values.dtype for name, values in grid.items()},
+    grid,
     starts,
     num_steps=num_steps,
     tol=tol,
     record_every=record_every,
+    chunk_size=chunk_size,
+    key_data=key_data,
     **options,
   )
   # Plain JSON types already: no round trip through text, where a
   # 1M-value grid axis would spend a second.
   settings = {
-    "program": program,
+    "program": run_chunk.fingerprint,
     "optimizer": checkpoint.describe(make_optimizer),
     "loss": checkpoint.describe(loss_fn),
     "grid": {name: values.tolist() for name, values in grid.items()},
@@ -216,20 +218,6 @@ def sweep(
     "chunk_size": chunk_size,
     "dtype": dtype.name,
   }
-
-  run_chunk = programs.Chunks(
-    make_optimizer,
-    loss_fn,
-    grid,
-    starts,
-    num_steps=num_steps,
-    tol=tol,
-    record_every=record_every,
-    chunk_size=chunk_size,
-    cache_key=program,
-    key_data=key_data,
-    **options,
-  )
   shapes = run_chunk.shapes
   flat = {
     name: np.empty((num_lanes, *shape.shape), shape.dtype)
