@@ -14,6 +14,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import scipy.ndimage
 
 from experiments.catalogue import (
@@ -71,17 +72,27 @@ def _float64(compute: Callable) -> Callable:
 
 @_float64
 def signal_responses(method: SignalMethod) -> dict[str, np.ndarray]:
-  """`responses[v, s, t]`: the response to signal `s` for swept value `v`."""
+  """`responses[v, s, t]`: the response to signal `s` for swept value `v`.
+
+  Numeric values are one traced argument (`jax.vmap` over them: one
+  compilation per method); others (names of variants) one program each.
+  """
   names = list(signals.SIGNAL_NAMES)
   stacked = jnp.asarray(np.stack([signals.seed_signals()[n] for n in names]))
   sign = -1.0 if method.negate else 1.0
-  responses = []
-  for value in method.values:
+
+  def respond(value):
     transform = method.make(value)
-    respond = lambda s, t=transform: sign * signals.response(t, s)
-    responses.append(jax.jit(jax.vmap(respond))(stacked))
+    return jax.vmap(lambda s: sign * signals.response(transform, s))(stacked)
+
+  if all(isinstance(v, int | float) for v in method.values):
+    responses = jax.jit(jax.vmap(respond))(jnp.asarray(method.values))
+  else:
+    responses = jnp.stack(
+      [jax.jit(respond, static_argnums=0)(v) for v in method.values]
+    )
   return {
-    "responses": np.asarray(jnp.stack(responses)),
+    "responses": np.asarray(responses),
     "signals": np.asarray(stacked),
   }
 
@@ -100,28 +111,48 @@ def _mesh(landscape: str, bounds, step: float) -> dict[str, np.ndarray]:
   }
 
 
-def _path(make, landscape: str, start, num_steps: int) -> np.ndarray:
-  """One optimizer's path `[num_steps + 1, 2]`, through the sweep engine."""
-  return sweep(
-    make,
-    landscapes.get(landscape),
-    starts=np.asarray([start], np.float64),
-    num_steps=num_steps,
-    record_every=1,
-    progress=False,
-  ).trajectories[0]
+def one_of(
+  index: jax.Array, optimizers: list[optax.GradientTransformation]
+) -> optax.GradientTransformationExtraArgs:
+  """``optimizers[index]`` with a traced `index`: one sweep runs them all,
+  one per lane of a grid axis over the indices. The state holds every
+  optimizer's state; a lane updates its own optimizer's (``lax.switch``;
+  under ``vmap`` every branch is computed and the lane's kept). One program
+  for a figure's optimizers: XLA compiles the loss and its gradient once."""
+  optimizers = [optax.with_extra_args_support(o) for o in optimizers]
+
+  def init(params):
+    return tuple(o.init(params) for o in optimizers)
+
+  def update(updates, state, params=None, **extra_args):
+    def branch(k):
+      def run():
+        new, own = optimizers[k].update(updates, state[k], params, **extra_args)
+        return new, state[:k] + (own,) + state[k + 1 :]
+
+      return run
+
+    return jax.lax.switch(index, [branch(k) for k in range(len(optimizers))])
+
+  return optax.GradientTransformationExtraArgs(init, update)
 
 
 @_float64
 def paths(figure: PathFigure) -> dict[str, np.ndarray]:
   """`paths[k, t]`: optimizer k's point after t steps (t = 0 is the start),
-  and the surface on the figure's mesh. Computed by the sweep engine."""
-  trajectories = [
-    _path(o.make, figure.landscape, figure.start, figure.num_steps)
-    for o in figure.optimizers
-  ]
+  and the surface on the figure's mesh. One sweep for every optimizer of
+  the figure (`one_of`), each lane its own optimizer from the start."""
+  result = sweep(
+    lambda index: one_of(index, [o.make() for o in figure.optimizers]),
+    landscapes.get(figure.landscape),
+    grid={"index": np.arange(len(figure.optimizers))},
+    starts=np.asarray([figure.start], np.float64),
+    num_steps=figure.num_steps,
+    record_every=1,
+    progress=False,
+  )
   return {
-    "paths": np.stack(trajectories),
+    "paths": result.trajectories[:, 0],
     **_mesh(figure.landscape, figure.view.bounds, figure.view.mesh_step),
   }
 

@@ -359,3 +359,61 @@ def test_front_page_at_phone_and_desktop_widths(tmp_path):
       assert scroll_width <= width, f"{name}: scrolls sideways"
       page.screenshot(path=str(shots / f"gallery-{name}.png"), full_page=True)
       page.close()
+
+
+# --- Computing ---------------------------------------------------------------
+
+
+def test_one_program_runs_each_optimizer_of_a_path_figure_as_alone():
+  """`compute.paths` runs a figure's optimizers as lanes of one sweep
+  (`compute.one_of`): each path is its optimizer's own, to rounding."""
+  import dataclasses
+
+  import jax
+  import optax
+
+  import optax_extras
+  from experiments.catalogue import PathOptimizer
+  from optax_extras import landscapes, sweep
+
+  makers = {
+    "momentum": lambda: optax.sgd(0.02, momentum=0.9),
+    "look-ahead": lambda: optax_extras.nesterov_lookahead(0.02, 0.9),
+    "adam": lambda: optax.adam(0.3),
+    "adadelta": lambda: optax_extras.adadelta_bigstart(),
+  }
+  figure = dataclasses.replace(
+    PATH_FIGURES[0],
+    landscape="booth",
+    num_steps=30,
+    optimizers=tuple(PathOptimizer(n, m) for n, m in makers.items()),
+  )
+  paths = compute.paths(figure)["paths"]
+  assert paths.shape == (4, 31, 2)
+  with jax.enable_x64(True):
+    for path, make in zip(paths, makers.values()):
+      alone = sweep(
+        make,
+        landscapes.get("booth"),
+        starts=np.asarray([figure.start]),
+        num_steps=30,
+        record_every=1,
+      ).trajectories[0]
+      np.testing.assert_allclose(path, alone, rtol=1e-12, atol=1e-14)
+  assert len({path.tobytes() for path in paths}) == 4
+
+
+def test_signal_responses_for_numeric_values_are_one_program():
+  """Swept numbers are traced (one compilation); each value's response is
+  the one of its own transform, as `signals.response` gives it."""
+  import jax
+
+  from optax_extras import signals
+
+  method = next(m for m in SIGNAL_METHODS if m.name == "nesterov")
+  arrays = compute.signal_responses(method)
+  with jax.enable_x64(True):
+    for value, responses in zip(method.values, arrays["responses"]):
+      for signal, response in zip(arrays["signals"], responses):
+        alone = -signals.response(method.make(value), jnp.asarray(signal))
+        np.testing.assert_allclose(response, alone, rtol=1e-12, atol=1e-15)
