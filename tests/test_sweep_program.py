@@ -145,7 +145,7 @@ def test_same_bits_on_any_device_count_and_chunk_size(tmp_path):
         )
 
 
-def test_a_small_sweep_compiles_on_one_device_only():
+def test_a_small_sweep_compiles_on_one_device_only_and_lowers_alike():
   # Each device compiles for itself: little work stays on one, more work
   # spreads (WORK_PER_DEVICE), which never changes a lane's bits (above).
   code = (
@@ -162,12 +162,20 @@ def test_a_small_sweep_compiles_on_one_device_only():
     "        progress=False)\n"
     "  return program.cache_info().compilations - before\n"
     "print(compilations(64, 10), compilations(2**17, 200))\n"
+    # The fingerprint does not depend on the device (the default one here).
+    "def fingerprint():\n"
+    "  return program.Chunks(optax.sgd, landscapes.get('booth'),\n"
+    "    {'learning_rate': np.array([0.1])}, np.zeros((4, 2)), num_steps=3,\n"
+    "    tol=None, record_every=None, chunk_size=4).fingerprint\n"
+    "first = fingerprint()\n"
+    "with jax.default_device(jax.devices()[1]):\n"
+    "  print(fingerprint() == first)\n"
   )
   output = subprocess.run(
     [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True
   )
   assert output.returncode == 0, output.stderr
-  assert output.stdout.split() == ["1", "2"]
+  assert output.stdout.split() == ["1", "2", "True"]
 
 
 # --- The compile cache -------------------------------------------------------
@@ -228,10 +236,12 @@ def test_the_compile_cache_is_keyed_by_content():
   )(0)
   assert other["final_loss"].shape == (12,)
   assert (compilations(), counter.count) == (built, compiled)
-  # Another computation compiles, once; a closure's number is content.
+  # Another computation compiles, once; a captured number is content.
   for momentum in (0.5, 0.5, 0.9):
     chunks(
-      lambda learning_rate: optax.sgd(learning_rate, momentum),
+      lambda learning_rate, momentum=momentum: optax.sgd(
+        learning_rate, momentum
+      ),
       HILLS,
       [0.1],
       starts,

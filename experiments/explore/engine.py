@@ -2,9 +2,9 @@
 
 Paths of a few lanes (a few start points, a fan of a few hundred settings)
 come from a small compiled program of this module, `jit(vmap(scan))` of one
-lane, because a call of `optax_extras.sweep` costs about 40 ms of Python
-before it computes anything (it fingerprints the lowered program to key its
-compile cache and its checkpoints): 8 clients dragging sliders on 2 cores
+lane, because a call of `optax_extras.sweep` costs about 70 ms of Python
+before it computes anything (it traces and lowers a lane, whose fingerprint
+keys its compile cache and its checkpoints): 8 clients dragging sliders on 2 cores
 would queue behind that lock-free but GIL-bound work. The lane here is the
 engine's own (`optax_extras._src.sweep.program.lane_program`), and its
 hyperparameters are

@@ -1,13 +1,14 @@
 """A sweep's checkpoint folder: its settings and one verified file per chunk.
 
 A checkpoint is identified by what it computes, not by names: its settings
-hold the fingerprint of the lowered program (`program.fingerprint`: its
-StableHLO, constants included) with the grid values, a hash of the starts,
-the chunk size and the dtype. A folder that holds other settings is refused. The
-settings file is created exclusively, so of two sweeps started together in a
-new folder only one claims it. Each chunk file carries the hash of the
-settings, its index and a SHA-256 of its arrays; a chunk that fails any check
-is recomputed with a warning that names it, never read as data.
+hold the fingerprint of the lowered single-lane program
+(`program.fingerprint`: its StableHLO, constants included) with the grid
+values, a hash of the starts, the chunk size and the dtype. A folder that
+holds other settings is refused. The settings file is created exclusively,
+so of two sweeps started together in a new folder only one claims it. Each
+chunk file carries the hash of the settings, its index and a SHA-256 of its
+arrays; a chunk that fails any check is recomputed with a warning that
+names it, never read as data.
 """
 
 import functools

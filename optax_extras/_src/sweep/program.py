@@ -29,13 +29,13 @@ baselines; the numbers are in BENCHMARKS.md):
   ``moment * (1 / (1 - b**t))``, which changes the last bit.)
 - Chunks: the caller loops over chunks of lanes (bounded memory, progress
   bar, checkpoints); a chunk is a run of calls.
-- One trace per sweep: the program is lowered once, and that lowering gives
-  its content `fingerprint` (the StableHLO, constants included), the output
-  shapes and the executable of the first device. The fingerprint keys the
-  compile cache, so an identical computation defined anew is not compiled
-  again. Grid values and starts are runtime arguments, padded to a power of
-  two (at least 16), so other values, or a few more of them, reuse the
-  compilation.
+- Compile cache: a call traces and lowers one lane, whose StableHLO
+  (constants included) is its content `fingerprint`; with the layout and the
+  arguments' shapes it keys the cache, so an identical computation defined
+  anew is not compiled again. Only on a miss is the block program built, from
+  the lane's jaxpr (the Python is not traced twice). Grid values and starts
+  are runtime arguments, padded to a power of two (at least 16), so other
+  values, or a few more of them, reuse the compilation.
 - Processes: under ``jax.distributed``, the calls of a chunk are dealt over
   all devices of all processes (process by process); each process runs those
   of its own devices, and ``process_allgather`` gives every process the
@@ -58,6 +58,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.experimental import multihost_utils
+from jax.extend import core as jax_core
 
 from optax_extras._src.landscapes import Landscape
 from optax_extras._src.sweep.result import METRIC, TRAJECTORY_METRIC
@@ -107,10 +108,10 @@ def layout(num_lanes: int, lane_size: int, recording: bool) -> Layout:
 
 
 class _Carry(NamedTuple):
-  """A lane between two iterations: ``value`` is the loss at ``params``,
-  ``grads`` its gradient (for a diverged lane, the last finite point and its
-  loss, and the gradient of its rejected point: unused); ``records`` the
-  recorded points so far, and a scratch row written between them."""
+  """A lane between two steps: ``value`` is the loss at ``params`` and
+  ``grads`` the gradient in hand (for a diverged lane: its last finite point
+  and loss, and the gradient of its rejected point, unused); ``records``, the
+  points recorded every k > 1 steps so far, and a scratch row."""
 
   params: Any
   state: optax.OptState
@@ -303,31 +304,21 @@ def lane_program(
 
 
 def block_program(
-  make_optimizer: Callable[..., optax.GradientTransformation],
-  loss_fn: Landscape | LossFn,
-  starts: Starts,
+  lane: Callable[..., dict[str, jax.Array]],
   grid_names: tuple[str, ...],
-  num_steps: int,
-  tol: float | None,
-  record_every: int | None,
   shape: Layout,
-  **options: Any,
 ) -> Callable[..., dict[str, jax.Array]]:
   """``program(first_lane, sizes, grid_values, start_inputs, key_data)``.
 
   Computes lanes ``first_lane + i`` (clamped to the last lane) for ``i``
   below ``shape.lanes_per_call``, in blocks of ``shape.block``
-  (``lax.map``); lane = configuration * num_starts + start, configurations
-  in row-major order of the grid axes. ``sizes`` holds the length of each
-  grid axis, then num_starts (the arrays may be padded past them).
-  ``options`` go to `lane_program`.
+  (``lax.map``) of `lane` (``run(hyperparams, lane, start, key_data)``,
+  as `lane_program` returns); lane = configuration * num_starts + start,
+  configurations in row-major order of the grid axes. ``sizes`` holds the
+  length of each grid axis, then num_starts (the arrays may be padded past
+  them).
   """
-  run_block = jax.vmap(
-    lane_program(
-      make_optimizer, loss_fn, starts, num_steps, tol, record_every, **options
-    ),
-    in_axes=(0, 0, 0, None),
-  )
+  run_block = jax.vmap(lane, in_axes=(0, 0, 0, None))
 
   def program(first_lane, sizes, grid_values, start_inputs, key_data):
     num_lanes = jnp.prod(sizes)
@@ -406,7 +397,7 @@ def cache_info() -> CacheInfo:
 
 
 def fingerprint(lowered: jax.stages.Lowered, starts: Starts, names) -> str:
-  """SHA-256 of a lowered program's StableHLO, printed whole (no large
+  """SHA-256 of a lowered lane's StableHLO, printed whole (no large
   constant elided, no source locations), with the grid's names and the
   starts' structure.
 
@@ -425,19 +416,35 @@ def fingerprint(lowered: jax.stages.Lowered, starts: Starts, names) -> str:
   return digest.hexdigest()
 
 
-def _executables(key: str) -> dict[Any, Any]:
-  """The compile cache's entry for a fingerprint: device -> executable."""
-  with _lock:
-    found = _programs.get(key)
-    if found is not None:
-      _programs.move_to_end(key)
-      _counts["hits"] += 1
-      return found
-    _counts["misses"] += 1
-    found = _programs[key] = {}
-    while len(_programs) > _CACHE_SIZE:
-      _programs.popitem(last=False)
-    return found
+class _Program:
+  """A cache entry: the block program, its output shapes, its lowering for
+  the first device, and its executables (device -> executable)."""
+
+  def __init__(self, lane: Callable[..., Any], names, shape, arguments):
+    self.jitted = jax.jit(block_program(lane, names, shape))
+    self.lowered = self.jitted.lower(np.int32(0), *arguments)
+    self.shapes = {
+      name: jax.ShapeDtypeStruct(info.shape[1:], info.dtype)
+      for name, info in self.lowered.out_info.items()
+    }
+    self.executables: dict[Any, Any] = {}
+
+
+def _from_jaxpr(traced: jax.stages.Traced) -> Callable[..., Any]:
+  """The traced function again, from its jaxpr: a program that calls it (or
+  vmaps it) does not trace the Python again."""
+  closed, out_tree = traced.jaxpr, jax.tree.structure(traced.out_info)
+
+  def run(*args):
+    outputs = jax_core.jaxpr_as_fun(closed)(*jax.tree.leaves(args))
+    return jax.tree.unflatten(out_tree, outputs)
+
+  return run
+
+
+def _abstract(args: tuple[Any, ...]) -> Any:
+  """What a lowering depends on besides the lane: shapes and dtypes."""
+  return jax.tree.map(lambda a: (a.shape, a.dtype), args)
 
 
 def _padded(values: np.ndarray) -> np.ndarray:
@@ -511,40 +518,48 @@ class Chunks:
     self._first_slot = jax.process_index() * len(local)
     self._devices = local
     self._arguments = [jax.device_put(arguments, d) for d in local]
-    self._jitted = jax.jit(
-      block_program(
-        make_optimizer,
-        loss_fn,
-        starts,
-        names,
-        num_steps,
-        tol,
-        record_every,
-        shape,
-        **options,
+    # The lane is traced and lowered once: its text is the fingerprint (the
+    # same on every device: tested). The block program is built from the
+    # lane's jaxpr only when the compile cache has none for it.
+    first = self._arguments[0]
+    lane_specs = jax.tree.map(
+      lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype),
+      (dict(zip(names, first[1])), np.zeros(1, np.int32), first[2]),
+    ) + (jax.ShapeDtypeStruct(first[3].shape, first[3].dtype),)
+    traced = jax.jit(
+      lane_program(
+        make_optimizer, loss_fn, starts, num_steps, tol, record_every, **options
       )
-    )
-    # The one trace: its text is the same for every device.
-    self._lowered = self._lower(0)
-    self.fingerprint = fingerprint(self._lowered, starts, names)
-    self.shapes = {
-      name: jax.ShapeDtypeStruct(info.shape[1:], info.dtype)
-      for name, info in self._lowered.out_info.items()
-    }
-    self._compiled = _executables(self.fingerprint)
-
-  def _lower(self, slot: int) -> jax.stages.Lowered:
-    return self._jitted.lower(np.int32(0), *self._arguments[slot])
+    ).trace(*lane_specs)
+    self.fingerprint = fingerprint(traced.lower(), starts, names)
+    key = (self.fingerprint, shape, _abstract(first))
+    with _lock:
+      self._program = _programs.get(key)
+      if self._program is not None:
+        _programs.move_to_end(key)
+        _counts["hits"] += 1
+    if self._program is None:
+      program = _Program(_from_jaxpr(traced), names, shape, first)
+      with _lock:
+        self._program = _programs.setdefault(key, program)
+        _counts["misses"] += 1
+        while len(_programs) > _CACHE_SIZE:
+          _programs.popitem(last=False)
+    self.shapes = self._program.shapes
 
   def _executable(self, slot: int):
-    device = self._devices[slot]
+    program, device = self._program, self._devices[slot]
     with _lock:
-      found = self._compiled.get(device)
+      found = program.executables.get(device)
     if found is None:
-      lowered = self._lowered if slot == 0 else self._lower(slot)
+      lowered = (
+        program.lowered
+        if slot == 0
+        else program.jitted.lower(np.int32(0), *self._arguments[slot])
+      )
       found = lowered.compile()
       with _lock:
-        self._compiled[device] = found
+        program.executables[device] = found
         _counts["compiled"] += 1
     return found
 

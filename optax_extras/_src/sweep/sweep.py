@@ -19,11 +19,11 @@ computed in the starts' dtype and must be finite there, and not rounded to
 (a traced value cannot choose a branch).
 
 Checkpoints are identified by content: the fingerprint of the lowered
-program (`program.fingerprint`: StableHLO with its constants, so a closure's
-number or a partial's array counts, a function's name does not) with the
-grid values, the starts, the key, the steps, ``tol``, ``record_every``, the
-chunk size and the dtype. A folder holding another computation is
-refused with an error naming it; the same computation defined anew, in any
+single-lane program (`program.fingerprint`: StableHLO with its constants, so
+a closure's number or a partial's array counts, a function's name does not)
+with the grid values, the starts, the key, the steps, ``tol``,
+``record_every``, the chunk size and the dtype. A folder holding another
+computation is refused with an error naming it; the same computation defined anew, in any
 process (of the same JAX version), resumes. The folder is claimed
 exclusively, so of two sweeps with other settings started together, one is
 refused. Every chunk is verified when read (fields, shapes, dtypes, a
