@@ -522,15 +522,17 @@ class Chunks:
     # same on every device: tested). The block program is built from the
     # lane's jaxpr only when the compile cache has none for it.
     first = self._arguments[0]
-    lane_specs = jax.tree.map(
-      lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype),
-      (dict(zip(names, first[1])), np.zeros(1, np.int32), first[2]),
-    ) + (jax.ShapeDtypeStruct(first[3].shape, first[3].dtype),)
+    one = lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype)  # One lane's.
     traced = jax.jit(
       lane_program(
         make_optimizer, loss_fn, starts, num_steps, tol, record_every, **options
       )
-    ).trace(*lane_specs)
+    ).trace(
+      {name: one(values) for name, values in zip(names, first[1])},
+      jax.ShapeDtypeStruct((), np.int32),
+      tuple(one(a) for a in first[2]),
+      jax.ShapeDtypeStruct(first[3].shape, first[3].dtype),
+    )
     self.fingerprint = fingerprint(traced.lower(), starts, names)
     key = (self.fingerprint, shape, _abstract(first))
     with _lock:
