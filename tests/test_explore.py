@@ -4,6 +4,7 @@ numbers against `optax_extras.sweep`, "copy as Python" run, and a load."""
 import concurrent.futures
 import http.client
 import json
+import os
 import pathlib
 import re
 import signal
@@ -801,6 +802,8 @@ def test_the_command_prints_the_url_and_serves_until_interrupted():
     cwd=pathlib.Path(__file__).parent.parent,
     stdout=subprocess.PIPE,
     text=True,
+    # A hang prints every thread's stack on SIGABRT (into stderr, shown).
+    env={**os.environ, "PYTHONFAULTHANDLER": "1"},
   )
   try:
     line = process.stdout.readline()  # Printed once it listens.
@@ -810,7 +813,12 @@ def test_the_command_prints_the_url_and_serves_until_interrupted():
     with urllib.request.urlopen(url, timeout=60) as answer:
       assert b"optax_extras explorer" in answer.read()
     process.send_signal(signal.SIGINT)
-    assert process.wait(60) == 0
+    try:
+      assert process.wait(60) == 0
+    except subprocess.TimeoutExpired:
+      process.send_signal(signal.SIGABRT)
+      process.wait(10)
+      pytest.fail("no exit 60 s after Ctrl-C: the stacks are in stderr")
   finally:
     process.kill()
     process.wait()
