@@ -797,8 +797,15 @@ def test_bad_register_specs_are_refused(spec, message, capsys):
 
 @pytest.mark.slow
 def test_the_command_prints_the_url_and_serves_until_interrupted():
+  # As from a terminal: Ctrl-C raises KeyboardInterrupt, even when the tests
+  # run as a background job, whose children inherit SIGINT ignored.
+  command = (
+    "import runpy, signal\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    "runpy.run_module('experiments', run_name='__main__', alter_sys=True)\n"
+  )
   process = subprocess.Popen(
-    [sys.executable, "-m", "experiments", "explore", "--port", "0"],
+    [sys.executable, "-c", command, "explore", "--port", "0"],
     cwd=pathlib.Path(__file__).parent.parent,
     stdout=subprocess.PIPE,
     text=True,
