@@ -88,9 +88,8 @@ def signal_responses(method: SignalMethod) -> dict[str, np.ndarray]:
   if all(isinstance(v, int | float) for v in method.values):
     responses = jax.jit(jax.vmap(respond))(jnp.asarray(method.values))
   else:
-    responses = jnp.stack(
-      [jax.jit(respond, static_argnums=0)(v) for v in method.values]
-    )
+    respond_to = jax.jit(respond, static_argnums=0)
+    responses = jnp.stack([respond_to(v) for v in method.values])
   return {
     "responses": np.asarray(responses),
     "signals": np.asarray(stacked),

@@ -477,3 +477,31 @@ def test_bad_input_is_rejected_with_a_clear_error(change, error, message):
   )
   with pytest.raises(error, match=message):
     sweep(**{**kwargs, **change})
+
+
+def test_metrics_run_on_recorded_points_only():
+  """With ``record_every=k`` the metrics run on every k-th point (and the
+  last), not on every step: counted by a callback in ``metrics_fn``."""
+  calls = []
+
+  def metrics(params):
+    jax.debug.callback(lambda _: calls.append(1), params[0])
+    return {"norm": jnp.sum(params**2)}
+
+  def count(record_every):
+    calls.clear()
+    sweep(
+      optax.sgd,
+      lambda params: jnp.sum(params**2),
+      grid={"learning_rate": np.array([0.1])},
+      starts=np.ones((1, 3)),
+      num_steps=20,
+      record_every=record_every,
+      metrics_fn=metrics,
+    )
+    return len(calls)
+
+  per_point = count(None)  # The final point alone, once per lane.
+  assert per_point > 0
+  assert count(5) == 6 * per_point  # Steps 0, 5, 10, 15, 20 and the last.
+  assert count(1) == 22 * per_point

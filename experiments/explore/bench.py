@@ -138,6 +138,12 @@ def explorer(*, quick: bool):
       ),
       _row(
         "2 paths × 50 steps by `sweep` per request (no HTTP)",
+        1,
+        _sweep_per_request(rates[:20], 1),
+        "",
+      ),
+      _row(
+        "2 paths × 50 steps by `sweep` per request (no HTTP)",
         _CLIENTS,
         _sweep_per_request(rates[: 4 * _CLIENTS], _CLIENTS),
         "",
@@ -183,8 +189,8 @@ def explorer(*, quick: bool):
     f"clients on the loopback address, each with a keep-alive connection; "
     f"{_OPTIMIZER} on {_SURFACE}, a new learning rate per request (as a "
     "dragged slider), after one warm-up request (compilation). Paths come "
-    "from the explorer's cached program (equal to `sweep`'s bits); the row "
-    "`sweep` per request shows why it has one: each `sweep` call "
-    "fingerprints its lowered program first. Basin maps are one `sweep` "
+    "from the explorer's cached program (equal to `sweep`'s bits); the rows "
+    "`sweep` per request show why it has one: each `sweep` call traces "
+    "and lowers a lane for its fingerprint first. Basin maps are one `sweep` "
     "call each.",
   )

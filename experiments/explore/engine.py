@@ -2,13 +2,12 @@
 
 Paths of a few lanes (a few start points, a fan of a few hundred settings)
 come from a small compiled program of this module, `jit(vmap(scan))` of one
-lane, because a call of `optax_extras.sweep` costs about 70 ms of Python
+lane, because a call of `optax_extras.sweep` costs about 60 ms of Python
 before it computes anything (it traces and lowers a lane, whose fingerprint
-keys its compile cache and its checkpoints): 8 clients dragging sliders on 2 cores
-would queue behind that lock-free but GIL-bound work. The lane here is the
-engine's own (`optax_extras._src.sweep.program.lane_program`), and its
-hyperparameters are
-traced inputs: one executable per (surface, optimizer, hyperparameter names,
+keys its compile cache and its checkpoints): 8 clients dragging sliders on
+2 cores would queue behind that lock-free but GIL-bound work. The lane here
+is the engine's own (`optax_extras._src.sweep.program.lane_program`), and
+its hyperparameters are traced inputs: one executable per (surface, optimizer, hyperparameter names,
 steps, record interval, padded lane count) serves every value of every
 slider. tests/test_explore.py checks that it gives `sweep`'s numbers.
 Larger requests, and every basin map, call `optax_extras.sweep` itself.

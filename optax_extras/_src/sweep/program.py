@@ -58,7 +58,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.experimental import multihost_utils
-from jax.extend import core as jax_core
+from jax.extend import core as jex_core
 
 from optax_extras._src.landscapes import Landscape
 from optax_extras._src.sweep.result import METRIC, TRAJECTORY_METRIC
@@ -418,7 +418,8 @@ def fingerprint(lowered: jax.stages.Lowered, starts: Starts, names) -> str:
 
 class _Program:
   """A cache entry: the block program, its output shapes, its lowering for
-  the first device, and its executables (device -> executable)."""
+  the first device (until compiled), and its executables (device ->
+  executable)."""
 
   def __init__(self, lane: Callable[..., Any], names, shape, arguments):
     self.jitted = jax.jit(block_program(lane, names, shape))
@@ -436,7 +437,7 @@ def _from_jaxpr(traced: jax.stages.Traced) -> Callable[..., Any]:
   closed, out_tree = traced.jaxpr, jax.tree.structure(traced.out_info)
 
   def run(*args):
-    outputs = jax_core.jaxpr_as_fun(closed)(*jax.tree.leaves(args))
+    outputs = jex_core.jaxpr_as_fun(closed)(*jax.tree.leaves(args))
     return jax.tree.unflatten(out_tree, outputs)
 
   return run
@@ -553,15 +554,15 @@ class Chunks:
     program, device = self._program, self._devices[slot]
     with _lock:
       found = program.executables.get(device)
+      lowered = program.lowered if slot == 0 else None
     if found is None:
-      lowered = (
-        program.lowered
-        if slot == 0
-        else program.jitted.lower(np.int32(0), *self._arguments[slot])
-      )
+      if lowered is None:  # Another device, or compiled by another thread.
+        lowered = program.jitted.lower(np.int32(0), *self._arguments[slot])
       found = lowered.compile()
       with _lock:
         program.executables[device] = found
+        if slot == 0:  # Its text (constants included) is no longer needed.
+          program.lowered = None
         _counts["compiled"] += 1
     return found
 

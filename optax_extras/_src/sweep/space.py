@@ -188,7 +188,8 @@ def split_coordinates(
   the vector were split, so the program must hold what the user gave. The
   check traces ``make_optimizer``'s ``init`` and ``update`` (with a
   look-ahead ``grad_fn``) on a vector and on a scalar, without running them,
-  with `hyperparameters` (name -> dtype) traced as in the program, and splits only if every operation on the vector is elementwise
+  with `hyperparameters` (name -> dtype) traced as in the program, and
+  splits only if every operation on the vector is elementwise
   (`_ELEMENTWISE`, inside calls and branches too) and the scalar runs the
   same primitives (no branch on the leaf's shape); anything else, or a
   failure, keeps the vector.

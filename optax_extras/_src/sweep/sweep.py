@@ -23,10 +23,10 @@ single-lane program (`program.fingerprint`: StableHLO with its constants, so
 a closure's number or a partial's array counts, a function's name does not)
 with the grid values, the starts, the key, the steps, ``tol``,
 ``record_every``, the chunk size and the dtype. A folder holding another
-computation is refused with an error naming it; the same computation defined anew, in any
-process (of the same JAX version), resumes. The folder is claimed
-exclusively, so of two sweeps with other settings started together, one is
-refused. Every chunk is verified when read (fields, shapes, dtypes, a
+computation is refused with an error naming it; the same computation
+defined anew, in any process (of the same JAX version), resumes. The folder
+is claimed exclusively, so of two sweeps with other settings started
+together, one is refused. Every chunk is verified when read (fields, shapes, dtypes, a
 checksum, the settings it belongs to); a damaged chunk is recomputed with a
 warning naming its file. The same fingerprint keys the compile cache: an
 identical function defined anew is not compiled again.
@@ -98,7 +98,8 @@ def sweep(
       ``make_optimizer()`` alone.
     starts: an array ``(..., d)``, whose leading axes are start axes and
       last axis the parameter vector; or a pytree whose leaves share one
-      leading start axis (a model's parameters initialised for several seeds with ``jax.vmap``).
+      leading start axis (a model's parameters initialised for several
+      seeds with ``jax.vmap``).
       Plain lists and tuples are read as arrays.
     num_steps: optimizer steps per trajectory, >= 1.
     key: a ``jax.random.key`` (or ``PRNGKey``): `loss_fn` then gets, at step
