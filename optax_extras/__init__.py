@@ -10,6 +10,7 @@ transform.
 """
 
 from optax_extras import compat, landscapes, signals
+from optax_extras._src.sweep.lane import Lane, run_lane
 from optax_extras._src.sweep.result import SweepResult
 from optax_extras._src.sweep.result import load as load_sweep
 from optax_extras._src.sweep.sweep import sweep
@@ -48,6 +49,7 @@ __all__ = (
   "BiasCorrection",
   "BiasCorrectionName",
   "Calibration",
+  "Lane",
   "MomentumLookaheadState",
   "SweepResult",
   "adadelta_bigstart",
@@ -57,6 +59,7 @@ __all__ = (
   "landscapes",
   "load_sweep",
   "nesterov_lookahead",
+  "run_lane",
   "scale_by_adadelta_bigstart",
   "scale_by_adagrad_family",
   "scale_by_adam_calibrated",

@@ -46,7 +46,7 @@ first = sweep(optax.adam, landscapes.get("hills_and_canyon"),
               checkpoint_dir=folder, **KWARGS)
 assert first.final_params.tobytes() == result.final_params.tobytes()
 import os, glob
-chunks = sorted(glob.glob(folder + "/chunk_*.npz"))
+chunks = sorted(glob.glob(folder + "/lanes_*.npz"))
 times = [os.stat(c).st_mtime_ns for c in chunks]
 again = sweep(optax.adam, landscapes.get("hills_and_canyon"),
               checkpoint_dir=folder, **KWARGS)

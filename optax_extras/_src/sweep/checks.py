@@ -1,5 +1,7 @@
 """Checks of `sweep`'s arguments, before anything is compiled."""
 
+import dataclasses
+import hashlib
 import inspect
 import math
 import os
@@ -11,9 +13,48 @@ import numpy as np
 import optax
 
 from optax_extras._src.landscapes import Landscape
-from optax_extras._src.sweep import program as programs
-from optax_extras._src.sweep.program import Keys
-from optax_extras._src.sweep.space import Starts
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Starts:
+  """Checked start points: the structure of one start (a leaf for array
+  starts ``(..., d)``), each leaf's path ("" for array starts), each leaf as
+  ``(num_starts, *lane_shape)`` in one float dtype, and the start axes."""
+
+  treedef: Any
+  paths: tuple[str, ...]
+  leaves: tuple[np.ndarray, ...]
+  start_shape: tuple[int, ...]
+
+  @property
+  def dtype(self) -> np.dtype:
+    return self.leaves[0].dtype
+
+  @property
+  def num_starts(self) -> int:
+    return math.prod(self.start_shape)
+
+  @property
+  def lane_size(self) -> int:
+    """Numbers in one lane's parameters."""
+    return sum(math.prod(leaf.shape[1:]) for leaf in self.leaves)
+
+  def one(self) -> Any:
+    """One lane's parameters, as shapes."""
+    return jax.tree.unflatten(
+      self.treedef,
+      [jax.ShapeDtypeStruct(a.shape[1:], a.dtype) for a in self.leaves],
+    )
+
+  def unflatten(self, leaves: list[Any]) -> Any:
+    return jax.tree.unflatten(self.treedef, leaves)
+
+  def sha256(self) -> str:
+    digest = hashlib.sha256(repr((self.treedef, self.paths)).encode())
+    for leaf in self.leaves:
+      digest.update(repr((leaf.shape, leaf.dtype.str)).encode())
+      digest.update(np.ascontiguousarray(leaf).tobytes())
+    return digest.hexdigest()
 
 
 def check_int(name: str, value: Any, *, low: int) -> int:
@@ -114,7 +155,13 @@ def check_starts(starts: Any) -> Starts:
         "sweep: `starts` must have shape (..., d) with at least one point, "
         f"got {array.shape}."
       )
-    return Starts.from_array(_as_float(array))
+    array = _as_float(array)
+    return Starts(
+      jax.tree.structure(0),
+      ("",),
+      (array.reshape(-1, array.shape[-1]),),
+      array.shape[:-1],
+    )
   flat, treedef = jax.tree_util.tree_flatten_with_path(starts)
   if not flat:
     raise ValueError(f"sweep: `starts` has no leaves: {starts!r}.")
@@ -167,62 +214,70 @@ def _as_float(array: np.ndarray) -> np.ndarray:
   return array.astype(jax.dtypes.canonicalize_dtype(kind))
 
 
-def check_key(key: Any) -> tuple[Keys | None, np.ndarray | None]:
-  """A typed key (``jax.random.key``) or raw uint32 key data
-  (``jax.random.PRNGKey``): how lanes derive theirs, and its data."""
+def check_key(key: Any) -> jax.Array | None:
+  """A single typed key (``jax.random.key``) or raw uint32 key data
+  (``jax.random.PRNGKey``), as a JAX array."""
   if key is None:
-    return None, None
+    return None
   dtype = getattr(key, "dtype", None)
   if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
     if key.shape != ():
       raise ValueError(
         f"sweep: `key` must be a single key, got shape {key.shape}."
       )
-    data = np.asarray(jax.random.key_data(key))
-    return Keys(str(jax.random.key_impl(key)), False, data.shape), data
+    return key
   data = np.asarray(key)
   if data.dtype != np.uint32 or data.shape != (2,):
     raise TypeError(
       "sweep: `key` must be jax.random.key(seed) or jax.random.PRNGKey(seed), "
       f"got {type(key).__name__} of dtype {data.dtype} and shape {data.shape}."
     )
-  return Keys("threefry2x32", True, (2,)), data
+  return jax.numpy.asarray(data)
 
 
-def check_loss(
-  loss_fn: Any, starts: Starts, keys: Keys | None, key_data: Any
-) -> None:
-  """`loss_fn` takes a key exactly when `key` is given, accepts one start's
-  parameters, and returns a float scalar."""
+def describe_key(key: jax.Array | None) -> Any:
+  """The key as JSON: its implementation and data."""
+  if key is None:
+    return None
+  if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+    return [str(jax.random.key_impl(key)), jax.random.key_data(key).tolist()]
+  return ["raw", np.asarray(key).tolist()]
+
+
+def check_loss(loss_fn: Any, starts: Starts, key: jax.Array | None) -> None:
+  """What can be checked without tracing: `loss_fn` is callable, takes a key
+  exactly when `key` is given, and a Landscape gets 2-D starts."""
   if not callable(loss_fn):
     raise TypeError(
       f"sweep: `loss_fn` must be a Landscape or a callable, got {loss_fn!r}."
     )
-  if isinstance(loss_fn, Landscape):
-    if keys is not None:
-      raise TypeError(
-        f"sweep: `key` was given, but the Landscape {loss_fn.name!r} takes "
-        "no key; drop `key`, or give loss(params, key)."
-      )
-    if starts.dimension != 2:
-      raise ValueError(
-        f"sweep: the Landscape {loss_fn.name!r} is 2-D, so `starts` must "
-        f"have shape (..., 2); got one start of {_describe(starts)}."
-      )
-  else:
-    _check_arity(loss_fn, keyed=keys is not None)
-  loss = programs.lane_loss(loss_fn, starts, keyed=keys is not None)
+  if not isinstance(loss_fn, Landscape):
+    _check_arity(loss_fn, keyed=key is not None)
+    return
+  if key is not None:
+    raise TypeError(
+      f"sweep: `key` was given, but the Landscape {loss_fn.name!r} takes "
+      "no key; drop `key`, or give loss(params, key)."
+    )
+  if starts.paths != ("",) or starts.leaves[0].shape[1:] != (2,):
+    raise ValueError(
+      f"sweep: the Landscape {loss_fn.name!r} is 2-D, so `starts` must "
+      f"have shape (..., 2); got one start of {describe_starts(starts)}."
+    )
 
-  def one_lane(inputs, key_data):
-    key = None if keys is None else keys.at(key_data, 0)(0)
-    return loss(starts.lane_params(inputs), key)
 
+def check_loss_output(
+  loss_fn: Any, starts: Starts, key: jax.Array | None
+) -> None:
+  """`loss_fn` accepts one start's parameters and returns a float scalar
+  (traced: run when the program fails or returns other shapes)."""
+  args = (starts.one(),) if key is None else (starts.one(), key)
   try:
-    out = jax.eval_shape(one_lane, starts.input_specs(), key_data)
+    out = jax.eval_shape(loss_fn, *args)
   except Exception as error:  # The user's function refused the structure.
     raise ValueError(
       f"sweep: `loss_fn` failed on one start's parameters "
-      f"({_describe(starts)}): {type(error).__name__}: {error}"
+      f"({describe_starts(starts)}): {type(error).__name__}: {error}"
     ) from error
   if (
     not isinstance(out, jax.ShapeDtypeStruct)
@@ -234,23 +289,15 @@ def check_loss(
     )
 
 
-def check_metrics(metrics_fn: Any, starts: Starts) -> tuple[str, ...]:
-  """`metrics_fn(params)` returns a dict of numeric scalars: its names."""
-  if metrics_fn is None:
-    return ()
-  if not callable(metrics_fn):
-    raise TypeError(
-      f"sweep: `metrics_fn` must be callable, got {metrics_fn!r}."
-    )
+def check_metrics(metrics_fn: Any, starts: Starts) -> None:
+  """`metrics_fn(params)` returns a dict of numeric scalars (traced: run
+  when the program fails or returns other shapes)."""
   try:
-    out = jax.eval_shape(
-      lambda inputs: metrics_fn(starts.user_params(starts.lane_params(inputs))),
-      starts.input_specs(),
-    )
+    out = jax.eval_shape(metrics_fn, starts.one())
   except Exception as error:
     raise ValueError(
       f"sweep: `metrics_fn` failed on one start's parameters "
-      f"({_describe(starts)}): {type(error).__name__}: {error}"
+      f"({describe_starts(starts)}): {type(error).__name__}: {error}"
     ) from error
   if not isinstance(out, Mapping) or not out:
     raise TypeError(
@@ -269,20 +316,21 @@ def check_metrics(metrics_fn: Any, starts: Starts) -> tuple[str, ...]:
         "sweep: `metrics_fn` must return name -> numeric scalar with "
         f"keyword names, got {name!r}: {value}."
       )
-  return tuple(out)
 
 
-def check_memory(name: str, num_bytes: int, num_lanes: int) -> None:
-  """Refuses a result larger than half of this machine's memory."""
+def check_memory(num_bytes: int, what: str) -> None:
+  """Refuses results larger than half of this machine's memory, naming
+  what to change."""
   try:
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
   except (ValueError, OSError, AttributeError):  # Not known here.
     return
   if num_bytes > total // 2:
     raise MemoryError(
-      f"sweep: `{name}` would record {num_bytes / 2**30:.1f} GiB for "
-      f"{num_lanes} lanes, more than half of this machine's "
-      f"{total / 2**30:.1f} GiB; record fewer steps or set {name}=False."
+      f"sweep: the results would take {num_bytes / 2**30:.1f} GiB ({what}), "
+      f"more than half of this machine's {total / 2**30:.1f} GiB; record "
+      "less (a larger `record_every`, `record_params=False`, fewer metrics "
+      "in `metrics_fn`) or sweep fewer lanes."
     )
 
 
@@ -313,10 +361,10 @@ def _binds(signature: inspect.Signature, args: tuple[Any, ...]) -> bool:
     return False
 
 
-def _describe(starts: Starts) -> str:
+def describe_starts(starts: Starts) -> str:
   leaves = ", ".join(
-    f"{path or 'array'} {shape}"
-    for path, shape in zip(starts.paths, starts.lane_shapes)
+    f"{path or 'array'} {leaf.shape[1:]}"
+    for path, leaf in zip(starts.paths, starts.leaves)
   )
   return f"{leaves} of {starts.dtype.name}"
 

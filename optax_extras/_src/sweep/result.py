@@ -54,8 +54,10 @@ class SweepResult:
       a diverged lane stays at its last finite point. None unless recorded.
     trajectory_loss: ``[..., num_records]``, the loss at those points.
     starts: the start points as given (leaves as NumPy arrays).
-    settings: what was swept (the program's fingerprint, grid values, steps;
-      the functions' names for information); JSON-serialisable.
+    settings: what was swept (grid values as NumPy arrays, starts' hash,
+      steps, the program's fingerprint when one was taken; the functions'
+      names for information); JSON-serialisable but for the arrays, which
+      are saved as lists (`to_json`).
     metrics: name -> ``[*grid, *starts]``, ``metrics_fn`` of the final
       parameters; empty without ``metrics_fn``.
     trajectory_metrics: name -> ``[..., num_records]``, ``metrics_fn`` at
@@ -181,6 +183,12 @@ def load(path: str | os.PathLike) -> SweepResult:
     name: params(name) if name in PARAM_FIELDS else arrays.get(name)
     for name in (*FIELDS, "starts")
   }
+  grid, dtypes = settings.get("grid"), settings.get("grid_dtypes")
+  if isinstance(grid, dict) and isinstance(dtypes, dict):  # As sweep gives.
+    settings["grid"] = {
+      name: np.asarray(values, dtypes.get(name))
+      for name, values in grid.items()
+    }
   return SweepResult(
     **fields, settings=settings, **metric_fields(arrays, metrics)
   )
@@ -212,7 +220,10 @@ def checksum(arrays: Mapping[str, np.ndarray]) -> str:
 
 
 def to_json(settings: Mapping[str, Any]) -> bytes:
-  return json.dumps(settings, indent=1, sort_keys=True).encode()
+  """Settings as JSON; NumPy arrays (the grid's values) as lists."""
+  return json.dumps(
+    settings, indent=1, sort_keys=True, default=lambda a: a.tolist()
+  ).encode()
 
 
 def _sha256(data: bytes) -> str:

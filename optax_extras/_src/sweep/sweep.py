@@ -1,49 +1,35 @@
 """Runs an optimizer over a hyperparameter grid × a batch of starts at once.
 
-Every pair (grid configuration, start point) is a *lane*: one trajectory of
-``num_steps`` optimizer steps, on a 2-D surface, a vector of parameters or a
-model's parameter pytree (with a key per lane and step for a noisy or
-minibatch loss). All lanes run in one compiled
-program and never interact, so a lane that diverges changes no other lane.
-`sweep` computes, `SweepResult` holds NumPy arrays (and saves them), `load`
-reads them back, or refuses with an error naming the file if they are not
-what `SweepResult.save` wrote (a checksum of the arrays and the settings).
+What a reader needs, in eight concepts:
 
-Inputs are checked before anything compiles: every value of every grid axis
-is given to ``make_optimizer`` (the whole axis as one array, which this
-library's transforms check elementwise, else value by value), so a refused
-value is reported with its parameter's name; each axis is checked with the
-others at their first value, not each combination. Float grid values are
-computed in the starts' dtype and must be finite there, and not rounded to
-0; integer values must fit JAX's integer dtype; boolean axes are refused
-(a traced value cannot choose a branch).
+1. A *lane* is one trajectory: one grid configuration from one start
+   (`run_lane`, the public function `sweep` vmaps). Lane i is configuration
+   ``i // num_starts`` (row-major over the grid axes) from start
+   ``i % num_starts``; lanes never interact.
+2. A *block* is the lanes one compiled call computes (`program.program`):
+   its size is fixed by the backend, a lane's size and the sweep's size
+   (`program.block_size`), so a lane's bits never depend on anything else.
+3. A *chunk* is a run of blocks whose results are brought to the host (and
+   saved) together; chunks and devices only decide where a block runs.
+4. *jit's cache*: the functions are static arguments of one ``jax.jit``;
+   the same function objects and shapes reuse the program, and captured
+   values are read when it is traced (JAX's usual rule). Grid values,
+   starts, the key and the step count are runtime arguments.
+5. The *settings* identify the computation: the fingerprint of the lowered
+   program (constants included), the grid, the starts, the key, the steps.
+6. A *checkpoint folder* holds the settings and verified files of lane
+   ranges (`checkpoint.py`); the program that runs is the one whose lowering
+   was fingerprinted. A host callback, which no fingerprint can see, needs
+   an explicit ``checkpoint_key``.
+7. *Processes* (``jax.distributed``): every process checks its arguments
+   and all agree on the settings before anything runs (`processes.py`).
+8. The *result* (`SweepResult`) has the fields of `Lane`, shaped
+   ``[*grid, *starts, ...]``.
 
-Checkpoints are identified by content: the fingerprint of the lowered
-single-lane program (`program.fingerprint`: StableHLO with its constants, so
-a closure's number or a partial's array counts, a function's name does not)
-with the grid values, the starts, the key, the steps, ``tol``,
-``record_every``, the chunk size and the dtype. A folder holding another
-computation is refused with an error naming it; the same computation
-defined anew, in any process (of the same JAX version), resumes. The folder
-is claimed exclusively, so of two sweeps with other settings started
-together, one is refused. Every chunk is verified when read (fields, shapes, dtypes, a
-checksum, the settings it belongs to); a damaged chunk is recomputed with a
-warning naming its file. The same fingerprint keys the compile cache: an
-identical function defined anew is not compiled again.
-
-Design: see ``optax_extras/_src/sweep/program.py``. One compiled program
-computes a block of lanes; the blocks are dealt over the devices, and under
-``jax.distributed`` over the devices of every process, so a lane's result is
-the same bits whatever the chunk size, device count or process count (on
-one kind of CPU). On a CPU host, ask for a device per core before JAX starts:
-``jax.config.update("jax_num_cpu_devices", 2)`` or
-``XLA_FLAGS=--xla_force_host_platform_device_count=2`` (``python -m
-experiments`` does); this module uses the devices it is given. Under
-``jax.distributed``, every process calls `sweep` with the same arguments,
-computes its share and gets the whole result; with ``checkpoint_dir``,
-process 0 alone reads and writes the folder and shares what it read.
+The flow is check → plan → run → assemble, one function each.
 """
 
+import dataclasses
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -52,22 +38,44 @@ from typing import Any
 import jax
 import numpy as np
 import optax
-from jax.experimental import multihost_utils
 from tqdm.auto import tqdm
 
 from optax_extras._src.landscapes import Landscape
-from optax_extras._src.sweep import checkpoint, checks, space
+from optax_extras._src.sweep import checkpoint, checks, processes
 from optax_extras._src.sweep import program as programs
-from optax_extras._src.sweep.result import SweepResult, metric_fields
+from optax_extras._src.sweep.lane import Lane
+from optax_extras._src.sweep.result import SweepResult
 
-_MAX_CHUNK = 2**20  # Lanes per chunk by default...
+_MAX_CHUNK = {"cpu": 2**20}  # Lanes per chunk by default (else 2**24)...
 _CHUNK_BYTES = 2**28  # ...or fewer, so that a chunk's results fit in this.
 _SMALL_LANE = 16  # Numbers in a lane's parameters recorded by default.
+# Numbers × steps worth a device more in one process: each device compiles
+# the program for itself (0.3 to 1 s), and a CPU core runs about 1.5e8 of
+# these a second on a 2-D surface, so a small sweep stays on one device.
+WORK_PER_DEVICE = 2**25
+
+
+@dataclasses.dataclass
+class _Plan:
+  static: tuple[Any, ...]  # The program's static arguments.
+  args: tuple[Any, ...]  # Its runtime arguments (host arrays).
+  starts: checks.Starts
+  grid_shape: tuple[int, ...]
+  num_lanes: int
+  num_steps: int
+  chunk_size: int
+  out_tree: Any  # The structure of a `Lane`...
+  shapes: list[jax.ShapeDtypeStruct]  # ...and one lane's leaves.
+  settings: dict[str, Any]
+
+  @property
+  def options(self) -> programs.Options:
+    return self.static[3]
 
 
 def sweep(
   make_optimizer: Callable[..., optax.GradientTransformation],
-  loss_fn: Landscape | programs.LossFn,
+  loss_fn: Landscape | Callable[..., jax.Array],
   *,
   grid: Mapping[str, Any] | None = None,
   starts: Any,
@@ -77,57 +85,68 @@ def sweep(
   tol: float | None = None,
   record_every: int | None = None,
   record_params: bool | None = None,
+  max_steps: int | None = None,
   chunk_size: int | None = None,
   checkpoint_dir: str | os.PathLike | None = None,
+  checkpoint_key: str | None = None,
   progress: bool | None = None,
 ) -> SweepResult:
   """Runs ``make_optimizer(**config)`` on `loss_fn` for every config × start.
 
+  Every lane is `run_lane` (see it for the step, divergence and record
+  rules), vmapped; the results are what ``jax.vmap`` of it gives, lane by
+  lane.
+
   Args:
-    make_optimizer: ``(**hyperparameters) -> optax transform``. It is called
-      with one value of each grid axis, traced, so those hyperparameters must
-      be numeric (not Python branches). It sees one lane's parameters as
-      `loss_fn` does (for array starts, one vector ``(d,)``; see
-      `space.split_coordinates` for how small vectors run fast);
-      look-ahead transforms get ``grad_fn`` in ``update``.
+    make_optimizer: ``(**hyperparameters) -> optax transform``, called with
+      one value of each grid axis, traced (so those hyperparameters must be
+      numeric: not Python branches). Every value of every axis is first
+      checked concretely (with the whole axis as one array, else value by
+      value; each axis with the others at their first value), so a refused
+      value is reported with its parameter's name.
     loss_fn: a `Landscape` (2-D starts), or ``loss(params) -> scalar`` with
-      ``params`` one start (an array ``(d,)``, or one start of the pytree);
-      with `key`, ``loss(params, key)``.
-    grid: name -> 1-D array of finite numbers (floats or ints); the
-      cartesian product is swept, axes in this order. None sweeps
-      ``make_optimizer()`` alone.
-    starts: an array ``(..., d)``, whose leading axes are start axes and
-      last axis the parameter vector; or a pytree whose leaves share one
-      leading start axis (a model's parameters initialised for several
-      seeds with ``jax.vmap``).
-      Plain lists and tuples are read as arrays.
-    num_steps: optimizer steps per trajectory, >= 1.
+      ``params`` one start; with `key`, ``loss(params, key)``.
+    grid: name -> 1-D array of finite numbers (floats, computed in the
+      starts' dtype, or ints); the cartesian product is swept, axes in this
+      order. None sweeps ``make_optimizer()`` alone.
+    starts: an array ``(..., d)`` whose leading axes are start axes (plain
+      lists read as arrays); or a pytree whose leaves share one leading
+      start axis (a model's parameters initialised for several seeds).
+    num_steps: optimizer steps per trajectory, >= 1; a runtime value of the
+      program, so another count compiles nothing (unless it changes the
+      records' size: see `max_steps`).
     key: a ``jax.random.key`` (or ``PRNGKey``): `loss_fn` then gets, at step
-      t (the loss at the point after t updates), the key
-      ``fold_in(fold_in(key, lane), t)`` with the lane's index in the whole
-      sweep (configuration-major), so a noisy or minibatch loss gives the
-      same bits whatever the chunking and devices. Look-ahead ``grad_fn``
-      gets the key of the gradient in hand.
-    metrics_fn: ``metrics(params) -> {name: scalar}``, evaluated on each
-      lane's final parameters inside the compiled program (e.g. a validation
-      accuracy): `SweepResult.metrics`; with `record_every`, also at every
-      recorded point: `SweepResult.trajectory_metrics`.
+      t, ``fold_in(fold_in(key, lane), t)`` with the lane's index in the
+      whole sweep, whatever the chunking and devices.
+    metrics_fn: ``metrics(params) -> {name: scalar}`` on each lane's final
+      parameters (`SweepResult.metrics`), and with `record_every` at every
+      recorded point (`SweepResult.trajectory_metrics`).
     tol: if given, `SweepResult.tol_step` records when ``loss <= tol``.
-    record_every: if given, record the loss every k steps
-      (`SweepResult.trajectory_loss`), and the parameters
-      (`SweepResult.trajectories`) when a lane holds at most 16 numbers or
-      `record_params` is True.
+    record_every: if given, record the loss every k steps, and the
+      parameters when a lane holds at most 16 numbers or `record_params`.
     record_params: record the parameters with `record_every` (default: when
-      small); a request larger than half the machine's memory is refused.
-    chunk_size: lanes per compiled call; default: equal chunks of at most
-      2**20 lanes, fewer when trajectories are recorded (256 MB of results).
+      small).
+    max_steps: with `record_every`, the records are sized for this many
+      steps (default `num_steps`), so that sweeps of up to `max_steps` steps
+      share one program.
+    chunk_size: lanes brought to the host (and saved) at a time; default:
+      equal chunks of at most 2**20 lanes on a CPU (2**24 on an
+      accelerator), fewer when the results of one would pass 256 MB.
     checkpoint_dir: if given, each finished chunk is saved there, and a run
       of the same computation resumes, computing only the missing (or
-      damaged) chunks; a folder of another computation is refused.
-    progress: show a progress bar over chunks; default: when there are several.
+      damaged) lanes, whatever its chunk size; a folder of another
+      computation is refused.
+    checkpoint_key: a string that identifies what the program's fingerprint
+      cannot see: a loss or optimizer calling back into Python
+      (``jax.pure_callback``, ``io_callback``) is refused with
+      `checkpoint_dir` or under ``jax.distributed`` unless given one.
+    progress: show a progress bar; default: when there are several chunks.
 
   Returns:
-    A `SweepResult`.
+    A `SweepResult`. Under ``jax.distributed``, every process calls `sweep`
+    with the same arguments (else all raise), computes its share of every
+    chunk and gets the whole result; with `checkpoint_dir`, process 0 alone
+    reads and writes the folder.
 
   Example:
     >>> import numpy as np, optax
@@ -139,197 +158,385 @@ def sweep(
     >>> result.final_loss.shape, result.final_params.shape
     ((3, 4, 5), (3, 4, 5, 2))
   """
+  try:
+    plan = _plan(
+      make_optimizer,
+      loss_fn,
+      grid=grid,
+      starts=starts,
+      num_steps=num_steps,
+      key=key,
+      metrics_fn=metrics_fn,
+      tol=tol,
+      record_every=record_every,
+      record_params=record_params,
+      max_steps=max_steps,
+      chunk_size=chunk_size,
+      fingerprinted=checkpoint_dir is not None or jax.process_count() > 1,
+      checkpoint_key=checkpoint_key,
+    )
+  except Exception as error:  # Raised on every process.
+    processes.agree(error)
+  identity = [k for k in plan.settings if k not in checkpoint.INFORMATION]
+  processes.agree(None, plan.settings, identity)
+  leaves = _run(plan, checkpoint_dir, progress)
+  return _assemble(plan, leaves)
+
+
+def _plan(
+  make_optimizer,
+  loss_fn,
+  *,
+  grid,
+  starts,
+  num_steps,
+  key,
+  metrics_fn,
+  tol,
+  record_every,
+  record_params,
+  max_steps,
+  chunk_size,
+  fingerprinted,
+  checkpoint_key,
+) -> _Plan:
+  """Checks every argument and plans the program, compiling nothing."""
   starts = checks.check_starts(starts)
-  dtype = starts.dtype
-  grid = checks.check_grid(grid, dtype)
+  grid = checks.check_grid(grid, starts.dtype)
   num_steps = checks.check_int("num_steps", num_steps, low=1)
+  if max_steps is None or record_every is None:
+    max_steps = num_steps
+  max_steps = checks.check_int("max_steps", max_steps, low=num_steps)
   tol = checks.check_tol(tol)
   if record_every is not None:
     record_every = checks.check_int("record_every", record_every, low=1)
   if chunk_size is not None:
     chunk_size = checks.check_int("chunk_size", chunk_size, low=1)
-  if record_params is not None and not isinstance(record_params, bool):
+  for name, flag in (("record_params", record_params),):
+    if flag is not None and not isinstance(flag, bool):
+      raise TypeError(f"sweep: `{name}` must be a bool or None, got {flag!r}.")
+  if checkpoint_key is not None and not isinstance(checkpoint_key, str):
     raise TypeError(
-      f"sweep: `record_params` must be a bool or None, got {record_params!r}."
+      f"sweep: `checkpoint_key` must be a string, got {checkpoint_key!r}."
     )
-  keys, key_data = checks.check_key(key)
-  checks.check_loss(loss_fn, starts, keys, key_data)
-  metric_names = checks.check_metrics(metrics_fn, starts)
+  key = checks.check_key(key)
+  checks.check_loss(loss_fn, starts, key)
+  if metrics_fn is not None and not callable(metrics_fn):
+    raise TypeError(
+      f"sweep: `metrics_fn` must be callable, got {metrics_fn!r}."
+    )
   checks.check_optimizer(make_optimizer, grid)
-  starts = space.split_coordinates(
-    starts, make_optimizer, {name: v.dtype for name, v in grid.items()}
-  )
+  for name, function in (
+    ("make_optimizer", make_optimizer),
+    ("loss_fn", loss_fn),
+    ("metrics_fn", metrics_fn),
+  ):
+    try:
+      hash(function)
+    except TypeError as error:
+      raise TypeError(
+        f"sweep: `{name}` must be hashable (jax.jit keys its programs by "
+        f"it): {error}"
+      ) from error
 
   grid_shape = tuple(len(values) for values in grid.values())
   num_lanes = math.prod(grid_shape) * starts.num_starts
   if num_lanes >= 2**31:
-    raise ValueError(
-      f"sweep: {num_lanes} trajectories exceed the int32 lane index."
-    )
-  num_records = 0 if record_every is None else num_steps // record_every + 1
+    raise ValueError(f"sweep: {num_lanes} lanes exceed the int32 lane index.")
   if record_params is None:
     record_params = starts.lane_size <= _SMALL_LANE
-  recorded = num_records * starts.lane_size if record_params else 0
-  per_lane = dtype.itemsize * (
-    starts.lane_size
-    + recorded
-    + 4
-    + (num_records + 1) * (1 + len(metric_names))
+  backend = jax.default_backend()
+  options = programs.Options(
+    programs.block_size(backend, num_lanes, starts.lane_size),
+    tuple(grid),
+    tol,
+    record_every,
+    max_steps,
+    record_params,
   )
-  checks.check_memory(
-    "record_params", num_lanes * dtype.itemsize * recorded, num_lanes
+  static = (make_optimizer, loss_fn, metrics_fn, options)
+  args = (
+    np.array([*grid_shape, starts.num_starts], np.int32),
+    tuple(programs.padded(values) for values in grid.values()),
+    starts.unflatten([programs.padded(leaf) for leaf in starts.leaves]),
+    key,
+    np.int32(num_steps),
   )
+  try:
+    traced = programs.program.trace(*static, np.int32(0), *args)
+  except Exception as error:  # Name the function that failed, if one did.
+    checks.check_loss_output(loss_fn, starts, key)
+    if metrics_fn is not None:
+      checks.check_metrics(metrics_fn, starts)
+    raise ValueError(
+      "sweep: the optimizer failed on one lane's parameters "
+      f"({checks.describe_starts(starts)}): {type(error).__name__}: {error}"
+    ) from error
+  lane: Lane = traced.out_info
+  if lane.final_loss.shape != (options.block,) or (
+    lane.final_loss.dtype.kind != "f"
+  ):
+    checks.check_loss_output(loss_fn, starts, key)
+  if any(m.shape != (options.block,) for m in lane.metrics.values()):
+    checks.check_metrics(metrics_fn, starts)
+  shapes = [
+    jax.ShapeDtypeStruct(leaf.shape[1:], leaf.dtype)
+    for leaf in jax.tree.leaves(lane)
+  ]
+  per_lane = sum(s.dtype.itemsize * math.prod(s.shape) for s in shapes)
+  checks.check_memory(num_lanes * per_lane, f"{num_lanes} lanes × {per_lane} B")
   if chunk_size is None:  # As large as allowed, in chunks of equal size.
-    largest = max(1, min(_MAX_CHUNK, _CHUNK_BYTES // per_lane))
+    largest = max(
+      1, min(_MAX_CHUNK.get(backend, 2**24), _CHUNK_BYTES // per_lane)
+    )
     chunk_size = programs.ceil_div(
       num_lanes, programs.ceil_div(num_lanes, largest)
     )
-  chunk_size = min(chunk_size, num_lanes)
-  num_chunks = programs.ceil_div(num_lanes, chunk_size)
-  options = dict(keys=keys, metrics_fn=metrics_fn, record_params=record_params)
-  run_chunk = programs.Chunks(
-    make_optimizer,
-    loss_fn,
-    grid,
-    starts,
-    num_steps=num_steps,
-    tol=tol,
-    record_every=record_every,
-    chunk_size=chunk_size,
-    key_data=key_data,
-    **options,
-  )
-  # Plain JSON types already: no round trip through text, where a
-  # 1M-value grid axis would spend a second.
+
+  fingerprint = None
+  if fingerprinted:
+    callbacks = programs.opaque(traced.jaxpr.jaxpr)
+    if callbacks and checkpoint_key is None:
+      raise ValueError(
+        f"sweep: the loss or the optimizer calls Python ({callbacks[0]}), "
+        "which the program's fingerprint cannot see, so a checkpoint folder "
+        "(or another process) could hold another computation's results; "
+        "pass `checkpoint_key=` a string that identifies the Python it "
+        "calls (you vouch for it), or drop `checkpoint_dir`."
+      )
+    fingerprint = programs.fingerprint(
+      _lower(static, args, _local_devices()[0])
+    )
   settings = {
-    "program": run_chunk.fingerprint,
+    "format": checkpoint.FORMAT,
+    "program": fingerprint,
+    "checkpoint_key": checkpoint_key,
     "optimizer": checkpoint.describe(make_optimizer),
     "loss": checkpoint.describe(loss_fn),
-    "grid": {name: values.tolist() for name, values in grid.items()},
+    "grid": grid,  # NumPy arrays: lists in JSON.
     "grid_dtypes": {name: v.dtype.name for name, v in grid.items()},
     "start_shape": list(starts.start_shape),
     "starts_sha256": starts.sha256(),
     "params_paths": list(starts.paths),
-    "key": None if keys is None else [keys.impl, key_data.tolist()],
-    "metrics": list(metric_names),
+    "key": checks.describe_key(key),
+    "metrics": list(lane.metrics),
     "num_steps": num_steps,
+    "max_steps": max_steps,
     "tol": tol,
     "record_every": record_every,
     "record_params": record_params,
-    "chunk_size": chunk_size,
-    "dtype": dtype.name,
+    "dtype": starts.dtype.name,
+    "backend": backend,
+    "block": options.block,
   }
-  shapes = run_chunk.shapes
-  flat = {
-    name: np.empty((num_lanes, *shape.shape), shape.dtype)
-    for name, shape in shapes.items()
-  }
-  chunks = [
-    slice(start, min(start + chunk_size, num_lanes))
-    for start in range(0, num_lanes, chunk_size)
-  ]
-  todo = range(num_chunks)
-  writer = jax.process_index() == 0  # Under jax.distributed: process 0.
+  return _Plan(
+    static,
+    args,
+    starts,
+    grid_shape,
+    num_lanes,
+    num_steps,
+    min(chunk_size, num_lanes),
+    jax.tree.structure(lane),
+    shapes,
+    settings,
+  )
+
+
+def _run(plan: _Plan, checkpoint_dir, progress) -> list[np.ndarray]:
+  """Every lane's leaves, ``(num_lanes, ...)``: read back from the
+  checkpoint folder where saved, else computed chunk by chunk."""
+  leaves = [np.empty((plan.num_lanes, *s.shape), s.dtype) for s in plan.shapes]
+  todo = [(0, plan.num_lanes)]
+  folder = claim = None
   if checkpoint_dir is not None:
-    checkpoint_dir = os.fspath(checkpoint_dir)
-    claim = _on_process_0(
-      lambda: checkpoint.open_checkpoint(checkpoint_dir, settings),
-      checkpoint_dir,
-    )
-    todo = []
-    for chunk, lanes in enumerate(chunks):
-      rows = lanes.stop - lanes.start
-      saved = None
-      if writer:
-        saved = checkpoint.read_chunk(
-          checkpoint_dir, chunk, claim, shapes, rows
-        )
-      if jax.process_count() > 1:  # Process 0's reading, for all.
-        saved = _broadcast_chunk(saved, shapes, rows)
-      if saved is None:
-        todo.append(chunk)
-      else:
-        for name, array in saved.items():
-          flat[name][lanes] = array
-  bar = tqdm(
-    total=num_chunks,
-    initial=num_chunks - len(todo),
-    unit="chunk",
-    disable=not (num_chunks > 1 if progress is None else progress),
-  )
-  for chunk in todo:
-    lanes = chunks[chunk]
-    outputs = run_chunk(lanes.start)
-    for name, array in outputs.items():
-      flat[name][lanes] = array
-    if checkpoint_dir is not None and writer:
-      checkpoint.write_chunk(checkpoint_dir, chunk, claim, outputs)
-    bar.update()
-  bar.close()
-
-  lead = grid_shape + starts.start_shape
-  shaped = {name: a.reshape(lead + a.shape[1:]) for name, a in flat.items()}
-
-  def params(field):
-    if field + starts.paths[0] not in shaped:
-      return None
-    return starts.unflatten([shaped[field + p] for p in starts.paths])
-
-  user_starts = starts.unflatten(
-    [
-      leaf.reshape(starts.start_shape + leaf.shape[1:])
-      for leaf in starts.leaves
+    folder = os.fspath(checkpoint_dir)
+    names = [
+      jax.tree_util.keystr(path)
+      for path, _ in jax.tree_util.tree_flatten_with_path(
+        jax.tree.unflatten(plan.out_tree, plan.shapes)
+      )[0]
     ]
+
+    def read():
+      claimed = checkpoint.open_checkpoint(folder, plan.settings)
+      found = checkpoint.read_all(
+        folder, claimed, dict(zip(names, plan.shapes))
+      )
+      return claimed, [(s, [a[n] for n in names]) for s, a in found]
+
+    claim, saved = processes.on_process_0(read) or (None, None)
+    saved = processes.broadcast_saved(saved, plan.shapes)
+    for start, arrays in saved:
+      for leaf, array in zip(leaves, arrays):
+        leaf[start : start + len(array)] = array
+    todo = _gaps(plan.num_lanes, [(s, s + len(a[0])) for s, a in saved])
+  chunks = [
+    (start, min(start + plan.chunk_size, stop))
+    for begin, stop in todo
+    for start in range(begin, stop, plan.chunk_size)
+  ]
+  computed = sum(stop - start for start, stop in chunks)
+  bar = tqdm(
+    total=plan.num_lanes,
+    initial=plan.num_lanes - computed,
+    unit="lane",
+    unit_scale=True,
+    disable=not (len(chunks) > 1 if progress is None else progress),
   )
-  return SweepResult(
-    final_params=params("final_params"),
-    final_loss=shaped["final_loss"],
-    best_loss=shaped["best_loss"],
-    tol_step=shaped.get("tol_step"),
-    divergence_step=shaped["divergence_step"],
-    trajectories=params("trajectories"),
-    trajectory_loss=shaped.get("trajectory_loss"),
-    starts=user_starts,
-    settings=settings,
-    **metric_fields(shaped, metric_names),
-  )
+  runner = _Runner(plan, fingerprinted=folder is not None)
+  for start, stop in chunks:
+    runner(start, stop, leaves)
+    if folder is not None and jax.process_index() == 0:
+      arrays = [leaf[start:stop] for leaf in leaves]
+      checkpoint.write(folder, claim, start, dict(zip(names, arrays)))
+    bar.update(stop - start)
+  bar.close()
+  return leaves
 
 
-def _on_process_0(claim: Callable[[], str], directory: str) -> str:
-  """`claim()` on process 0 (the others get ""); under jax.distributed a
-  refusal raises on every process, so none waits for the others."""
-  if jax.process_count() == 1:
-    return claim()
-  key, error = "", None
-  if jax.process_index() == 0:
-    try:
-      key = claim()
-    except ValueError as refused:
-      error = refused
-  ok = multihost_utils.broadcast_one_to_all(np.int32(error is None))
-  if error is not None:
-    raise error
-  if not ok:
+def _gaps(
+  num_lanes: int, ranges: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+  """The runs of lanes in [0, num_lanes) that no range covers."""
+  gaps, at = [], 0
+  for start, stop in sorted(ranges):
+    if start > at:
+      gaps.append((at, start))
+    at = max(at, stop)
+  if at < num_lanes:
+    gaps.append((at, num_lanes))
+  return gaps
+
+
+def _local_devices() -> list[jax.Device]:
+  """This process's devices, in order."""
+  local = sorted(jax.local_devices(), key=lambda d: d.id)
+  if len(local) * jax.process_count() != jax.device_count():
     raise ValueError(
-      f"sweep: process 0 refused `checkpoint_dir` {directory!r} (see its "
-      "error)."
+      "sweep: every process must have as many devices as the others, got "
+      f"{len(local)} here among {jax.device_count()}."
     )
-  return key
+  return local
 
 
-def _broadcast_chunk(
-  saved: dict[str, np.ndarray] | None,
-  shapes: Mapping[str, jax.ShapeDtypeStruct],
-  rows: int,
-) -> dict[str, np.ndarray] | None:
-  """Process 0's saved chunk (or None) on every process."""
-  found = multihost_utils.broadcast_one_to_all(np.int32(saved is not None))
-  if not found:
-    return None
-  if saved is None:
-    saved = {
-      name: np.zeros((rows, *shape.shape), shape.dtype)
-      for name, shape in shapes.items()
-    }
-  arrays = multihost_utils.broadcast_one_to_all(saved)
-  return {name: np.asarray(array) for name, array in arrays.items()}
+def _lower(static, args, device) -> jax.stages.Lowered:
+  """The program lowered for `device` (the same text on every device)."""
+  committed = jax.device_put((np.int32(0), args), device)
+  return programs.program.trace(*static, committed[0], *committed[1]).lower()
+
+
+class _Runner:
+  """``runner(start, stop)``: the leaves of lanes [start, stop), in blocks
+  dealt over the devices, process by process; each process runs the blocks
+  of its own devices and all get the whole chunk."""
+
+  def __init__(self, plan: _Plan, *, fingerprinted: bool):
+    self.plan = plan
+    self.local = _local_devices()
+    self.num_slots = len(self.local) * jax.process_count()
+    self.first_slot = jax.process_index() * len(self.local)
+    self.fingerprinted = fingerprinted
+    self.args = {}  # Device -> its runtime arguments...
+    self.compiled = {}  # ...and, with a checkpoint, its executable.
+
+  def _call(self, device, first_lane: int) -> list[jax.Array]:
+    plan = self.plan
+    if device not in self.args:
+      self.args[device] = jax.device_put(plan.args, device)
+      if self.fingerprinted:  # Compile the lowering that was fingerprinted.
+        lowered = _lower(plan.static, self.args[device], device)
+        if programs.fingerprint(lowered) != plan.settings["program"]:
+          raise RuntimeError(
+            f"sweep: the program lowered for {device} is not the one "
+            "fingerprinted; please report this."
+          )
+        self.compiled[device] = lowered.compile()
+    first = jax.device_put(np.int32(first_lane), device)
+    if self.fingerprinted:
+      lane = self.compiled[device](first, *self.args[device])
+    else:
+      lane = programs.program(*plan.static, first, *self.args[device])
+    leaves = jax.tree.leaves(lane)
+    for leaf in leaves:  # Copied while the next blocks run.
+      leaf.copy_to_host_async()
+    return leaves
+
+  def __call__(self, start: int, stop: int, out: list[np.ndarray]) -> None:
+    """Writes lanes [start, stop) into `out` (one array per leaf)."""
+    plan, block = self.plan, self.plan.options.block
+    rows = stop - start
+    num_calls = programs.ceil_div(rows, block)
+    num_slots, distributed = self.num_slots, jax.process_count() > 1
+    if distributed:  # Every process makes as many calls.
+      num_calls = programs.ceil_div(num_calls, num_slots) * num_slots
+    else:  # A device more for each WORK_PER_DEVICE: it compiles too.
+      work = rows * plan.num_steps * plan.starts.lane_size
+      num_slots = max(1, min(num_slots, work // WORK_PER_DEVICE))
+    mine = {}  # This process's calls, all dispatched before any is read.
+    for call in range(num_calls):
+      slot = call % num_slots - self.first_slot
+      if 0 <= slot < len(self.local):
+        first = min(start + call * block, plan.num_lanes - 1)
+        mine[call] = self._call(self.local[slot], first)
+    if distributed:
+      # Process p made calls r * slots + p * L + i (round r, its slot i).
+      local = [
+        np.stack([np.asarray(c[i]) for c in mine.values()])
+        for i in range(len(plan.shapes))
+      ]
+      gathered = processes.gather(local)  # (process, its calls, ...)
+      per_process = len(self.local)
+      mine = {
+        (r * self.num_slots + p * per_process + i): [
+          g[p, r * per_process + i] for g in gathered
+        ]
+        for p in range(jax.process_count())
+        for r in range(num_calls // self.num_slots)
+        for i in range(per_process)
+      }
+    for call, leaves in mine.items():
+      lanes = slice(call * block, min((call + 1) * block, rows))
+      if lanes.start < lanes.stop:
+        for target, leaf in zip(out, leaves):
+          target[start + lanes.start : start + lanes.stop] = np.asarray(leaf)[
+            : lanes.stop - lanes.start
+          ]
+
+
+def _assemble(plan: _Plan, leaves: list[np.ndarray]) -> SweepResult:
+  """The lanes' leaves shaped ``[*grid, *starts, ...]``, as a SweepResult."""
+  lead = plan.grid_shape + plan.starts.start_shape
+  lane: Lane = jax.tree.unflatten(
+    plan.out_tree, [leaf.reshape(lead + leaf.shape[1:]) for leaf in leaves]
+  )
+  record_every = plan.options.record_every
+  if record_every is not None:  # Records sized for max_steps: the first.
+    rows = (slice(None),) * len(lead) + (
+      slice(plan.num_steps // record_every + 1),
+    )
+    take = lambda tree: jax.tree.map(lambda r: r[rows], tree)
+    lane = lane._replace(
+      trajectories=take(lane.trajectories),
+      trajectory_loss=take(lane.trajectory_loss),
+      trajectory_metrics=take(lane.trajectory_metrics),
+    )
+  starts = plan.starts
+  return SweepResult(
+    final_params=lane.final_params,
+    final_loss=lane.final_loss,
+    best_loss=lane.best_loss,
+    tol_step=lane.tol_step,
+    divergence_step=lane.divergence_step,
+    trajectories=lane.trajectories,
+    trajectory_loss=lane.trajectory_loss,
+    starts=starts.unflatten(
+      [
+        leaf.reshape(starts.start_shape + leaf.shape[1:])
+        for leaf in starts.leaves
+      ]
+    ),
+    settings=plan.settings,
+    metrics=lane.metrics,
+    trajectory_metrics=lane.trajectory_metrics,
+  )
