@@ -8,9 +8,18 @@ fails early with a message naming the parameter, not deep inside a trace.
 Schedules (callables) are checked by the caller, not here. What needs the
 parameters (their dtypes, the shapes that array hyperparameters must fit) is
 checked when `init` and `update` see them (`with_param_checks`).
+
+A hyperparameter that chooses the form of a rule (a boolean such as
+`nesterov`) is static: it must be concrete, and a traced one is refused
+(`check_static_flag`), since no single traced program holds both forms. A
+numeric hyperparameter at which a rule changes form (momentum 0: no buffer)
+is computed per element instead (`jnp.where`), so that a traced value gives
+what the same concrete value gives; the sweep engine builds the optimizer
+with each grid value concretely before tracing it, so the checks here see
+every value once.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -63,6 +72,43 @@ def check_range(
     )
 
 
+def any_element(value: Any, predicate: Callable[[np.ndarray], Any]) -> bool:
+  """Whether `predicate` holds for an element of a concrete `value`.
+
+  False for a traced value (it is checked where it is concrete) and for a
+  schedule.
+  """
+  if callable(value):
+    return False
+  array = _concrete(value)
+  return array is not None and bool(np.any(predicate(array)))
+
+
+def check_static_flag(owner: str, name: str, value: Any) -> bool:
+  """`value` as a Python bool; TypeError unless it is one concrete scalar.
+
+  A flag chooses the rule's form (which state it keeps, which formula it
+  runs), so it cannot be traced: it cannot be a sweep's grid axis, a
+  vmapped or jitted argument, or a hyperparameter injected by
+  `optax.inject_hyperparams` (name it in `static_args` there).
+  """
+  if isinstance(value, jax.core.Tracer):
+    raise TypeError(
+      f"{owner}: `{name}` is static (it chooses the form of the rule), so "
+      "it cannot be a traced value: not a sweep's grid axis, nor a vmapped "
+      "or jitted argument (under optax.inject_hyperparams, name it in "
+      f"static_args). Sweep each value separately, e.g. with "
+      f"functools.partial(..., {name}=True); got {value!r}."
+    )
+  kind = np.asarray(value).dtype.kind if not isinstance(value, str) else "U"
+  if kind not in "biu" or np.ndim(value) != 0:
+    raise TypeError(
+      f"{owner}: `{name}` must be a single bool, got {value!r}; it is "
+      "static, so sweep each value separately."
+    )
+  return bool(value)
+
+
 def check_decay(owner: str, name: str, value: Any) -> None:
   """A decay rate of an exponential moving average lies in [0, 1)."""
   check_range(owner, name, value, low=0.0, high=1.0, high_inclusive=False)
@@ -85,7 +131,20 @@ def check_learning_rate(owner: str, value: Any) -> None:
 def check_fractions(
   owner: str, name: str, value: Sequence[float]
 ) -> tuple[float, ...]:
-  """A non-empty sequence of finite numbers >= 0, returned as a tuple."""
+  """A non-empty sequence of finite numbers >= 0, returned as a tuple.
+
+  Static: each number chooses a gradient evaluation (0: none), so a traced
+  one is refused with a TypeError.
+  """
+  if isinstance(value, Sequence) and any(
+    isinstance(c, jax.core.Tracer) for c in value
+  ):
+    raise TypeError(
+      f"{owner}: `{name}` is static (each value chooses a gradient "
+      "evaluation), so it cannot hold traced values: not a sweep's grid "
+      "axis, nor a vmapped or jitted argument. Sweep each choice "
+      f"separately; got {value!r}."
+    )
   if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
     raise TypeError(
       f"{owner}: `{name}` must be a non-empty sequence of numbers >= 0, "

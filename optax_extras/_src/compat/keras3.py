@@ -7,7 +7,10 @@ comparison of tests/test_compat*.py. Every Keras 3 optimizer takes
 `weight_decay` (None: none), decoupled: each variable shrinks by
 `learning_rate * weight_decay * variable` before its step.
 `learning_rate` may be an optax schedule (Keras's schedules are functions
-of the step count too).
+of the step count too). The numeric hyperparameters may be traced (a sweep's
+grid axis, `jax.vmap`): a traced 0 (momentum, weight decay) gives what the
+concrete 0 gives, bit for bit. The booleans (`nesterov`, `amsgrad`,
+`centered`) are static: a traced one is refused with a TypeError.
 """
 
 import jax
@@ -30,8 +33,9 @@ def _start(owner, learning_rate, weight_decay, epsilon=None):
 
 
 def _finish(owner, step, learning_rate, weight_decay, **hyperparameters):
-  """`step` (rate included), then Keras's decoupled weight decay."""
-  if weight_decay is None or rules.is_zero(weight_decay):
+  """`step` (rate included), then Keras's decoupled weight decay (none where
+  it is 0, concrete or traced)."""
+  if weight_decay is None or rules.known_zero(weight_decay):
     decay = optax.identity()
   else:
     decay = rules.add_decayed_weights_at_rate(learning_rate, weight_decay)
@@ -62,8 +66,9 @@ def keras_sgd(
 
   Args:
     learning_rate: :math:`\eta`, optax's ``learning_rate``.
-    momentum: :math:`\mu \in [0, 1)`, optax's ``momentum``.
-    nesterov: optax's ``nesterov``.
+    momentum: :math:`\mu \in [0, 1)`, optax's ``momentum``; at 0 (concrete
+      or traced) no velocity, and ``nesterov`` is ignored, as in Keras.
+    nesterov: optax's ``nesterov``. Static: a bool, never traced.
     weight_decay: decoupled decay :math:`\eta\lambda p` (None: none).
 
   References:
@@ -73,12 +78,11 @@ def keras_sgd(
   owner = "keras_sgd"
   _start(owner, learning_rate, weight_decay)
   _validation.check_decay(owner, "momentum", momentum)
-  trace = (
-    optax.identity()
-    if rules.is_zero(momentum)
-    else optax.trace(decay=momentum, nesterov=nesterov)
+  nesterov = _validation.check_static_flag(owner, "nesterov", nesterov)
+  step = optax.chain(
+    optax.scale_by_learning_rate(learning_rate),
+    rules.trace(momentum, nesterov),
   )
-  step = optax.chain(optax.scale_by_learning_rate(learning_rate), trace)
   return _finish(owner, step, learning_rate, weight_decay, momentum=momentum)
 
 
@@ -109,6 +113,7 @@ def keras_adam(
     beta_2: optax's ``b2`` in [0, 1).
     epsilon: :math:`\hat\epsilon \ge 0` (not optax's ``eps``: see above).
     amsgrad: whether to divide by the running maximum of :math:`v_t`.
+      Static: a bool, never traced.
     weight_decay: decoupled decay :math:`\eta\lambda p` (None: none).
 
   References:
@@ -132,6 +137,7 @@ def _keras_adam(
   _start(owner, learning_rate, weight_decay, epsilon)
   _validation.check_decay(owner, "beta_1", beta_1)
   _validation.check_decay(owner, "beta_2", beta_2)
+  amsgrad = _validation.check_static_flag(owner, "amsgrad", amsgrad)
   step = optax.chain(
     rules.scale_by_epsilon_hat_adam(beta_1, beta_2, epsilon, amsgrad),
     optax.scale_by_learning_rate(learning_rate),
@@ -203,9 +209,10 @@ def keras_rmsprop(
   Args:
     learning_rate: :math:`\eta`, optax's ``learning_rate``.
     rho: :math:`\rho \in [0, 1)`, optax's ``decay``.
-    momentum: :math:`\mu \in [0, 1)`, optax's ``momentum``.
+    momentum: :math:`\mu \in [0, 1)`, optax's ``momentum``; at 0 (concrete
+      or traced) no momentum buffer, as in Keras.
     epsilon: :math:`\epsilon \ge 0`, optax's ``eps``.
-    centered: optax's ``centered``.
+    centered: optax's ``centered``. Static: a bool, never traced.
     weight_decay: decoupled decay :math:`\eta\lambda p` (None: none).
 
   References:
@@ -216,12 +223,12 @@ def keras_rmsprop(
   _start(owner, learning_rate, weight_decay, epsilon)
   _validation.check_decay(owner, "rho", rho)
   _validation.check_decay(owner, "momentum", momentum)
-  step = optax.rmsprop(
+  step = rules.rmsprop(
     learning_rate,
     decay=rho,
     eps=epsilon,
-    centered=centered,
-    momentum=None if rules.is_zero(momentum) else momentum,
+    centered=_validation.check_static_flag(owner, "centered", centered),
+    momentum=momentum,
   )
   return _finish(
     owner,

@@ -26,10 +26,9 @@ def _check(owner, lr, weight_decay, eps=None):
 
 
 def _l2(weight_decay) -> optax.GradientTransformation:
-  """PyTorch's default `weight_decay`: `g + weight_decay * p` (L2)."""
-  if rules.is_zero(weight_decay):
-    return optax.identity()
-  return optax.add_decayed_weights(weight_decay)
+  """PyTorch's default `weight_decay`: `g + weight_decay * p` (L2); none at
+  all where it is 0, concrete or traced."""
+  return rules.add_decayed_weights(weight_decay)
 
 
 def _finish(owner, transforms, **hyperparameters):
@@ -41,12 +40,7 @@ def _finish(owner, transforms, **hyperparameters):
 def _adam_like(owner, lr, weight_decay, decoupled, direction, **hp):
   """L2 before `direction`, or decoupled decay after it; then `-lr`."""
   if decoupled:
-    transforms = (
-      direction,
-      optax.identity()
-      if rules.is_zero(weight_decay)
-      else optax.add_decayed_weights(weight_decay),
-    )
+    transforms = (direction, rules.add_decayed_weights(weight_decay))
   else:
     transforms = (_l2(weight_decay), direction)
   return _finish(
@@ -83,7 +77,14 @@ def torch_sgd(
     weight_decay: :math:`\lambda \ge 0`, L2 added to the gradient
       (``optax.add_decayed_weights``).
     nesterov: optax's ``nesterov``; needs ``momentum > 0`` and
-      ``dampening=0`` (a ValueError otherwise, as in PyTorch).
+      ``dampening=0`` (a ValueError otherwise, as in PyTorch), checked on
+      every element of a concrete array (a sweep's grid axis is checked
+      value by value before it is traced). Static: a bool, never traced.
+
+  ``momentum``, ``dampening`` and ``weight_decay`` may be traced (a sweep's
+  grid axis, ``jax.vmap``): where one is 0, the update is what the concrete
+  0 gives, bit for bit (at momentum 0, the gradient, whatever the
+  dampening, as PyTorch keeps no buffer there).
 
   References:
     ``torch.optim.SGD``, ``torch/optim/sgd.py`` (``_single_tensor_sgd``).
@@ -92,17 +93,17 @@ def torch_sgd(
   _check(owner, lr, weight_decay)
   _validation.check_decay(owner, "momentum", momentum)
   _validation.check_range(owner, "dampening", dampening, low=0.0, high=1.0)
-  if nesterov and (rules.is_zero(momentum) or not rules.is_zero(dampening)):
+  nesterov = _validation.check_static_flag(owner, "nesterov", nesterov)
+  if nesterov and (
+    _validation.any_element(momentum, lambda m: m == 0)
+    or _validation.any_element(dampening, lambda d: d != 0)
+  ):
     raise ValueError(
       f"{owner}: `nesterov` requires a `momentum` > 0 and zero "
-      f"`dampening`, got momentum={momentum!r}, dampening={dampening!r}."
+      f"`dampening` (every value of them), got momentum={momentum!r}, "
+      f"dampening={dampening!r}."
     )
-  if rules.is_zero(momentum):
-    buffer = optax.identity()
-  elif rules.is_zero(dampening):
-    buffer = optax.trace(decay=momentum, nesterov=nesterov)
-  else:
-    buffer = rules.scale_by_torch_momentum(momentum, dampening)
+  buffer = rules.scale_by_torch_sgd_momentum(momentum, dampening, nesterov)
   return _finish(
     owner,
     (_l2(weight_decay), buffer, optax.scale_by_learning_rate(lr)),
@@ -141,17 +142,24 @@ def torch_adam(
     betas: :math:`(\beta_1, \beta_2)`, optax's ``b1, b2``, each in [0, 1).
     eps: :math:`\epsilon \ge 0`, outside the root (optax's ``eps``).
     weight_decay: :math:`\lambda \ge 0`, L2 added to the gradient.
-    amsgrad: whether to divide by the running maximum of :math:`v_t`.
+    amsgrad: whether to divide by the running maximum of :math:`v_t`
+      (static: a bool, never traced).
     decoupled_weight_decay: decay the parameters by :math:`\eta\lambda p`
-      instead (AdamW).
+      instead (AdamW). Static.
+
+  ``weight_decay`` may be traced; where it is 0 the update is the concrete
+  0's, bit for bit (no decay at all).
 
   References:
     ``torch.optim.Adam``, ``torch/optim/adam.py`` (``_single_tensor_adam``).
   """
+  decoupled_weight_decay = _validation.check_static_flag(
+    "torch_adam", "decoupled_weight_decay", decoupled_weight_decay
+  )
   owner = "torch_adamw" if decoupled_weight_decay else "torch_adam"
   _check(owner, lr, weight_decay, eps)
   b1, b2 = rules.check_betas(owner, betas)
-  if amsgrad:
+  if _validation.check_static_flag(owner, "amsgrad", amsgrad):
     direction = rules.scale_by_amsgrad_of_raw_moment(
       b1, b2, eps, bias_correction=True
     )
@@ -270,8 +278,9 @@ def torch_rmsprop(
     alpha: :math:`\alpha \in [0, 1)`, optax's ``decay`` (optax's default 0.9).
     eps: :math:`\epsilon \ge 0`, optax's ``eps`` with ``eps_in_sqrt=False``.
     weight_decay: :math:`\lambda \ge 0`, L2 added to the gradient.
-    momentum: :math:`\mu \in [0, 1)`, optax's ``momentum``.
-    centered: optax's ``centered``.
+    momentum: :math:`\mu \in [0, 1)`, optax's ``momentum``; at 0 (concrete
+      or traced) no buffer is applied, as in PyTorch.
+    centered: optax's ``centered``. Static: a bool, never traced.
 
   References:
     ``torch.optim.RMSprop``, ``torch/optim/rmsprop.py``
@@ -281,15 +290,14 @@ def torch_rmsprop(
   _check(owner, lr, weight_decay, eps)
   _validation.check_decay(owner, "alpha", alpha)
   _validation.check_decay(owner, "momentum", momentum)
+  centered = _validation.check_static_flag(owner, "centered", centered)
   scale = optax.scale_by_stddev if centered else optax.scale_by_rms
   return _finish(
     owner,
     (
       _l2(weight_decay),
       scale(decay=alpha, eps=eps, initial_scale=0.0, eps_in_sqrt=False),
-      optax.identity()
-      if rules.is_zero(momentum)
-      else optax.trace(decay=momentum),
+      rules.trace(momentum),
       optax.scale_by_learning_rate(lr),
     ),
     lr=lr,
@@ -401,13 +409,16 @@ def torch_nadam(
     weight_decay: :math:`\lambda \ge 0`: L2 added to the gradient, or
       with ``decoupled_weight_decay`` the decay :math:`\eta\lambda p`.
     momentum_decay: :math:`\psi \ge 0`; optax has none.
-    decoupled_weight_decay: decouple the decay (NAdamW).
+    decoupled_weight_decay: decouple the decay (NAdamW). Static.
 
   References:
     ``torch.optim.NAdam``, ``torch/optim/nadam.py`` (``_single_tensor_nadam``);
     Dozat, "Incorporating Nesterov Momentum into Adam", ICLR Workshop 2016.
   """
   owner = "torch_nadam"
+  decoupled_weight_decay = _validation.check_static_flag(
+    owner, "decoupled_weight_decay", decoupled_weight_decay
+  )
   _check(owner, lr, weight_decay, eps)
   b1, b2 = rules.check_betas(owner, betas)
   _validation.check_nonnegative(owner, "momentum_decay", momentum_decay)
@@ -449,7 +460,7 @@ def torch_radam(
     eps: :math:`\epsilon \ge 0`, outside the root.
     weight_decay: :math:`\lambda \ge 0`: L2 added to the gradient, or
       with ``decoupled_weight_decay`` the decay :math:`\eta\lambda p`.
-    decoupled_weight_decay: decouple the decay.
+    decoupled_weight_decay: decouple the decay. Static.
 
   References:
     ``torch.optim.RAdam``, ``torch/optim/radam.py`` (``_single_tensor_radam``);
@@ -457,6 +468,9 @@ def torch_radam(
     ICLR 2020.
   """
   owner = "torch_radam"
+  decoupled_weight_decay = _validation.check_static_flag(
+    owner, "decoupled_weight_decay", decoupled_weight_decay
+  )
   _check(owner, lr, weight_decay, eps)
   b1, b2 = rules.check_betas(owner, betas)
   direction = rules.scale_by_torch_radam(b1, b2, eps)

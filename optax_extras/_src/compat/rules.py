@@ -20,11 +20,22 @@ from optax_extras._src import validation as _validation
 from optax_extras._src.numerics import safe_divide, upcast
 
 
-def is_zero(value: Any) -> bool:
-  """Whether a hyperparameter is a concrete 0 (a traced value is not)."""
-  if isinstance(value, jax.core.Tracer) or callable(value):
+def known_zero(value: Any) -> bool | None:
+  """Which form of a rule a hyperparameter asks for, where that is known.
+
+  True for a concrete value whose every element is 0, False for one with no
+  element 0 (or a schedule); None for a traced value, or a concrete array
+  that mixes 0 and other values: the rule must then compute both forms and
+  select per element (`jnp.where`), which gives exactly the form's numbers.
+  """
+  if isinstance(value, jax.core.Tracer):
+    return None
+  if callable(value):
     return False
-  return bool(np.all(np.asarray(value) == 0))
+  zeros = np.asarray(value) == 0
+  if np.all(zeros):
+    return True
+  return False if not np.any(zeros) else None
 
 
 def as_schedule(learning_rate: ScalarOrSchedule) -> Callable:
@@ -45,33 +56,41 @@ def check_betas(owner: str, betas: Any) -> tuple:
   return tuple(betas)
 
 
+def _is_concrete_scalar(value: Any) -> bool:
+  return not isinstance(value, jax.core.Tracer) and not np.ndim(value)
+
+
+def _log(base: Any, dtype: jnp.dtype) -> jax.Array:
+  """`log(base)` in `dtype`, as `log1p(base - 1)`: `base - 1` is exact for
+  a base in [0.5, 2], so the digits of `1 - base` are kept."""
+  return jnp.log1p(jnp.asarray(base, dtype) - 1)
+
+
 def one_minus_power(base: Any, exponent: jax.Array) -> jax.Array:
-  """`1 - base**exponent`, to float32's precision for a concrete `base`.
+  """`1 - base**exponent`, to the arithmetic's precision.
 
   The frameworks compute their bias corrections in float64 (Python floats)
   whatever the parameters' dtype; in float32, `1 - 0.999**t` loses 4 digits
-  (0.999 itself rounds), `-expm1(t log(base))` with the logarithm taken in
-  float64 keeps them.
+  (0.999 itself rounds), `-expm1(t log(base))` keeps them: with the
+  logarithm taken in float64 for a concrete scalar `base`, and in the
+  arithmetic's dtype (from `log1p(base - 1)`) for a traced or array one, so
+  that a sweep over `base` keeps them too. A `base` of 0 gives
+  `1 - 0**exponent` whichever it is.
   """
-  if isinstance(base, jax.core.Tracer) or np.ndim(base) or not base:
-    return 1 - base**exponent
-  return -jnp.expm1(exponent * math.log(float(base)))
+  if _is_concrete_scalar(base):
+    if not base:
+      return 1 - base**exponent
+    return -jnp.expm1(exponent * math.log(float(base)))
+  dtype = jnp.result_type(base, exponent)
+  base = jnp.asarray(base, dtype)
+  return jnp.where(
+    base == 0, 1 - base**exponent, -jnp.expm1(exponent * _log(base, dtype))
+  )
 
 
-def radam_rho(b2: Any, t: jax.Array) -> jax.Array:
-  """`rho_inf - 2 t b2^t / (1 - b2^t)`, RAdam's length of the moving average.
-
-  The two terms are near `2 / (1 - b2)`, so float32 would lose most digits of
-  their difference. For a concrete `b2`, with `L = -log(b2)` and `x = t L`,
-  `2 t b2^t / (1 - b2^t) = (2 / L) x / expm1(x)`; the constant part is taken
-  in float64 and the rest from the series of `x / expm1(x)` (Bernoulli numbers) while x < 1/4.
-  """
-  if isinstance(b2, jax.core.Tracer) or np.ndim(b2) or not 0 < b2 < 1:
-    rho_inf = 2 / (1 - b2) - 1
-    return rho_inf - 2 * t * b2**t / (1 - b2**t)
-  log_b2 = -math.log(float(b2))  # L > 0
-  rho_inf = 2 / (1 - float(b2)) - 1
-  constant = rho_inf - 2 / log_b2
+def _radam_rho_series(
+  t: jax.Array, log_b2: Any, rho_inf: Any, constant: Any
+) -> jax.Array:
   x = t * log_b2
   series = (
     x**2 / 12
@@ -85,6 +104,46 @@ def radam_rho(b2: Any, t: jax.Array) -> jax.Array:
   safe_x = jnp.maximum(x, 0.25)
   direct = rho_inf - (2 / log_b2) * safe_x / jnp.expm1(safe_x)
   return jnp.where(x < 0.25, small, direct)
+
+
+def radam_rho(b2: Any, t: jax.Array) -> jax.Array:
+  """`rho_inf - 2 t b2^t / (1 - b2^t)`, RAdam's length of the moving average.
+
+  The two terms are near `2 / (1 - b2)`, so float32 would lose most digits of
+  their difference. With `L = -log(b2)` and `x = t L`,
+  `2 t b2^t / (1 - b2^t) = (2 / L) x / expm1(x)`; the constant part,
+  `rho_inf - 2 / L`, is taken apart and the rest from the series of
+  `x / expm1(x)` (Bernoulli numbers) while x < 1/4. For a concrete scalar
+  `b2` the constants are taken in float64; for a traced (or array) one in
+  the arithmetic's dtype, the cancelling `L - (1 - b2)` from its series,
+  so that a sweep over `b2` keeps the digits too. A `b2` outside (0, 1)
+  gives the formula as written.
+  """
+  if _is_concrete_scalar(b2):
+    if not 0 < b2 < 1:
+      rho_inf = 2 / (1 - b2) - 1
+      return rho_inf - 2 * t * b2**t / (1 - b2**t)
+    log_b2 = -math.log(float(b2))  # L > 0
+    rho_inf = 2 / (1 - float(b2)) - 1
+    return _radam_rho_series(t, log_b2, rho_inf, rho_inf - 2 / log_b2)
+  dtype = jnp.result_type(b2, t)
+  b2 = jnp.asarray(b2, dtype)
+  written = 2 / (1 - b2) - 1 - 2 * t * b2**t / (1 - b2**t)
+  valid = (b2 > 0) & (b2 < 1)
+  b2 = jnp.where(valid, b2, 0.5)  # Keeps the unused branch finite.
+  gap = 1 - b2  # e, exact for b2 >= 1/2.
+  log_b2 = -_log(b2, dtype)  # L = e + e^2/2 + e^3/3 + ...
+  # L - e = e^2 (1/2 + e/3 + e^2/4 + ...), summed (Horner) where it cancels.
+  tail = 1 / 58
+  for k in range(55, -1, -1):  # Terms to e^56 / 58: below 1e-18 for e < 1/2.
+    tail = tail * gap + 1 / (k + 2)
+  excess = jnp.where(gap < 0.5, gap**2 * tail, log_b2 - gap)
+  # rho_inf - 2 / L = 2 / e - 1 - 2 / L = 2 (L - e) / (e L) - 1.
+  constant = 2 * excess / (gap * log_b2) - 1
+  rho_inf = 2 / gap - 1
+  return jnp.where(
+    valid, _radam_rho_series(t, log_b2, rho_inf, constant), written
+  )
 
 
 def compute_dtype(tree: optax.Params) -> jnp.dtype:
@@ -121,14 +180,122 @@ def add_decayed_weights_at_rate(
         "update(updates, state, params)."
       )
     rate = schedule(state.count) * weight_decay
+    # Where weight_decay is 0 (traced), exactly `u`: `0 * p` could be -0.0
+    # or NaN (p infinite), which would change the update.
     updates = jax.tree.map(
-      lambda u, p: (upcast(u) - rate * upcast(p)).astype(u.dtype),
+      lambda u, p: jnp.where(
+        weight_decay == 0, u, (upcast(u) - rate * upcast(p)).astype(u.dtype)
+      ),
       updates,
       params,
     )
     return updates, CountState(count=optax.safe_increment(state.count))
 
   return optax.GradientTransformation(init_fn, update_fn)
+
+
+def _map(fn: Callable, tree: Any, *rest: Any) -> Any:
+  """`jax.tree.map` that keeps the None leaves of `tree` (as optax does)."""
+  return jax.tree.map(
+    lambda x, *r: None if x is None else fn(x, *r),
+    tree,
+    *rest,
+    is_leaf=lambda x: x is None,
+  )
+
+
+def add_decayed_weights(
+  weight_decay: jax.typing.ArrayLike,
+) -> optax.GradientTransformation:
+  """`g + weight_decay * p` (L2), and exactly `g` where `weight_decay` is 0.
+
+  A concrete 0 is `optax.identity()`, a concrete nonzero value
+  `optax.add_decayed_weights`; a traced value (or an array that mixes 0 and
+  other values) selects between the two per element, so that a traced 0 is
+  no decay at all, as in the frameworks (`0 * p` is -0.0 or NaN for some p).
+  """
+  zero = known_zero(weight_decay)
+  if zero:
+    return optax.identity()
+  if zero is False:
+    return optax.add_decayed_weights(weight_decay)
+
+  def update_fn(updates, state, params=None):
+    if params is None:
+      raise ValueError(
+        "weight decay needs the parameters: call update(updates, state, "
+        "params)."
+      )
+    updates = _map(
+      lambda g, p: jnp.where(
+        weight_decay == 0, g, (g + weight_decay * p).astype(g.dtype)
+      ),
+      updates,
+      params,
+    )
+    return updates, state
+
+  return optax.GradientTransformation(
+    lambda params: optax.EmptyState(), update_fn
+  )
+
+
+def trace(
+  momentum: jax.typing.ArrayLike, nesterov: bool = False
+) -> optax.GradientTransformation:
+  """`optax.trace(momentum, nesterov)`, and exactly `g` where `momentum` is 0.
+
+  The frameworks keep no buffer at momentum 0 (and ignore `nesterov`): a
+  concrete 0 is `optax.identity()`, a concrete nonzero value `optax.trace`;
+  a traced value (or an array that mixes 0 and other values) runs the trace
+  and selects `g` per element where the momentum is 0, so a traced 0 gives
+  the concrete 0's numbers bit for bit.
+  """
+  zero = known_zero(momentum)
+  if zero:
+    return optax.identity()
+  if zero is False:
+    return optax.trace(decay=momentum, nesterov=nesterov)
+
+  def init_fn(params):
+    return optax.TraceState(trace=optax.tree.zeros_like(params))
+
+  def update_fn(updates, state, params=None):
+    del params
+    f = lambda g, t: (g + momentum * t).astype(g.dtype)  # optax.trace's.
+    new_trace = _map(f, updates, state.trace)
+    traced = _map(f, updates, new_trace) if nesterov else new_trace
+    updates = _map(lambda g, u: jnp.where(momentum == 0, g, u), updates, traced)
+    return updates, optax.TraceState(trace=new_trace)
+
+  return optax.GradientTransformation(init_fn, update_fn)
+
+
+def rmsprop(
+  learning_rate: ScalarOrSchedule,
+  *,
+  decay: jax.typing.ArrayLike,
+  eps: jax.typing.ArrayLike,
+  centered: bool,
+  momentum: jax.typing.ArrayLike,
+  initial_scale: jax.typing.ArrayLike = 0.0,
+) -> optax.GradientTransformation:
+  """`optax.rmsprop`, with no momentum buffer where `momentum` is 0.
+
+  A concrete 0 is optax's `momentum=None`; a traced `momentum` (or an array
+  mixing 0 and other values) is `trace` after optax's rule without
+  momentum, the same arithmetic, selecting the update itself where it is 0.
+  """
+  zero = known_zero(momentum)
+  rule = optax.rmsprop(
+    learning_rate,
+    decay=decay,
+    eps=eps,
+    initial_scale=initial_scale,
+    centered=centered,
+    momentum=None if zero or zero is None else momentum,
+  )
+  return optax.chain(rule, trace(momentum)) if zero is None else rule
 
 
 class TorchMomentumState(NamedTuple):
@@ -165,6 +332,66 @@ def scale_by_torch_momentum(
       buffer=optax.tree.cast_like(buffer, state.buffer),
     )
     return optax.tree.cast_like(buffer, updates), new_state
+
+  return optax.GradientTransformation(init_fn, update_fn)
+
+
+def scale_by_torch_sgd_momentum(
+  momentum: jax.typing.ArrayLike,
+  dampening: jax.typing.ArrayLike,
+  nesterov: bool = False,
+) -> optax.GradientTransformation:
+  """`torch.optim.SGD`'s momentum, whatever `momentum` and `dampening` are.
+
+  Where both are concrete, the form they ask for: none at momentum 0 (the
+  update is the gradient: PyTorch keeps no buffer, whatever the dampening),
+  `optax.trace(momentum, nesterov)` at dampening 0, else
+  `scale_by_torch_momentum`. Where either is traced (a sweep's grid axis) or
+  an array mixing zeros and other values, every form is computed, each as
+  it is computed alone, and selected per element, so that a traced value
+  gives the numbers of the same concrete value bit for bit. `nesterov` is
+  static; its constraints (momentum > 0, dampening 0) are checked by
+  `torch_sgd` on concrete values.
+  """
+  momentum_zero, dampening_zero = known_zero(momentum), known_zero(dampening)
+  if momentum_zero:
+    return optax.identity()
+  if momentum_zero is False and dampening_zero:
+    return optax.trace(decay=momentum, nesterov=nesterov)
+  if momentum_zero is False and dampening_zero is False and not nesterov:
+    return scale_by_torch_momentum(momentum, dampening)
+
+  def init_fn(params):
+    return TorchMomentumState(
+      count=jnp.zeros([], jnp.int32), buffer=optax.tree.zeros_like(params)
+    )
+
+  def leaf(first, g, b):
+    # optax.trace, in the gradient's dtype (dampening 0).
+    plain = g + momentum * b
+    plain_out = g + momentum * plain if nesterov else plain
+    # scale_by_torch_momentum, upcast (dampening > 0).
+    big_g, big_b = upcast(g), upcast(b)
+    damped = jnp.where(first, big_g, momentum * big_b + (1 - dampening) * big_g)
+    damped_out = big_g + momentum * damped if nesterov else damped
+    undamped = dampening == 0
+    buffer = jnp.where(undamped, plain.astype(b.dtype), damped.astype(b.dtype))
+    out = jnp.where(
+      undamped, plain_out.astype(g.dtype), damped_out.astype(g.dtype)
+    )
+    return jnp.where(momentum == 0, g, out), buffer
+
+  def update_fn(updates, state, params=None):
+    del params
+    first = state.count == 0
+    pairs = jax.tree.map(lambda g, b: leaf(first, g, b), updates, state.buffer)
+    out, buffer = jax.tree.transpose(
+      jax.tree.structure(updates), jax.tree.structure((0, 0)), pairs
+    )
+    new_state = TorchMomentumState(
+      count=optax.safe_increment(state.count), buffer=buffer
+    )
+    return out, new_state
 
   return optax.GradientTransformation(init_fn, update_fn)
 

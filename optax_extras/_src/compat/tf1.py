@@ -5,7 +5,10 @@ published source: the Python optimizer in
 `tensorflow/python/training/<name>.py` (slots and their initial values) and
 its kernel in `tensorflow/core/kernels/training_ops.cc` (`Apply<Name>`), and
 tested against float64 references written from the same source
-(tests/references.py).
+(tests/references.py). The numeric hyperparameters may be traced (a sweep's
+grid axis, `jax.vmap`): a traced 0 momentum gives what the concrete 0 gives,
+bit for bit. The booleans (`use_nesterov`, `centered`) are static: a traced
+one is refused with a TypeError.
 """
 
 import jax
@@ -56,7 +59,7 @@ def tf1_momentum(
   Args:
     learning_rate: :math:`\eta`, optax's ``learning_rate``.
     momentum: :math:`\mu \in [0, 1)` (no default in TF1), optax's.
-    use_nesterov: optax's ``nesterov``.
+    use_nesterov: optax's ``nesterov``. Static: a bool, never traced.
 
   References:
     ``tensorflow/python/training/momentum.py``; ``ApplyMomentum`` in
@@ -65,6 +68,9 @@ def tf1_momentum(
   owner = "tf1_momentum"
   _check_rate(owner, learning_rate)
   _validation.check_decay(owner, "momentum", momentum)
+  use_nesterov = _validation.check_static_flag(
+    owner, "use_nesterov", use_nesterov
+  )
   return _done(
     owner,
     optax.sgd(learning_rate, momentum, nesterov=use_nesterov),
@@ -129,9 +135,10 @@ def tf1_rmsprop(
   Args:
     learning_rate: :math:`\eta`, optax's ``learning_rate``.
     decay: :math:`\rho \in [0, 1)`, optax's ``decay``.
-    momentum: :math:`\mu \in [0, 1)`, optax's ``momentum``.
+    momentum: :math:`\mu \in [0, 1)`, optax's ``momentum``; at 0 (concrete
+      or traced) no momentum buffer.
     epsilon: :math:`\epsilon \ge 0`, optax's ``eps``.
-    centered: optax's ``centered``.
+    centered: optax's ``centered``. Static: a bool, never traced.
 
   References:
     ``tensorflow/python/training/rmsprop.py`` (slot ``rms`` from ones);
@@ -145,13 +152,13 @@ def tf1_rmsprop(
   _validation.check_nonnegative(owner, "epsilon", epsilon)
   return _done(
     owner,
-    optax.rmsprop(
+    rules.rmsprop(
       learning_rate,
       decay=decay,
       eps=epsilon,
       initial_scale=1.0,
-      centered=centered,
-      momentum=None if rules.is_zero(momentum) else momentum,
+      centered=_validation.check_static_flag(owner, "centered", centered),
+      momentum=momentum,
     ),
     learning_rate=learning_rate,
     decay=decay,

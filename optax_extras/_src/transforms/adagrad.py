@@ -50,6 +50,7 @@ def scale_by_adagrad_family(
     initial_accumulator_value: :math:`A_0 \ge 0` (TF1's Adagrad uses 0.1).
     eps_in_power: whether :math:`\epsilon` is added inside the power (as
       optax and Lasagne do) or outside it (as in ``sqrt(G) + 1e-8``).
+      Static: a bool, never traced (a TypeError).
 
   Returns:
     An ``optax.GradientTransformationExtraArgs`` whose updates rescale the
@@ -80,6 +81,9 @@ def scale_by_adagrad_family(
   _validation.check_nonnegative(owner, "eps", eps)
   _validation.check_nonnegative(
     owner, "initial_accumulator_value", initial_accumulator_value
+  )
+  eps_in_power = _validation.check_static_flag(
+    owner, "eps_in_power", eps_in_power
   )
 
   def init_fn(params: optax.Params) -> AdagradFamilyState:

@@ -110,7 +110,8 @@ def scale_by_adam_calibrated(
       (``optax.scale_by_adam``'s ``eps_root``).
     bias_correction: a name from ``BIAS_CORRECTIONS``, a callable, or a pair
       of callables (first moment, second moment).
-    nesterov: whether to use the NAdam look-ahead.
+    nesterov: whether to use the NAdam look-ahead. Static: a bool, never
+      traced (a TypeError), as is ``bias_correction``.
 
   Returns:
     An ``optax.GradientTransformationExtraArgs`` whose updates rescale the
@@ -141,6 +142,7 @@ def scale_by_adam_calibrated(
   _validation.check_calibration(
     owner, "bias_correction", bias_correction, BIAS_CORRECTIONS
   )
+  nesterov = _validation.check_static_flag(owner, "nesterov", nesterov)
   if callable(bias_correction):
     correct_mu = correct_nu = bias_correction
   elif isinstance(bias_correction, tuple):
