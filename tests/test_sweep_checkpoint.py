@@ -57,7 +57,7 @@ def count_chunk_writes(monkeypatch):
   monkeypatch.setattr(
     os, "replace", lambda a, b: (written.append(b), replace(a, b))[1]
   )
-  return lambda: len([path for path in written if "chunk_" in str(path)])
+  return lambda: len([path for path in written if "lanes_" in str(path)])
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,6 @@ def test_another_computation_with_the_same_names_is_refused(
     (dict(starts=KWARGS["starts"].astype(np.float16)), "dtype"),
     (dict(tol=0.5), "tol"),
     (dict(record_every=2), "record_every"),
-    (dict(chunk_size=4), "chunk_size"),
   ],
   ids=lambda value: value if isinstance(value, str) else "",
 )
@@ -190,7 +189,7 @@ def test_a_damaged_chunk_is_recomputed_with_a_warning(
   tmp_path, monkeypatch, damage
 ):
   folder = tmp_path / "checkpoint"
-  chunk = folder / "chunk_000001.npz"
+  chunk = folder / "lanes_0000000005_0000000010.npz"
   sweep(sgd, HILLS, checkpoint_dir=folder, **KWARGS)
   if damage == "from_another_sweep":  # Same shapes, other settings.
     other = {**KWARGS, "grid": {"learning_rate": np.array([0.2, 0.4, 0.6])}}
@@ -278,32 +277,120 @@ def test_two_sweeps_started_together_in_one_folder(tmp_path, rates):
   assert_same(resumed, expected(winner))
 
 
-def test_the_same_computation_is_not_compiled_again():
+def count_compilations():
+  """A list that grows by one at each XLA compilation (unregister after)."""
   compiles = []
 
   def listener(event, duration, **kwargs):
     if event == "/jax/core/compile/backend_compile_duration":
       compiles.append(duration)
 
-  def make():  # A new function object each time, the same computation.
-    return lambda learning_rate: optax.adam(learning_rate, b1=0.7)
-
   jax.monitoring.register_event_duration_secs_listener(listener)
+  return compiles, listener
+
+
+def test_jit_semantics_the_same_functions_compile_once():
+  compiles, listener = count_compilations()
+
+  def make(learning_rate):
+    return optax.adam(learning_rate, b1=0.7)
+
   try:
-    first = sweep(make(), HILLS, **KWARGS)
+    first = sweep(make, HILLS, **KWARGS)
     assert compiles, "the listener heard no compilation"
     before = len(compiles)
-    again = sweep(make(), HILLS, **KWARGS)
+    again = sweep(make, HILLS, **KWARGS)
     other = {
       **KWARGS,
-      "grid": {"learning_rate": np.array([0.2, 0.4, 0.6])},
+      "grid": {"learning_rate": np.array([0.2, 0.4, 0.6, 0.8])},
       "starts": KWARGS["starts"] + 0.5,
+      "num_steps": 9,  # A runtime value.
     }
-    sweep(make(), HILLS, **other)
+    sweep(make, HILLS, **other)
     assert len(compiles) == before
+    # A function defined anew is another static argument: compiled again.
+    sweep(lambda learning_rate: make(learning_rate), HILLS, **KWARGS)
+    assert len(compiles) == before + 1
   finally:
     jax.monitoring.unregister_event_duration_listener(listener)
   assert_same(again, first)
+
+
+def test_a_checkpoint_is_labelled_with_the_program_that_ran(tmp_path):
+  # jit reads a captured value when it traces: a function object reused
+  # after its global changed runs the program traced first, and a
+  # checkpoint is labelled with that program's fingerprint, not a new one.
+  state = {"scale": 1.0}
+
+  def loss(params):
+    return state["scale"] * HILLS(params)
+
+  first = sweep(sgd, loss, checkpoint_dir=tmp_path / "a", **KWARGS)
+  state["scale"] = 2.0
+  stale = sweep(sgd, loss, checkpoint_dir=tmp_path / "b", **KWARGS)
+  assert stale.settings["program"] == first.settings["program"]
+  assert_same(stale, first)
+  fresh = sweep(sgd, lambda p: loss(p), checkpoint_dir=tmp_path / "c", **KWARGS)
+  assert fresh.settings["program"] != first.settings["program"]
+  assert_same(fresh, sweep(sgd, lambda p: 2.0 * HILLS(p), **KWARGS))
+
+
+def test_a_folder_resumes_with_another_chunk_size(tmp_path, monkeypatch):
+  folder = tmp_path / "checkpoint"
+  sweep(sgd, HILLS, checkpoint_dir=folder, **{**KWARGS, "chunk_size": 5})
+  (folder / "lanes_0000000005_0000000010.npz").unlink()  # Lanes 5..9 lost.
+  writes = count_chunk_writes(monkeypatch)
+  resumed = sweep(
+    sgd, HILLS, checkpoint_dir=folder, **{**KWARGS, "chunk_size": 2}
+  )
+  assert writes() == 3  # Lanes 5-6, 7-8, 9.
+  assert_same(resumed, sweep(sgd, HILLS, **KWARGS))
+  again = sweep(
+    sgd, HILLS, checkpoint_dir=folder, **{**KWARGS, "chunk_size": 7}
+  )
+  assert writes() == 3
+  assert_same(again, resumed)
+
+
+GOLDENS = os.path.join(os.path.dirname(__file__), "goldens", "sweep_v1")
+
+
+def test_results_saved_by_version_0_1_still_load():
+  result = load(os.path.join(GOLDENS, "result"))
+  assert result.final_loss.shape == (3, 2)
+  assert result.trajectories.shape == (3, 2, 4, 2)
+  again = sweep(
+    optax.adam,
+    landscapes.get("booth"),
+    grid={"learning_rate": np.array([0.01, 0.1, 0.5], np.float32)},
+    starts=np.array([[-1.0, 2.0], [0.5, -0.5]], np.float32),
+    num_steps=6,
+    tol=0.5,
+    record_every=2,
+  )
+  np.testing.assert_allclose(again.final_loss, result.final_loss, rtol=1e-5)
+  np.testing.assert_array_equal(again.tol_step, result.tol_step)
+  tree = load(os.path.join(GOLDENS, "pytree_result"))
+  assert sorted(tree.final_params) == ["['b']", "['w']"]
+
+
+def test_a_folder_written_by_version_0_1_is_refused(tmp_path):
+  import shutil
+
+  folder = tmp_path / "old"
+  shutil.copytree(os.path.join(GOLDENS, "checkpoint"), folder)
+  with pytest.raises(ValueError, match="written by an earlier version"):
+    sweep(
+      optax.adam,
+      landscapes.get("booth"),
+      grid={"learning_rate": np.array([0.01, 0.1, 0.5], np.float32)},
+      starts=np.array([[-1.0, 2.0], [0.5, -0.5]], np.float32),
+      num_steps=6,
+      tol=0.5,
+      record_every=2,
+      chunk_size=4,
+      checkpoint_dir=folder,
+    )
 
 
 def test_files_get_the_usual_permissions(tmp_path):
@@ -315,9 +402,9 @@ def test_files_get_the_usual_permissions(tmp_path):
     os.umask(umask)
   files = sorted(tmp_path.rglob("*.*"))
   assert [path.name for path in files] == [
-    "chunk_000000.npz",
-    "chunk_000001.npz",
-    "chunk_000002.npz",
+    "lanes_0000000000_0000000005.npz",
+    "lanes_0000000005_0000000010.npz",
+    "lanes_0000000010_0000000012.npz",
     "settings.json",
     "result.json",
     "result.npz",

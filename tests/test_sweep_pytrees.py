@@ -12,7 +12,6 @@ import pytest
 import optax_extras
 from optax_extras import landscapes, load_sweep, sweep
 from optax_extras._src.sweep import program as programs
-from optax_extras._src.sweep import space
 
 pytestmark = pytest.mark.float64  # Compared with float64 loops.
 
@@ -185,17 +184,6 @@ def test_per_leaf_rules_see_the_vector_the_user_gave(name, surface):
       )
 
 
-@pytest.mark.parametrize("dim", [2, 3, 16, 17])
-def test_small_vectors_are_split_only_for_elementwise_rules(dim):
-  starts = space.Starts.from_array(np.zeros((1, dim)))
-  config = {"learning_rate": np.float32}
-  for name, make in ELEMENTWISE.items():
-    split = space.split_coordinates(starts, make, config).split
-    assert split == (dim <= 16), name
-  for name, make in {**PER_LEAF, **GLOBAL}.items():
-    assert not space.split_coordinates(starts, make, config).split, name
-
-
 def test_keyed_losses_equal_a_loop_with_the_documented_keys():
   starts = model_starts(3)
   result = sweep(
@@ -346,7 +334,7 @@ def test_a_keyed_pytree_sweep_resumes_from_its_checkpoint(tmp_path):
     checkpoint_dir=tmp_path / "ck",
   )
   first = sweep(optax.adam, keyed_model_loss, **kwargs)
-  chunks = sorted((tmp_path / "ck").glob("chunk_*.npz"))
+  chunks = sorted((tmp_path / "ck").glob("lanes_*.npz"))
   assert len(chunks) == 3  # 9 lanes in chunks of 4.
   written = [path.stat().st_mtime_ns for path in chunks]
   again = sweep(optax.adam, keyed_model_loss, **kwargs)
@@ -357,7 +345,7 @@ def test_a_keyed_pytree_sweep_resumes_from_its_checkpoint(tmp_path):
 
 
 def test_a_lane_alone_has_the_bits_it_has_in_a_large_sweep():
-  """The call layout shrinks for small sweeps; a lane's code does not."""
+  """The block shrinks for small sweeps; a lane's code does not."""
   hills = landscapes.get("hills_and_canyon")
   starts = np.random.default_rng(0).uniform(-3, 3, (20000, 2))
   big = sweep(
@@ -367,7 +355,7 @@ def test_a_lane_alone_has_the_bits_it_has_in_a_large_sweep():
     starts=starts,
     num_steps=30,
   )
-  assert programs.layout(3 * 20000, 2, False).block == programs.BLOCK
+  assert programs.block_size("cpu", 3 * 20000, 2) == programs.BLOCK["cpu"]
   for index in (0, 12345):
     alone = sweep(
       optax.adam,
@@ -376,7 +364,7 @@ def test_a_lane_alone_has_the_bits_it_has_in_a_large_sweep():
       starts=starts[index],
       num_steps=30,
     )
-    assert programs.layout(1, 2, False).lanes_per_call == programs.MIN_BLOCK
+    assert programs.block_size("cpu", 1, 2) == programs.MIN_BLOCK
     assert alone.final_params.tobytes() == big.final_params[1, index].tobytes()
 
 
@@ -450,7 +438,7 @@ def test_metrics_must_be_a_dict_of_scalars():
 
 def test_a_record_larger_than_memory_is_refused_with_its_size():
   refused(
-    r"`record_params` would record [\d.]+ GiB",
+    r"results would take [\d.]+ GiB .*`record_every`.*`record_params=False`",
     error=MemoryError,
     starts={"w": np.zeros((8, 10**5))},
     loss_fn=lambda p: jnp.sum(p["w"] ** 2),

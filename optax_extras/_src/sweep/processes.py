@@ -29,28 +29,30 @@ def agree(
       raise error
     return
   text = "" if error is None else f"{type(error).__name__}: {error}"
-  message = np.frombuffer(text.encode()[:_MESSAGE], np.uint8)
-  row = np.zeros(_MESSAGE + 32 * len(names), np.uint8)
-  row[: len(message)] = message
-  if error is None and settings is not None:
-    for i, name in enumerate(names):
-      digest = hashlib.sha256(to_json({name: settings.get(name)})).digest()
-      row[_MESSAGE + 32 * i : _MESSAGE + 32 * (i + 1)] = np.frombuffer(
-        digest, np.uint8
-      )
-  rows = np.asarray(multihost_utils.process_allgather(row))
-  for process, other in enumerate(rows):
-    text = bytes(other[:_MESSAGE]).rstrip(b"\0").decode(errors="replace")
-    if text:
-      if error is not None:
-        raise error
+  message = np.zeros(_MESSAGE, np.uint8)
+  data = np.frombuffer(text.encode()[:_MESSAGE], np.uint8)
+  message[: len(data)] = data
+  messages = np.asarray(multihost_utils.process_allgather(message))
+  for process, other in enumerate(messages):
+    text = bytes(other).rstrip(b"\0").decode(errors="replace")
+    if text and error is None:
       raise RuntimeError(
-        f"sweep: process {process} of {len(rows)} failed, so every process "
-        f"stops: {text}"
+        f"sweep: process {process} of {len(messages)} failed, so every "
+        f"process stops: {text}"
       )
   if error is not None:
     raise error
-  digests = rows[:, _MESSAGE:].reshape(len(rows), len(names), 32)
+  if settings is None:
+    return
+  digests = np.stack(
+    [
+      np.frombuffer(
+        hashlib.sha256(to_json({name: settings.get(name)})).digest(), np.uint8
+      )
+      for name in names
+    ]
+  )
+  digests = np.asarray(multihost_utils.process_allgather(digests))
   differing = [
     name
     for i, name in enumerate(names)

@@ -45,7 +45,7 @@ class Options(NamedTuple):
   names: tuple[str, ...]  # Of the grid axes, in the user's order.
   tol: float | None
   record_every: int | None
-  max_steps: int
+  max_steps: int | None  # With record_every: the records' size.
   record_params: bool
 
 

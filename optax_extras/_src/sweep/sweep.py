@@ -204,12 +204,13 @@ def _plan(
   starts = checks.check_starts(starts)
   grid = checks.check_grid(grid, starts.dtype)
   num_steps = checks.check_int("num_steps", num_steps, low=1)
-  if max_steps is None or record_every is None:
-    max_steps = num_steps
-  max_steps = checks.check_int("max_steps", max_steps, low=num_steps)
   tol = checks.check_tol(tol)
-  if record_every is not None:
+  if record_every is None:  # Only records depend on the step count.
+    max_steps = None
+  else:
     record_every = checks.check_int("record_every", record_every, low=1)
+    max_steps = num_steps if max_steps is None else max_steps
+    max_steps = checks.check_int("max_steps", max_steps, low=num_steps)
   if chunk_size is not None:
     chunk_size = checks.check_int("chunk_size", chunk_size, low=1)
   for name, flag in (("record_params", record_params),):
@@ -351,8 +352,8 @@ def _run(plan: _Plan, checkpoint_dir, progress) -> list[np.ndarray]:
   folder = claim = None
   if checkpoint_dir is not None:
     folder = os.fspath(checkpoint_dir)
-    names = [
-      jax.tree_util.keystr(path)
+    names = [  # As `SweepResult.save` names them: final_params['w'].
+      jax.tree_util.keystr(path).removeprefix(".")
       for path, _ in jax.tree_util.tree_flatten_with_path(
         jax.tree.unflatten(plan.out_tree, plan.shapes)
       )[0]
