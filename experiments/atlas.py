@@ -41,7 +41,7 @@ import scipy.stats
 import optax_extras
 from experiments.gallery import die_with_parent
 from optax_extras import landscapes
-from optax_extras._src.io import atomic_write
+from optax_extras.io import atomic_write
 
 # name -> learning_rate -> optax transform. optax's first-order aliases that
 # take a learning rate, with their defaults, and this library's families.

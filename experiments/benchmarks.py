@@ -16,7 +16,7 @@ import numpy as np
 import optax
 
 import optax_extras
-from optax_extras._src.io import atomic_write
+from optax_extras.io import atomic_write
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,7 +26,7 @@ from experiments.catalogue import (
   TunedFigure,
 )
 from optax_extras import landscapes, signals, sweep
-from optax_extras._src.io import atomic_write
+from optax_extras.io import atomic_write
 
 
 def cached(path: pathlib.Path, compute: Callable[[], dict[str, np.ndarray]]):

@@ -6,10 +6,10 @@ gradient, and a full optimizer (learning rate and sign included), both
 an optimizer over a hyperparameter grid and a batch of starts (2-D points,
 vectors or model parameters) in one compiled program, on the surfaces of
 `landscapes` or any loss; `signals` feeds 1-D gradient signals through any
-transform.
+transform; `io` writes files whole or not at all.
 """
 
-from optax_extras import compat, landscapes, signals
+from optax_extras import compat, io, landscapes, signals
 from optax_extras._src.sweep.lane import Lane, run_lane
 from optax_extras._src.sweep.result import SweepResult
 from optax_extras._src.sweep.result import load as load_sweep
@@ -56,6 +56,7 @@ __all__ = (
   "adagrad_family",
   "adam_calibrated",
   "compat",
+  "io",
   "landscapes",
   "load_sweep",
   "nesterov_lookahead",

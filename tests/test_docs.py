@@ -82,7 +82,12 @@ def documented_names() -> set[str]:
 
 @pytest.mark.parametrize(
   "prefix, module",
-  [("", optax_extras), ("landscapes.", landscapes), ("signals.", signals)],
+  [
+    ("", optax_extras),
+    ("landscapes.", landscapes),
+    ("signals.", signals),
+    ("io.", optax_extras.io),
+  ],
 )
 def test_api_reference_lists_every_public_name(prefix, module):
   documented = documented_names()
@@ -95,4 +100,5 @@ def test_api_reference_lists_only_public_names():
   public = set(optax_extras.__all__)
   public |= {f"landscapes.{name}" for name in landscapes.__all__}
   public |= {f"signals.{name}" for name in signals.__all__}
+  public |= {f"io.{name}" for name in optax_extras.io.__all__}
   assert documented_names() <= public

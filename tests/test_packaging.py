@@ -82,6 +82,6 @@ def test_public_names_are_not_shadowed_by_modules():
     for name in optax_extras.__all__
     if isinstance(getattr(optax_extras, name), types.ModuleType)
   }
-  assert modules == {"compat", "landscapes", "signals"}  # Namespaces.
+  assert modules == {"compat", "io", "landscapes", "signals"}  # Namespaces.
   public = {p.stem for p in (ROOT / "optax_extras").glob("*.py")}
-  assert public == {"__init__", "compat", "landscapes", "signals"}
+  assert public == {"__init__", "compat", "io", "landscapes", "signals"}
