@@ -9,6 +9,9 @@ Keras runs on its JAX backend.
 import os
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
 import pytest
 
 from optax_extras import compat
@@ -64,4 +67,74 @@ def test_compat_matches_the_framework(
     ours = frameworks.run_compat(
       getattr(compat, name)(**kwargs), problem, PROBLEMS[problem], dtype
     )
+  assert_close(ours, theirs, TOLERANCE[dtype])
+
+
+# A traced 0 (a sweep's grid axis, under jax.vmap) against the framework's
+# 0: PyTorch ignores the dampening at momentum 0 (it keeps no buffer), and
+# runs Nesterov at dampening 0.
+TRACED_ZERO_CASES = {
+  "torch_sgd-momentum-damped": (
+    "torch_sgd",
+    dict(lr=0.05, dampening=0.5),
+    "momentum",
+  ),
+  "torch_sgd-dampening-nesterov": (
+    "torch_sgd",
+    dict(lr=0.05, momentum=0.9, nesterov=True),
+    "dampening",
+  ),
+}
+
+
+def _run_traced_zero(name, kwargs, swept, problem, data, dtype):
+  """`frameworks.run_compat`, with `swept` a vmapped axis holding 0."""
+  arrays = {k: jnp.asarray(v, dtype) for k, v in data.items()}
+  params = {k: arrays[k] for k in cases.PARAM_KEYS[problem]}
+  grad = jax.grad(lambda p: cases.loss(problem, arrays, p, jnp))
+
+  def trajectory(value):
+    transform = getattr(compat, name)(**{**kwargs, swept: value})
+
+    def step(carry, _):
+      params, state = carry
+      updates, state = transform.update(grad(params), state, params)
+      params = optax.apply_updates(params, updates)
+      return (params, state), params
+
+    init = (params, transform.init(params))
+    return jax.lax.scan(step, init, length=cases.NUM_STEPS)[1]
+
+  runs = jax.jit(jax.vmap(trajectory))(jnp.zeros(1, dtype))
+  return np.stack(
+    [
+      cases.flatten({k: np.asarray(v[0, i]) for k, v in runs.items()}, problem)
+      for i in np.asarray(cases.SNAPSHOTS) - 1
+    ]
+  )
+
+
+@pytest.mark.parametrize(
+  "case, problem, dtype",
+  [
+    pytest.param(
+      case,
+      problem,
+      dtype,
+      marks=getattr(pytest.mark, dtype),
+      id=f"{case}-{problem}-{dtype}",
+    )
+    for case in TRACED_ZERO_CASES
+    for problem in cases.PROBLEMS
+    for dtype in cases.DTYPES
+  ],
+)
+def test_a_traced_zero_matches_the_frameworks_zero(case, problem, dtype, torch):
+  name, kwargs, swept = TRACED_ZERO_CASES[case]
+  theirs = frameworks.run_torch(
+    name, {**kwargs, swept: 0.0}, problem, PROBLEMS[problem], dtype
+  )
+  ours = _run_traced_zero(
+    name, kwargs, swept, problem, PROBLEMS[problem], dtype
+  )
   assert_close(ours, theirs, TOLERANCE[dtype])
