@@ -14,13 +14,14 @@ import sys
 import textwrap
 import urllib.request
 
+import jax
 import numpy as np
 import optax
 import pytest
 
 import optax_extras
 from experiments import __main__ as cli
-from experiments.explore import api, engine, server, snippets
+from experiments.explore import api, server, snippets
 from experiments.explore import optimizers as registry
 from optax_extras import landscapes
 
@@ -200,8 +201,8 @@ def test_fan_of_a_range_and_a_list_in_grid_order(explorer):
   np.testing.assert_array_equal(namespace["paths"], result.trajectories)
 
 
-def test_many_lanes_use_the_engine_itself(explorer):
-  count = engine.SMALL + 1
+def test_thousands_of_lanes_in_one_request(explorer):
+  count = 4097  # More than a block of lanes on a CPU.
   status, answer = post(
     explorer,
     "/api/paths",
@@ -223,8 +224,28 @@ def test_many_lanes_use_the_engine_itself(explorer):
   np.testing.assert_allclose(paths[:, 3, 0], (1 - 2 * rates) ** 3, rtol=1e-5)
 
 
-def test_moving_a_slider_does_not_compile_again(explorer):
-  def drag(rate):
+_COMPILATIONS = []
+
+
+@pytest.fixture(scope="module")
+def compilations():
+  """A function counting XLA compilations in this process so far."""
+  if not _COMPILATIONS:  # One listener for the process (none can be removed).
+    _COMPILATIONS.append(0)
+
+    def listener(event, duration, **kwargs):
+      if event == "/jax/core/compile/backend_compile_duration":
+        _COMPILATIONS[0] += 1
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+  return lambda: _COMPILATIONS[0]
+
+
+def test_a_new_rate_or_step_count_compiles_nothing(explorer, compilations):
+  # The sweep's functions are the registries' objects, the rate a grid value
+  # and the step count a runtime value (records sized for MAX_STEPS): after
+  # one request, dragging either slider finds jit's program.
+  def drag(rate, num_steps):
     status, answer = post(
       explorer,
       "/api/paths",
@@ -233,17 +254,65 @@ def test_moving_a_slider_does_not_compile_again(explorer):
         "optimizer": "adam_calibrated",
         "hyperparams": {"learning_rate": rate, "b1": 0.8},
         "starts": [[-1.2, 1.0], [0.5, 0.5], [1.5, 2.0]],
-        "num_steps": 50,
+        "num_steps": num_steps,
       },
     )
     assert status == 200, answer
+    assert len(answer["paths"][0]) == num_steps + 1
     return answer["paths"]
 
-  first = drag(0.01)
-  compiled = engine.cache_info()["compilations"]
-  for rate in (0.02, 0.05, 0.1, 0.3):
-    assert drag(rate) != first
-  assert engine.cache_info()["compilations"] == compiled
+  first = drag(0.01, 50)
+  compiled = compilations()
+  for rate, num_steps in ((0.02, 50), (0.05, 80), (0.1, 7), (0.3, 2000)):
+    assert drag(rate, num_steps) != first
+  assert compilations() == compiled
+  # As a fresh sweep of the same request gives (another program).
+  np.testing.assert_array_equal(
+    np.asarray(drag(0.05, 80), np.float32),
+    _sweep(
+      "adam_calibrated",
+      "rosenbrock",
+      [("learning_rate", [0.05]), ("b1", [0.8]), ("b2", [0.999])]
+      + [("eps", [1e-8])],
+      [[-1.2, 1.0], [0.5, 0.5], [1.5, 2.0]],
+      80,
+      1,
+    ).trajectories.reshape(3, 81, 2),
+  )
+
+
+def test_a_basin_map_with_a_new_rate_or_step_count_compiles_nothing(
+  explorer, compilations
+):
+  def basin(rate, num_steps):
+    body = {
+      "landscape": "himmelblau",
+      "optimizer": "optax.sgd",
+      "hyperparams": {"learning_rate": rate},
+      "num_steps": num_steps,
+      "resolution": 16,
+    }
+    status, answer = post(explorer, "/api/basins", body)
+    assert status == 200, answer
+    return answer["final_loss"]
+
+  first = basin(0.01, 30)
+  compiled = compilations()
+  assert basin(0.02, 30) != first and basin(0.01, 45) != first
+  assert compilations() == compiled
+
+
+def test_thousands_of_long_paths_size_their_records_for_fewer_steps():
+  assert api._max_steps(3, 50, 1) == api.MAX_STEPS
+  assert api._max_steps(300, 125, 1) == api.MAX_STEPS
+  assert api._max_steps(4096, 125, 1) == 128
+  assert api._max_steps(100_000, 10, 2) == 16
+  for lanes, steps, every in ((4096, 300, 1), (100_000, 9_000, 9_000)):
+    chosen = api._max_steps(lanes, steps, every)
+    assert chosen >= steps
+    assert lanes * (chosen // every + 2) <= max(
+      api.MAX_RECORDS, lanes * (steps // every + 2)
+    )
 
 
 def test_paths_record_fewer_points_when_many(explorer, monkeypatch):
@@ -312,7 +381,7 @@ def test_basin_map_and_its_python(explorer):
     namespace["result"].final_loss.reshape(-1),
   )
   # A start of the map, as paths: its final point is where the map says.
-  starts = engine.basin_starts(((-5.0, 5.0), (-5.0, 5.0)), 12)
+  starts = api.basin_starts(((-5.0, 5.0), (-5.0, 5.0)), 12)
   status, path = post(
     explorer,
     "/api/paths",
@@ -607,7 +676,7 @@ def test_an_internal_error_is_answered_500_and_the_server_serves_on(
   def broken(*args, **kwargs):
     raise RuntimeError("boom")
 
-  monkeypatch.setattr(engine, "paths", broken)
+  monkeypatch.setattr(api, "sweep", broken)
   status, answer = post(explorer, "/api/paths", _GOOD)
   assert status == 500 and "boom" in answer["error"]
   monkeypatch.undo()
@@ -846,25 +915,3 @@ def test_host_check_only_on_loopback():
   assert server._is_loopback("localhost")
   assert not server._is_loopback("0.0.0.0")
   assert not server._is_loopback("evil.example")
-
-
-def test_a_per_leaf_rule_gets_sweeps_layout_and_bits():
-  # optax.lamb acts on each leaf as a whole: sweep holds a 2-D point as one
-  # vector for it (not the scalars x, y), and the explorer must too.
-  lamb = registry.from_signature("lamb", "optax", optax.lamb, "optax.lamb")
-  assert not engine._split(lamb)
-  grid = {"learning_rate": np.array([0.05], np.float32)}
-  starts = np.array([[0.5, 0.25], [-1.0, 2.0]], np.float32)
-  booth = landscapes.get("booth")
-  answer = engine.paths(booth, lamb, grid, starts, num_steps=23, record_every=4)
-  result = optax_extras.sweep(
-    optax.lamb,
-    booth,
-    grid=grid,
-    starts=starts,
-    num_steps=23,
-    record_every=4,
-    progress=False,
-  )
-  np.testing.assert_array_equal(answer["trajectories"], result.trajectories)
-  np.testing.assert_array_equal(answer["final_loss"], result.final_loss)

@@ -5,17 +5,27 @@ JSON-ready dict, or raises `BadRequest` naming the field at fault. Nothing a
 client sends is evaluated: names are looked up in the registries, numbers
 are checked to be finite numbers in their range, and the Python that "copy
 as Python" shows is written from registry text and checked numbers.
+
+Paths, fans and basin maps are `optax_extras.sweep` calls, as "copy as
+Python" shows them. Their functions are the registries' own objects (an
+optimizer's ``make``, a landscape), never made per request, so jit's cache
+serves every request of the same shape from one compiled program: a new
+slider value is a new grid value, and a new step count a runtime value (the
+records are sized for `MAX_STEPS`, `_max_steps`). Another shape (another
+number of lanes, as a power of two) compiles once.
 """
 
+import functools
 import math
 from collections.abc import Mapping
 from typing import Any
 
+import jax
 import numpy as np
 
-from experiments.explore import engine, snippets
 from experiments.explore import optimizers as registry
-from optax_extras import landscapes
+from experiments.explore import snippets
+from optax_extras import landscapes, sweep
 
 MAX_STEPS = 10_000
 MAX_LANES = 100_000
@@ -24,6 +34,10 @@ MAX_RESOLUTION = 256  # Basin maps: starts per axis.
 MAX_SURFACE = 512  # Surface grids: points per axis.
 MAX_COORDINATE = 1e30  # Starts and bounds: finite in float32.
 DEFAULT_RESOLUTION = 128
+# Recorded points (lanes × rows) a sweep's records may hold when sized for
+# MAX_STEPS (100 MB of 2-D points and losses in float32); larger requests
+# size them for fewer steps (`_max_steps`).
+MAX_RECORDS = 2**23
 
 
 class BadRequest(ValueError):
@@ -236,6 +250,69 @@ def _json_floats(array: np.ndarray) -> list:
   return np.where(np.isfinite(array), array, None).tolist()
 
 
+# --- Computing -----------------------------------------------------------
+
+
+def _max_steps(num_lanes: int, num_steps: int, record_every: int) -> int:
+  """The steps a sweep's records are sized for: `MAX_STEPS`, so that every
+  step count shares one compiled program, unless so many records would pass
+  `MAX_RECORDS` (thousands of paths); then the next power of two above
+  `num_steps` (a few programs for all counts), or `num_steps` itself."""
+  for steps in (MAX_STEPS, min(MAX_STEPS, 1 << (num_steps - 1).bit_length())):
+    if num_lanes * (steps // record_every + 2) <= MAX_RECORDS:
+      return steps
+  return num_steps
+
+
+def basin_starts(
+  bounds: tuple[tuple[float, float], tuple[float, float]], resolution: int
+) -> np.ndarray:
+  """``[resolution, resolution, 2]`` float32 starts: row i is y = ys[i]."""
+  (x0, x1), (y0, y1) = bounds
+  xs, ys = np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)
+  return np.stack(np.meshgrid(xs, ys), axis=-1).astype(np.float32)
+
+
+def _basins(
+  landscape: landscapes.Landscape,
+  optimizer: registry.Optimizer,
+  grid: Mapping[str, np.ndarray],
+  bounds: tuple[tuple[float, float], tuple[float, float]],
+  resolution: int,
+  num_steps: int,
+) -> dict[str, np.ndarray]:
+  """Where each start of a grid ends, by one sweep of the setting `grid`
+  (one value per hyperparameter): ``labels`` ``[resolution, resolution]``,
+  the index of the known minimum the run ends within 0.1 of, -1 none, -2
+  diverged (as the gallery's basin maps); and each start's final loss."""
+  result = sweep(
+    optimizer.make,
+    landscape,
+    grid=grid,
+    starts=basin_starts(bounds, resolution),
+    num_steps=num_steps,
+    progress=False,
+  )
+  lead = (resolution, resolution)
+  final_params = result.final_params.reshape(lead + (2,))
+  labels = np.full(lead, -1, np.int32)
+  if landscape.minima:
+    minima = np.array([m.location for m in landscape.minima])
+    distance = np.linalg.norm(final_params[..., None, :] - minima, axis=-1)
+    labels = np.where(distance.min(-1) < 0.1, distance.argmin(-1), -1)
+  labels = np.where(result.diverged.reshape(lead), -2, labels)
+  return {
+    "labels": labels.astype(np.int32),
+    "final_loss": result.final_loss.reshape(lead),
+  }
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _surface_values(landscape: landscapes.Landscape, x, y) -> jax.Array:
+  """The losses on a grid of points (a landscape is hashed by value)."""
+  return landscape.fn(x, y)
+
+
 # --- Endpoints ------------------------------------------------------------
 
 
@@ -292,13 +369,15 @@ def paths(body: Any, registered: Mapping[str, str]) -> dict[str, Any]:
         f"{points} points exceed the limit {MAX_POINTS}; record less often",
       )
   _check_builds(optimizer, grid)
-  result = engine.paths(
+  result = sweep(
+    optimizer.make,
     landscape,
-    optimizer,
-    grid,
-    starts,
+    grid=grid,
+    starts=starts,
     num_steps=num_steps,
     record_every=record_every,
+    max_steps=_max_steps(num_lanes, num_steps, record_every),
+    progress=False,
   )
   lanes = num_lanes
   settings = {
@@ -310,10 +389,10 @@ def paths(body: Any, registered: Mapping[str, str]) -> dict[str, Any]:
     "record_every": record_every,
   }
   return {
-    "paths": _json_floats(result["trajectories"].reshape(lanes, -1, 2)),
-    "losses": _json_floats(result["trajectory_loss"].reshape(lanes, -1)),
-    "final_loss": _json_floats(result["final_loss"].reshape(lanes)),
-    "divergence_step": result["divergence_step"].reshape(lanes).tolist(),
+    "paths": _json_floats(result.trajectories.reshape(lanes, -1, 2)),
+    "losses": _json_floats(result.trajectory_loss.reshape(lanes, -1)),
+    "final_loss": _json_floats(result.final_loss.reshape(lanes)),
+    "divergence_step": result.divergence_step.reshape(lanes).tolist(),
     "grid": {name: _json_floats(v) for name, v in grid.items()},
     "grid_shape": grid_shape,
     "record_every": record_every,
@@ -350,15 +429,7 @@ def basins(body: Any, registered: Mapping[str, str]) -> dict[str, Any]:
   )
   bounds = _bounds(body.get("bounds"), landscape)
   _check_builds(optimizer, grid)
-  hyperparams = {name: float(v[0]) for name, v in grid.items()}
-  result = engine.basins(
-    landscape,
-    optimizer,
-    hyperparams,
-    bounds=bounds,
-    resolution=resolution,
-    num_steps=num_steps,
-  )
+  result = _basins(landscape, optimizer, grid, bounds, resolution, num_steps)
   settings = {
     "landscape": landscape.name,
     "optimizer": optimizer.name,
@@ -401,7 +472,10 @@ def surface(query: Mapping[str, list[str]]) -> dict[str, Any]:
       raise BadRequest("resolution", f"must be an integer, got {_shown(text)}")
     resolution = _integer("resolution", int(text), 2, MAX_SURFACE)
   bounds = _bounds(None, landscape)
-  values = engine.surface_values(landscape, bounds, resolution)
+  starts = basin_starts(bounds, resolution)
+  values = np.asarray(
+    _surface_values(landscape, starts[..., 0], starts[..., 1]), np.float32
+  )
   finite = values[np.isfinite(values)]
   return {
     "landscape": landscape.name,

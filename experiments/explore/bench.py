@@ -3,8 +3,8 @@
 ``python -m experiments benchmark explorer`` (a section of
 `experiments.benchmarks`): a server in this process on the loopback address,
 8 client threads with a keep-alive connection each, as 8 browser tabs
-dragging sliders. Each request changes the learning rate, so none is served
-from anything but the compiled program's cache.
+dragging sliders. Each request changes the learning rate, so each computes
+anew, with the program jit compiled for the first.
 """
 
 import concurrent.futures
@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 
+from experiments.explore import api, server
 from experiments.explore import optimizers as registry
-from experiments.explore import server
 from optax_extras import landscapes, sweep
 
 _SURFACE = "hills_and_canyon"
@@ -71,8 +71,8 @@ def _load(address, path: str, bodies: list[dict], clients: int) -> list[float]:
 
 
 def _sweep_per_request(rates, clients: int) -> list[float]:
-  """The same 2-path request as one `optax_extras.sweep` call each (no
-  HTTP): what the server would cost without its own cached program."""
+  """The same 2-path request as the server's `optax_extras.sweep` call,
+  without HTTP: what the server adds to it."""
   optimizer = registry.get(_OPTIMIZER)
   surface = landscapes.get(_SURFACE)
   starts = np.asarray(_STARTS, np.float32)
@@ -89,6 +89,7 @@ def _sweep_per_request(rates, clients: int) -> list[float]:
       starts=starts,
       num_steps=50,
       record_every=1,
+      max_steps=api.MAX_STEPS,
       progress=False,
     )
     return time.perf_counter() - start
@@ -188,9 +189,9 @@ def explorer(*, quick: bool):
     f"`python -m experiments explore`'s server in the benchmark's process, "
     f"clients on the loopback address, each with a keep-alive connection; "
     f"{_OPTIMIZER} on {_SURFACE}, a new learning rate per request (as a "
-    "dragged slider), after one warm-up request (compilation). Paths come "
-    "from the explorer's cached program (equal to `sweep`'s bits); the rows "
-    "`sweep` per request show why it has one: each `sweep` call traces "
-    "and lowers a lane for its fingerprint first. Basin maps are one `sweep` "
-    "call each.",
+    "dragged slider), after one warm-up request (compilation). Every "
+    "request is one `optax_extras.sweep` call with the registry's function "
+    "objects (jit's cache: no compilation after the first); the rows "
+    "`sweep` per request are the same call without HTTP. Basin maps are one "
+    "`sweep` call each.",
   )
