@@ -348,6 +348,45 @@ def test_torch_sgd_per_coordinate_momentum_with_a_zero_is_each_coordinates_rule(
       assert_bits_equal(mixed[:, i], alone[:, i])
 
 
+INJECTED = [
+  (compat.torch_sgd, dict(lr=0.1, momentum=0.0, dampening=0.5)),
+  (compat.torch_sgd, dict(lr=0.1, momentum=0.9)),
+  (compat.torch_rmsprop, dict(lr=0.01, momentum=0.0)),
+  (compat.keras_sgd, dict(learning_rate=0.05, momentum=0.0)),
+  (compat.keras_rmsprop, dict(learning_rate=0.01, momentum=0.0)),
+  (compat.keras_adam, dict(learning_rate=0.01, weight_decay=0.0)),
+  (compat.tf1_rmsprop, dict(learning_rate=0.01, momentum=0.0)),
+]
+
+
+@pytest.mark.parametrize(
+  "factory, settings",
+  INJECTED,
+  ids=[f"{f.__name__}-{i}" for i, (f, _) in enumerate(INJECTED)],
+)
+def test_inject_hyperparams_in_a_jitted_update_takes_the_same_steps(
+  factory, settings
+):
+  # optax.inject_hyperparams builds the rule with concrete arrays in `init`
+  # and traced ones in a jitted `update`: both must choose one form (the
+  # state's structure), and its steps must be the plain rule's.
+  params = {k: jnp.asarray(v, jnp.float32) for k, v in _PARAMS.items()}
+
+  def run(optimizer):
+    def step(carry, _):
+      params, state = carry
+      updates, state = optimizer.update(grad(params), state, params)
+      return (optax.apply_updates(params, updates), state), updates
+
+    init = (params, optimizer.init(params))
+    return jax.jit(lambda: jax.lax.scan(step, init, length=NUM_STEPS))()
+
+  (injected, _), _ = run(optax.inject_hyperparams(factory)(**settings))
+  (plain, _), _ = run(factory(**settings))
+  for key in params:
+    np.testing.assert_allclose(injected[key], plain[key], rtol=1e-6)
+
+
 def test_torch_sgd_nesterov_refuses_every_array_with_a_zero_momentum():
   # The sweep engine builds the optimizer with the whole grid axis, then
   # value by value where that fails: each value must be checked.
@@ -470,6 +509,7 @@ def test_known_zero_tells_concrete_zeros_from_traced_and_mixed_values():
   )
   assert rules.known_zero(lambda count: 0.0) is False  # A schedule.
   assert rules.known_zero(np.array([0.0, 0.5])) is None
+  assert rules.known_zero(jnp.zeros(2)) is None  # A value of the computation.
   jax.vmap(lambda m: assert_is_none(rules.known_zero(m)))(jnp.zeros(2))
 
 

@@ -23,12 +23,15 @@ from optax_extras._src.numerics import safe_divide, upcast
 def known_zero(value: Any) -> bool | None:
   """Which form of a rule a hyperparameter asks for, where that is known.
 
-  True for a concrete value whose every element is 0, False for one with no
-  element 0 (or a schedule); None for a traced value, or a concrete array
+  True for a Python or NumPy value whose every element is 0, False for one
+  with no element 0 (or a schedule); None for a JAX array, or a NumPy array
   that mixes 0 and other values: the rule must then compute both forms and
   select per element (`jnp.where`), which gives exactly the form's numbers.
+  A JAX array is a value of the computation, traced or not: so
+  `optax.inject_hyperparams`, which builds the rule with concrete arrays in
+  `init` and traced ones in a jitted `update`, gets one form (one state).
   """
-  if isinstance(value, jax.core.Tracer):
+  if isinstance(value, jax.Array):  # Tracers too.
     return None
   if callable(value):
     return False
