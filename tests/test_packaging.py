@@ -85,3 +85,18 @@ def test_public_names_are_not_shadowed_by_modules():
   assert modules == {"compat", "io", "landscapes", "signals"}  # Namespaces.
   public = {p.stem for p in (ROOT / "optax_extras").glob("*.py")}
   assert public == {"__init__", "compat", "io", "landscapes", "signals"}
+
+
+@pytest.mark.float32
+def test_the_experiments_use_the_public_api_only():
+  """The lab is written as a user would write it: no module under
+  experiments/ reaches into ``optax_extras._src``."""
+  found = [
+    f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+    for path in sorted((ROOT / "experiments").rglob("*.py"))
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+    if "optax_extras._src" in line
+  ]
+  assert not found, "experiments/ imports optax_extras._src:\n" + "\n".join(
+    found
+  )
