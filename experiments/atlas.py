@@ -301,6 +301,17 @@ THEORY_MOMENTA = np.linspace(0.0, 0.95, 20)
 _THEORY_STEPS, _THEORY_EVERY = 400, 5
 
 
+_THEORY_SURFACE = landscapes.conditioned_quadratic(KAPPA, 2)
+
+
+def _heavy_ball(learning_rate, momentum) -> optax.GradientTransformation:
+  return optax.sgd(learning_rate, momentum)
+
+
+def _nesterov_momentum(learning_rate, momentum) -> optax.GradientTransformation:
+  return optax.sgd(learning_rate, momentum, nesterov=True)
+
+
 def momentum_rates(nesterov: bool) -> tuple[np.ndarray, np.ndarray]:
   """Heavy ball (or Nesterov) on ``conditioned_quadratic(KAPPA, 2)`` from
   (1, 1), measured by one float64 sweep over `THEORY_RATES` ×
@@ -311,10 +322,8 @@ def momentum_rates(nesterov: bool) -> tuple[np.ndarray, np.ndarray]:
 
   with jax.enable_x64(True):
     result = optax_extras.sweep(
-      lambda learning_rate, momentum: optax.sgd(
-        learning_rate, momentum, nesterov=nesterov
-      ),
-      landscapes.conditioned_quadratic(KAPPA, 2),
+      _nesterov_momentum if nesterov else _heavy_ball,
+      _THEORY_SURFACE,
       grid={"learning_rate": THEORY_RATES, "momentum": THEORY_MOMENTA},
       starts=np.ones(2),
       num_steps=_THEORY_STEPS,

@@ -22,6 +22,7 @@ from experiments.catalogue import (
   FanFigure,
   HeatmapFigure,
   PathFigure,
+  PathOptimizer,
   SignalMethod,
   TunedFigure,
 )
@@ -136,13 +137,28 @@ def one_of(
   return optax.GradientTransformationExtraArgs(init, update)
 
 
+@functools.cache
+def one_of_factory(
+  optimizers: tuple[PathOptimizer, ...],
+) -> Callable[[jax.Array], optax.GradientTransformationExtraArgs]:
+  """``make(index)``, `one_of` the transforms of `optimizers`: one function
+  object per tuple of optimizers, so that `sweep` (jit's cache, keyed by
+  the function) compiles a figure's program once per process and surface,
+  however often the figure is computed."""
+
+  def make(index):
+    return one_of(index, [o.make() for o in optimizers])
+
+  return make
+
+
 @_float64
 def paths(figure: PathFigure) -> dict[str, np.ndarray]:
   """`paths[k, t]`: optimizer k's point after t steps (t = 0 is the start),
   and the surface on the figure's mesh. One sweep for every optimizer of
   the figure (`one_of`), each lane its own optimizer from the start."""
   result = sweep(
-    lambda index: one_of(index, [o.make() for o in figure.optimizers]),
+    one_of_factory(figure.optimizers),
     landscapes.get(figure.landscape),
     grid={"index": np.arange(len(figure.optimizers))},
     starts=np.asarray([figure.start], np.float64),

@@ -2,6 +2,7 @@
 `optax_extras.sweep`, and what it shows about learning-rate sensitivity."""
 
 import functools
+import hashlib
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -57,6 +58,67 @@ def metrics(params, *, data: Dataset) -> dict[str, jax.Array]:
   }
 
 
+@functools.cache
+def _optimizer_factory(
+  name: str, total_steps: int, options: tuple[tuple[str, Any], ...]
+):
+  """``make(learning_rate)`` for one catalogue optimizer and schedule: one
+  object per arguments, so that `optax_extras.sweep` (jit's cache, keyed by
+  the function object) compiles its program once for them."""
+  spec = _spec(name)
+
+  def make(learning_rate):
+    return make_optimizer(spec, learning_rate, total_steps, **dict(options))
+
+  return make
+
+
+_DATASETS: dict[str, Dataset] = {}  # By `_digest`: the first one seen.
+
+
+def _digest(data: Dataset) -> str:
+  """The SHA-256 of a data set's arrays (their dtype, shape and bytes)."""
+  digest = hashlib.sha256()
+  for array in data:
+    array = np.ascontiguousarray(array)
+    digest.update(f"{array.dtype.str}{array.shape}".encode())
+    digest.update(array.data)
+  return digest.hexdigest()
+
+
+@functools.cache
+def _data_functions(digest: str, batch_size: int):
+  """The loss and the metrics on the data set `digest`: one pair of
+  function objects per data set (by content) and batch size."""
+  data = _DATASETS[digest]
+  return (
+    functools.partial(minibatch_loss, data=data, batch_size=batch_size),
+    functools.partial(metrics, data=data),
+  )
+
+
+def _sweep_functions(
+  name: str,
+  total_steps: int,
+  data: Dataset,
+  batch_size: int,
+  options: Mapping[str, Any],
+):
+  """`train_many`'s optimizer factory, loss and metrics: the same objects
+  whenever the arguments are equal (data sets by content), so that a second
+  sweep of the same shapes compiles nothing."""
+  digest = _digest(data)
+  _DATASETS.setdefault(digest, data)
+  try:
+    make = _optimizer_factory(name, total_steps, tuple(sorted(options.items())))
+  except TypeError:  # An option that cannot be hashed: a factory anew.
+    spec = _spec(name)
+    make = lambda learning_rate: make_optimizer(
+      spec, learning_rate, total_steps, **options
+    )
+  return (make, *_data_functions(digest, batch_size))
+
+
 def train_many(
   optimizer_name: str,
   seeds: Sequence[int],
@@ -76,27 +138,29 @@ def train_many(
   (seed, rate) draws its minibatch with the sweep's key for that model and
   step (`minibatch_loss`), and the whole-set metrics are recorded once per
   epoch (`metrics`, through ``metrics_fn``). So it inherits the sweep's
-  chunking, progress bar, checkpoints and devices, and a second call with
-  the same shapes compiles nothing. An epoch is ``len(x_train) //
-  batch_size`` steps.
+  chunking, progress bar, checkpoints and devices; its functions are the
+  same objects for the same optimizer, epochs, data and batch size
+  (`_sweep_functions`), so a second call with the same shapes compiles
+  nothing. An epoch is ``len(x_train) // batch_size`` steps.
 
   Returns:
     A `History` whose arrays are shaped ``[seeds, learning_rates, epochs+1]``.
   """
   data = load_digits() if data is None else data
-  spec = _spec(optimizer_name)
+  _spec(optimizer_name)  # An unknown name raises here.
   steps_per_epoch = len(data.x_train) // batch_size
   total_steps = epochs * steps_per_epoch
+  make, loss, metrics_fn = _sweep_functions(
+    optimizer_name, total_steps, data, batch_size, optimizer_options
+  )
   result = optax_extras.sweep(
-    lambda learning_rate: make_optimizer(
-      spec, learning_rate, total_steps, **optimizer_options
-    ),
-    functools.partial(minibatch_loss, data=data, batch_size=batch_size),
+    make,
+    loss,
     grid={"learning_rate": np.asarray(learning_rates, np.float32)},
     starts=initial_params(seeds),
     num_steps=total_steps,
     key=jax.random.key(SWEEP_KEY),
-    metrics_fn=functools.partial(metrics, data=data),
+    metrics_fn=metrics_fn,
     record_every=steps_per_epoch,
     checkpoint_dir=checkpoint_dir,
     progress=progress,
