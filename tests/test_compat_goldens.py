@@ -20,6 +20,11 @@ from tests.parity.record_goldens import FILES
 pytestmark = pytest.mark.float32  # float64 where marked.
 
 TOLERANCE = {"float64": 1e-10, "float32": 1e-5}
+# Float32 on the MLP: 100 steps through matrix products whose summation order
+# is the framework's and the CPU's (XLA's blocking follows the instruction
+# set and the thread count), so the last bits differ and grow; torch_nadam
+# reached 1.6e-5 of the largest value on this project's AMD EPYC machines.
+MLP_FLOAT32 = 1e-4
 GOLDENS = {name: dict(np.load(path)) for name, path in FILES.items()}
 
 
@@ -57,7 +62,10 @@ def test_compat_follows_the_golden_trajectory(
   )
   expected = golden[f"{case_id}/{problem}/{dtype}"]
   assert ours.dtype == np.dtype(dtype)
-  assert_close(ours, expected, TOLERANCE[dtype])
+  tolerance = TOLERANCE[dtype]
+  if (problem, dtype) == ("mlp", "float32"):
+    tolerance = MLP_FLOAT32
+  assert_close(ours, expected, tolerance)
 
 
 @pytest.mark.parametrize("framework", list(FILES))
