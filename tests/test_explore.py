@@ -302,10 +302,11 @@ def test_a_basin_map_with_a_new_rate_or_step_count_compiles_nothing(
   assert compilations() == compiled
 
 
-def test_thousands_of_long_paths_size_their_records_for_fewer_steps():
+def test_hundreds_of_paths_size_their_records_for_fewer_steps():
   assert api._max_steps(3, 50, 1) == api.MAX_STEPS
-  assert api._max_steps(300, 125, 1) == api.MAX_STEPS
-  assert api._max_steps(4096, 125, 1) == 128
+  assert api._max_steps(100, 125, 1) == api.MAX_STEPS
+  assert api._max_steps(300, 125, 1) == 128
+  assert api._max_steps(300, 128, 1) == 128
   assert api._max_steps(100_000, 10, 2) == 16
   for lanes, steps, every in ((4096, 300, 1), (100_000, 9_000, 9_000)):
     chosen = api._max_steps(lanes, steps, every)

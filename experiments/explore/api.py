@@ -11,8 +11,8 @@ Python" shows them. Their functions are the registries' own objects (an
 optimizer's ``make``, a landscape), never made per request, so jit's cache
 serves every request of the same shape from one compiled program: a new
 slider value is a new grid value, and a new step count a runtime value (the
-records are sized for `MAX_STEPS`, `_max_steps`). Another shape (another
-number of lanes, as a power of two) compiles once.
+records of up to about 100 paths are sized for `MAX_STEPS`: `_max_steps`).
+Another shape (another number of lanes, as a power of two) compiles once.
 """
 
 import functools
@@ -34,10 +34,12 @@ MAX_RESOLUTION = 256  # Basin maps: starts per axis.
 MAX_SURFACE = 512  # Surface grids: points per axis.
 MAX_COORDINATE = 1e30  # Starts and bounds: finite in float32.
 DEFAULT_RESOLUTION = 128
-# Recorded points (lanes × rows) a sweep's records may hold when sized for
-# MAX_STEPS (100 MB of 2-D points and losses in float32); larger requests
-# size them for fewer steps (`_max_steps`).
-MAX_RECORDS = 2**23
+# Recorded rows (lanes × rows) a sweep's records may hold when sized for
+# MAX_STEPS: 12 MB of 2-D points and losses in float32, about 100 paths,
+# which cost a few ms more than records sized for their steps (300 paths
+# sized for MAX_STEPS took 72 ms instead of 9). Larger requests size them
+# for fewer steps (`_max_steps`).
+MAX_RECORDS = 2**20
 
 
 class BadRequest(ValueError):
@@ -256,8 +258,8 @@ def _json_floats(array: np.ndarray) -> list:
 def _max_steps(num_lanes: int, num_steps: int, record_every: int) -> int:
   """The steps a sweep's records are sized for: `MAX_STEPS`, so that every
   step count shares one compiled program, unless so many records would pass
-  `MAX_RECORDS` (thousands of paths); then the next power of two above
-  `num_steps` (a few programs for all counts), or `num_steps` itself."""
+  `MAX_RECORDS` (more than about 100 paths); then the power of two at or
+  above `num_steps` (a program per power of two), or `num_steps` itself."""
   for steps in (MAX_STEPS, min(MAX_STEPS, 1 << (num_steps - 1).bit_length())):
     if num_lanes * (steps // record_every + 2) <= MAX_RECORDS:
       return steps
