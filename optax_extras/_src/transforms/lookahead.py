@@ -4,6 +4,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import optax
 from optax import ScalarOrSchedule
 
@@ -15,9 +16,24 @@ class MomentumLookaheadState(NamedTuple):
   """State of `scale_by_momentum_lookahead`."""
 
   trace: optax.Updates  # In gradient units, as `optax.trace`'s.
-  # The parameters of the last update (or of `init`), so that the next update
-  # knows the last step taken; None when no fraction looks ahead.
-  previous_params: optax.Params | None
+  # The parameters of the last update (or of `init`), negated, so that the
+  # next update knows the last step taken; None when no fraction looks ahead.
+  # Negated, so that keeping them is an instruction of its own (a negation,
+  # exact) that XLA can order after the last read of the old value: kept as
+  # they are, they are the step's incoming parameters moved to another slot
+  # of a `lax.scan` carry, which XLA copies every step.
+  negated_previous_params: optax.Params | None
+
+  @property
+  def previous_params(self) -> optax.Params | None:
+    """The parameters of the last update (or of `init`); None without."""
+    if self.negated_previous_params is None:
+      return None
+    return jax.tree.map(jnp.negative, self.negated_previous_params)
+
+
+def _negated(tree: optax.Params) -> optax.Params:
+  return jax.tree.map(jnp.negative, tree)
 
 
 def scale_by_momentum_lookahead(
@@ -36,9 +52,9 @@ def scale_by_momentum_lookahead(
   update is :math:`m_t`, in gradient units like ``optax.trace``'s, so chain
   it with ``optax.scale_by_learning_rate`` as any ``scale_by_*`` transform
   (`nesterov_lookahead` does). :math:`\Delta_t` is the step the parameters
-  really took since the last update (the parameters of the last call are kept
-  in the state; :math:`\Delta_1 = 0`), whatever scaled it: the transform
-  needs neither the learning rate nor the sign.
+  really took since the last update (the parameters of the last call are
+  kept, negated, in the state; :math:`\Delta_1 = 0`), whatever scaled it: the
+  transform needs neither the learning rate nor the sign.
 
   With a constant learning rate :math:`\eta`, :math:`\Delta_{t+1} = -\eta
   m_t`, so the velocity :math:`v = \Delta` follows Sutskever et al.'s (2013)
@@ -119,21 +135,22 @@ def scale_by_momentum_lookahead(
   def init_fn(params: optax.Params) -> MomentumLookaheadState:
     return MomentumLookaheadState(
       trace=optax.tree.zeros_like(params),
-      previous_params=params if ahead else None,
+      negated_previous_params=_negated(params) if ahead else None,
     )
 
   def gradient_ahead(
     fraction: float,
     params: optax.Params,
-    previous: optax.Params,
+    negated_previous: optax.Params,
     grad_fn: Callable[[optax.Params], optax.Updates],
   ) -> optax.Updates:
+    # p + (-q) is p - q, bit for bit (IEEE 754 defines the one as the other).
     point = jax.tree.map(
-      lambda p, q: (
-        upcast(p) + fraction * decay * (upcast(p) - upcast(q))
+      lambda p, n: (
+        upcast(p) + fraction * decay * (upcast(p) + upcast(n))
       ).astype(p.dtype),
       params,
-      previous,
+      negated_previous,
     )
     grads = grad_fn(point)
     _validation.check_like(owner, "grad_fn(params)", grads, point)
@@ -149,7 +166,7 @@ def scale_by_momentum_lookahead(
   ) -> tuple[optax.Updates, MomentumLookaheadState]:
     del extra_args
     gradients = [updates] * num_here
-    previous = state.previous_params
+    previous = state.negated_previous_params
     if ahead:
       if grad_fn is None or not callable(grad_fn):
         raise TypeError(
@@ -164,14 +181,15 @@ def scale_by_momentum_lookahead(
           "update(updates, state, params, grad_fn=...)."
         )
       gradients += [gradient_ahead(c, params, previous, grad_fn) for c in ahead]
-      previous = optax.tree.cast_like(params, previous)
+      previous = _negated(optax.tree.cast_like(params, previous))
     trace = jax.tree.map(
       lambda m, *grads: decay * m + sum(grads) / len(grads),
       upcast(state.trace),
       *(upcast(g) for g in gradients),
     )
     new_state = MomentumLookaheadState(
-      trace=optax.tree.cast_like(trace, state.trace), previous_params=previous
+      trace=optax.tree.cast_like(trace, state.trace),
+      negated_previous_params=previous,
     )
     return optax.tree.cast_like(trace, updates), new_state
 
