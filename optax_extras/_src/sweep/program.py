@@ -24,11 +24,12 @@ from jax.extend import core as jex_core
 
 from optax_extras._src.sweep.lane import Lane, run_lane
 
-# Lanes per block, by backend: on a CPU, blocks that stay in its cache (Adam
-# ran fastest with 4096 to 8192 lanes on the 2-core CPU of BENCHMARKS.md);
-# on an accelerator, one large block per call, so that each step is a few
-# large kernels rather than many small ones.
-BLOCK = {"cpu": 2**12}
+# Lanes per block, by backend: large enough that a step's kernels are not
+# dominated by the loop's cost per step (on the 2-core CPU of BENCHMARKS.md,
+# Adam on a surface ran at 42 M lane-steps/s in blocks of 4096, 82 in blocks
+# of 65536, 79 in one of 262144); on an accelerator, larger still (an H200:
+# 6,600 M/s in blocks of 2**18, 19,000-21,000 in blocks of 2**22).
+BLOCK = {"cpu": 2**16}
 ACCELERATOR_BLOCK = 2**22
 # A block's parameters at most, when a lane holds many numbers (a model).
 BLOCK_NUMBERS = {"cpu": 2**18}
