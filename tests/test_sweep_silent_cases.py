@@ -270,3 +270,37 @@ def test_an_oversize_trajectory_request_fails_before_compiling(request_):
   finally:
     jax.monitoring.unregister_event_duration_listener(listener)
   assert not compiles
+
+
+# --- Step 0, as on a CPU and as on an accelerator ---------------------------
+
+
+def test_step_zero_inside_or_before_the_loop_gives_the_same_lane(monkeypatch):
+  """On a CPU the loop's body evaluates the start (a conditional skips its
+  update); elsewhere the start is evaluated before the loop. Same lanes."""
+  loss = lambda p: BOOTH.fn(p[0], p[1])
+  rates = jnp.array([0.01, 0.1, 1e3])  # The last diverges.
+  starts = jnp.array([[1.0, -2.0], [0.5, 3.0], [-1.5, 0.2]])
+
+  def run():
+    return jax.vmap(
+      lambda lr, x: optax_extras.run_lane(
+        optax.sgd(lr, momentum=0.5),
+        loss,
+        x,
+        num_steps=9,
+        tol=1.0,
+        record_every=2,
+        metrics_fn=lambda p: {"norm": jnp.sum(p**2)},
+      )
+    )(rates, starts)
+
+  on_cpu = run()
+  monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+  elsewhere = run()
+  assert int(on_cpu.divergence_step[2]) > 0
+  jax.tree.map(
+    lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6),
+    on_cpu,
+    elsewhere,
+  )

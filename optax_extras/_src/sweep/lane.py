@@ -163,12 +163,26 @@ def run_lane(
     best = jnp.minimum(best, value)
     return params, state, value, grads, best, tol_step, diverged_at, records
 
+  # Step 0 evaluates the start. On a CPU, by the loop's own body, its update
+  # skipped by a conditional: the loss and its gradient compile once (about
+  # a quarter of a small sweep's compile time). Elsewhere, before the loop:
+  # a conditional costs a device-to-host sync a step on a GPU.
+  one_body = jax.default_backend() == "cpu"
+
   def step(t, carry):
     params, state, _, grads = carry[:4]
-    updates, state = optimizer.update(
-      grads, state, params, grad_fn=lambda p: jax.grad(loss)(p, t - 1)
-    )
-    return evaluate(t, optax.apply_updates(params, updates), state, carry)
+
+    def move(params, state):
+      updates, state = optimizer.update(
+        grads, state, params, grad_fn=lambda p: jax.grad(loss)(p, t - 1)
+      )
+      return optax.apply_updates(params, updates), state
+
+    if one_body:
+      new, state = jax.lax.cond(t > 0, move, lambda *same: same, params, state)
+    else:
+      new, state = move(params, state)
+    return evaluate(t, new, state, carry)
 
   value = jax.eval_shape(loss, params, 0)
   records = None
@@ -189,12 +203,11 @@ def run_lane(
     never,
     records,
   )
-  # Step 0 evaluates the start, outside the loop: a conditional in the loop
-  # costs a device-to-host sync a step on a GPU, and a select of the whole
-  # optimizer state 20% of a CPU's time (the loss is compiled twice).
-  carry = evaluate(0, params, carry[1], carry)
+  first = 0
+  if not one_body:
+    carry, first = evaluate(0, params, carry[1], carry), 1
   params, _, value, _, best, tol_step, diverged_at, records = jax.lax.fori_loop(
-    1, num_steps + 1, step, carry
+    first, num_steps + 1, step, carry
   )
   if records is not None:
     records = jax.tree.map(lambda rows: rows[:-1], records)
