@@ -353,21 +353,20 @@ def test_a_folder_resumes_with_another_chunk_size(tmp_path, monkeypatch):
 
 
 GOLDENS = os.path.join(os.path.dirname(__file__), "goldens", "sweep_v1")
+V1 = dict(  # The sweep whose results and folder version 0.1.0 saved.
+  grid={"learning_rate": np.array([0.01, 0.1, 0.5], np.float32)},
+  starts=np.array([[-1.0, 2.0], [0.5, -0.5]], np.float32),
+  num_steps=6,
+  tol=0.5,
+  record_every=2,
+)
 
 
 def test_results_saved_by_version_0_1_still_load():
   result = load(os.path.join(GOLDENS, "result"))
   assert result.final_loss.shape == (3, 2)
   assert result.trajectories.shape == (3, 2, 4, 2)
-  again = sweep(
-    optax.adam,
-    landscapes.get("booth"),
-    grid={"learning_rate": np.array([0.01, 0.1, 0.5], np.float32)},
-    starts=np.array([[-1.0, 2.0], [0.5, -0.5]], np.float32),
-    num_steps=6,
-    tol=0.5,
-    record_every=2,
-  )
+  again = sweep(optax.adam, landscapes.get("booth"), **V1)
   np.testing.assert_allclose(again.final_loss, result.final_loss, rtol=1e-5)
   np.testing.assert_array_equal(again.tol_step, result.tol_step)
   tree = load(os.path.join(GOLDENS, "pytree_result"))
@@ -383,13 +382,9 @@ def test_a_folder_written_by_version_0_1_is_refused(tmp_path):
     sweep(
       optax.adam,
       landscapes.get("booth"),
-      grid={"learning_rate": np.array([0.01, 0.1, 0.5], np.float32)},
-      starts=np.array([[-1.0, 2.0], [0.5, -0.5]], np.float32),
-      num_steps=6,
-      tol=0.5,
-      record_every=2,
       chunk_size=4,
       checkpoint_dir=folder,
+      **V1,
     )
 
 

@@ -17,6 +17,7 @@ import pytest
 
 import optax_extras
 from optax_extras import landscapes, sweep
+from tests.test_sweep_checkpoint import count_compilations
 from tests.test_sweep_distributed import free_port
 
 pytestmark = pytest.mark.float32
@@ -247,15 +248,9 @@ def test_a_process_refused_brings_the_other_down_within_seconds():
   ids=["loss", "metrics", "pytree"],
 )
 def test_an_oversize_trajectory_request_fails_before_compiling(request_):
-  compiles = []
-
-  def listener(event, duration, **kwargs):
-    if event == "/jax/core/compile/backend_compile_duration":
-      compiles.append(duration)
-
+  compiles, listener = count_compilations()
   starts = request_.pop("starts", np.zeros((4, 2)))
   loss = lambda p: sum(jnp.sum(leaf**2) for leaf in jax.tree.leaves(p))
-  jax.monitoring.register_event_duration_secs_listener(listener)
   try:
     with pytest.raises(MemoryError, match="record_every"):
       sweep(

@@ -213,9 +213,10 @@ def _plan(
     max_steps = checks.check_int("max_steps", max_steps, low=num_steps)
   if chunk_size is not None:
     chunk_size = checks.check_int("chunk_size", chunk_size, low=1)
-  for name, flag in (("record_params", record_params),):
-    if flag is not None and not isinstance(flag, bool):
-      raise TypeError(f"sweep: `{name}` must be a bool or None, got {flag!r}.")
+  if record_params is not None and not isinstance(record_params, bool):
+    raise TypeError(
+      f"sweep: `record_params` must be a bool or None, got {record_params!r}."
+    )
   if checkpoint_key is not None and not isinstance(checkpoint_key, str):
     raise TypeError(
       f"sweep: `checkpoint_key` must be a string, got {checkpoint_key!r}."
