@@ -6,6 +6,7 @@ import functools
 import os
 import re
 import stat
+import time
 import warnings
 
 import jax
@@ -406,3 +407,99 @@ def test_files_get_the_usual_permissions(tmp_path):
   ]
   for path in files:
     assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+
+
+def test_a_checkpoint_dir_that_is_a_file_or_a_dangling_link_is_refused(
+  tmp_path,
+):
+  file = tmp_path / "file"
+  file.write_text("")
+  with pytest.raises(ValueError, match=re.escape(f"{str(file)!r} is a file")):
+    sweep(sgd, HILLS, checkpoint_dir=file, **KWARGS)
+  link = tmp_path / "link"
+  link.symlink_to(tmp_path / "nowhere")
+  with pytest.raises(ValueError, match="symbolic link to .*nowhere"):
+    sweep(sgd, HILLS, checkpoint_dir=link, **KWARGS)
+
+
+@pytest.mark.skipif(
+  not os.path.isdir("/proc/self"), reason="needs Linux's /proc"
+)
+def test_a_checkpoint_dir_that_takes_no_files_is_refused():
+  # Not even root can create a folder in /proc.
+  with pytest.raises(OSError, match="cannot write .*/proc/self/sweep"):
+    sweep(sgd, HILLS, checkpoint_dir="/proc/self/sweep", **KWARGS)
+
+
+def _failing_write(monkeypatch, code, after):
+  """Makes the checkpoint's writes fail with `code` after `after` files."""
+  from optax_extras._src.sweep import checkpoint
+
+  written, real = [], checkpoint.atomic_write
+
+  def write(path, *args, **kwargs):
+    if len(written) == after:
+      raise OSError(code, os.strerror(code))
+    written.append(path)
+    return real(path, *args, **kwargs)
+
+  monkeypatch.setattr(checkpoint, "atomic_write", write)
+  return written
+
+
+def test_a_read_only_checkpoint_dir_is_refused(tmp_path, monkeypatch):
+  import errno
+
+  _failing_write(monkeypatch, errno.EACCES, after=0)
+  with pytest.raises(OSError, match="settings.json.*not writable") as error:
+    sweep(sgd, HILLS, checkpoint_dir=tmp_path, **KWARGS)
+  assert error.value.errno == errno.EACCES
+
+
+def test_a_full_disk_names_the_file_and_keeps_the_saved_chunks(
+  tmp_path, monkeypatch
+):
+  import errno
+
+  written = _failing_write(monkeypatch, errno.ENOSPC, after=2)
+  with pytest.raises(
+    OSError, match="lanes_0000000005_0000000010.*disk is full"
+  ):
+    sweep(sgd, HILLS, checkpoint_dir=tmp_path, **KWARGS)
+  assert [os.path.basename(p) for p in written] == [
+    "settings.json",
+    "lanes_0000000000_0000000005.npz",
+  ]
+  monkeypatch.undo()
+  resumed = sweep(sgd, HILLS, checkpoint_dir=tmp_path, **KWARGS)
+  assert_same(resumed, sweep(sgd, HILLS, **KWARGS))
+
+
+def test_a_folder_where_a_chunk_file_belongs_is_refused(tmp_path):
+  sweep(sgd, HILLS, checkpoint_dir=tmp_path, **KWARGS)
+  chunk = tmp_path / "lanes_0000000005_0000000010.npz"
+  chunk.unlink()
+  chunk.mkdir()
+  with pytest.raises(ValueError, match=re.escape(str(chunk)) + ".* a folder"):
+    sweep(sgd, HILLS, checkpoint_dir=tmp_path, **KWARGS)
+
+
+def test_temporary_files_of_killed_writes_are_removed_when_stale(tmp_path):
+  from optax_extras._src.sweep import checkpoint
+
+  old = tmp_path / ".lanes_0000000000_0000000005.npz.k1ll3d.tmp"
+  young = tmp_path / ".lanes_0000000005_0000000010.npz.wr1t1n.tmp"
+  other = tmp_path / "notes.tmp"  # Not ours: kept.
+  for path in (old, young, other):
+    path.write_bytes(b"half a file")
+  past = time.time() - checkpoint.STALE_SECONDS - 1
+  os.utime(old, (past, past))
+  os.utime(other, (past, past))
+  result = sweep(sgd, HILLS, checkpoint_dir=tmp_path, **KWARGS)
+  assert not old.exists() and young.exists() and other.exists()
+  # The chunks' own temporary files were renamed into place.
+  assert sorted(p.name for p in tmp_path.glob("*.tmp")) == [
+    young.name,
+    "notes.tmp",
+  ]
+  assert_same(result, sweep(sgd, HILLS, **KWARGS))

@@ -133,3 +133,27 @@ def test_numpy_integers_are_accepted_wherever_ints_are(tmp_path):
     run(optax.adam, **kwargs, num_steps=np.bool_(True))
   with pytest.raises(ValueError, match="`num_steps` must be >= 1 and < 2"):
     run(optax.adam, **kwargs, num_steps=2**31)
+
+
+def test_bfloat16_starts_are_refused_with_the_supported_dtypes():
+  with pytest.raises(TypeError, match="bfloat16.*supported: float16, float32"):
+    run(optax.sgd, {"learning_rate": [0.1]}, starts=STARTS.astype(jnp.bfloat16))
+  with pytest.raises(TypeError, match=r"leaf \['w'\] has dtype bfloat16"):
+    run(
+      optax.sgd,
+      {"learning_rate": [0.1]},
+      starts={"w": STARTS.astype(jnp.bfloat16)},
+    )
+
+
+def test_complex_hyperparameters_are_refused():
+  with pytest.raises(TypeError, match=r"grid\['learning_rate'\].*complex"):
+    run(optax.sgd, {"learning_rate": [0.1, 0.1 + 1j]})
+  with pytest.raises(TypeError, match=r"updates are complex.*learning rate"):
+    run(lambda: optax.sgd(0.1 + 1j), None)
+
+
+@pytest.mark.parametrize("folder", [3, b"folder", ""])
+def test_a_checkpoint_dir_that_is_not_a_path_is_refused(folder):
+  with pytest.raises((TypeError, ValueError), match="`checkpoint_dir`"):
+    run(optax.sgd, {"learning_rate": [0.1]}, checkpoint_dir=folder)

@@ -18,11 +18,14 @@ def atomic_write(
   umask 022), not the 0600 of `tempfile.mkstemp`. With ``exclusive``, the
   whole file appears under `path` only if nothing was there (a hard link,
   which fails atomically with FileExistsError otherwise), so of several
-  processes creating one file, exactly one succeeds.
+  processes creating one file, exactly one succeeds. The temporary file is
+  hidden and named after `path` (``.NAME.XXXXXXXX.tmp``), so that one left
+  by a killed writer says whose it was.
   """
   path = os.fspath(path)
+  folder, name = os.path.split(path)
   handle, temporary = tempfile.mkstemp(
-    dir=os.path.dirname(path) or ".", suffix=".tmp"
+    dir=folder or ".", prefix=f".{name}.", suffix=".tmp"
   )
   try:
     umask = os.umask(0)

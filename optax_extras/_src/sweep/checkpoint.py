@@ -10,13 +10,20 @@ only one claims it; a folder of other settings, or of an earlier version of
 this library, is refused. Each file holds the lanes ``[start, stop)`` with
 the hash of the settings, its range and a SHA-256 of its arrays; a file that
 fails any check is recomputed with a warning naming it, never read as data.
+Temporary files of writes killed midway (``.*.tmp``) are ignored, and removed
+on the next run once `STALE_SECONDS` old (a younger one may be another
+process's write in progress). A folder that cannot be used (a file, a
+dangling link, read-only, a full disk, a folder where a file of lanes
+belongs) is refused with an error naming the path and what to do.
 """
 
+import errno
 import functools
 import hashlib
 import json
 import os
 import re
+import time
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +39,8 @@ FORMAT = 2  # Version 0.1.0 wrote chunk files named by index, no format.
 INFORMATION = ("optimizer", "loss")  # For people; not identity.
 _STAMP = "checksum"  # The file member that vouches for the rest.
 _NAME = re.compile(r"lanes_(\d{10})_(\d{10})\.npz")
+_TEMPORARY = re.compile(r"\.(lanes_\d{10}_\d{10}\.npz|settings\.json)\..*\.tmp")
+STALE_SECONDS = 3600  # A write of one chunk (at most 256 MB) takes seconds.
 
 
 def describe(function: Any) -> str:
@@ -52,22 +61,37 @@ def open_checkpoint(directory: str, settings: dict[str, Any]) -> str:
   identity = {k: v for k, v in settings.items() if k not in INFORMATION}
   identity = json.loads(to_json(identity))  # As it is saved.
   key = hashlib.sha256(to_json(identity)).hexdigest()
+  if os.path.islink(directory) and not os.path.exists(directory):
+    raise ValueError(
+      f"sweep: `checkpoint_dir` {directory!r} is a symbolic link to "
+      f"{os.readlink(directory)!r}, which does not exist; create that "
+      "folder, or remove the link."
+    )
   if os.path.exists(directory) and not os.path.isdir(directory):
     raise ValueError(
-      f"sweep: `checkpoint_dir` {directory!r} is a file, not a folder."
+      f"sweep: `checkpoint_dir` {directory!r} is a file, not a folder; give "
+      "a folder (it is created if missing)."
     )
-  os.makedirs(directory, exist_ok=True)
   path = os.path.join(directory, "settings.json")
   try:
+    os.makedirs(directory, exist_ok=True)
+    _remove_stale(directory)
     atomic_write(
       path, lambda file: file.write(to_json(settings)), exclusive=True
     )
     return key
   except FileExistsError:
     pass
+  except OSError as error:
+    raise cannot_write(directory, path, error) from error
   try:
     with open(path, "rb") as file:
       saved = json.load(file)
+  except OSError as error:
+    raise ValueError(
+      f"sweep: cannot read {path!r} in `checkpoint_dir` {directory!r} "
+      f"({error.strerror or error}); make it readable, or use a new folder."
+    ) from error
   except ValueError as error:
     raise ValueError(
       f"sweep: `checkpoint_dir` {directory!r} holds an unreadable "
@@ -99,10 +123,50 @@ def write(
   """Saves the lanes ``[start, start + rows)``."""
   stop = start + len(next(iter(arrays.values())))
   stamp = _stamp(key, start, stop, arrays)
-  atomic_write(
-    os.path.join(directory, f"lanes_{start:010d}_{stop:010d}.npz"),
-    lambda file: np.savez(file, **arrays, **{_STAMP: np.array(stamp)}),
+  path = os.path.join(directory, f"lanes_{start:010d}_{stop:010d}.npz")
+  try:
+    atomic_write(
+      path, lambda file: np.savez(file, **arrays, **{_STAMP: np.array(stamp)})
+    )
+  except OSError as error:
+    raise cannot_write(directory, path, error) from error
+
+
+def cannot_write(directory: str, path: str, error: OSError) -> OSError:
+  """An OSError of the same errno whose message names `path` and what to
+  do; the chunks already saved stay, so a rerun resumes after them."""
+  code = error.errno
+  if code in (errno.ENOSPC, errno.EDQUOT):
+    advice = (
+      "the disk is full (or over quota); free space there or give another "
+      "`checkpoint_dir`, and run again: the chunks saved so far are kept"
+    )
+  elif code in (errno.EACCES, errno.EPERM, errno.EROFS):
+    advice = "it is not writable; give a folder you can write to"
+  elif code == errno.EISDIR:
+    advice = "a folder is in the way of that file; remove it"
+  else:
+    advice = "give another folder"
+  reason = error.strerror or str(error)
+  return OSError(
+    code,
+    f"sweep: cannot write {path!r} in `checkpoint_dir` {directory!r} "
+    f"({reason}): {advice}.",
   )
+
+
+def _remove_stale(directory: str) -> None:
+  """Removes temporary files that writes killed midway left behind."""
+  now = time.time()
+  for name in os.listdir(directory):
+    if _TEMPORARY.fullmatch(name) is None:
+      continue
+    path = os.path.join(directory, name)
+    try:
+      if now - os.stat(path).st_mtime > STALE_SECONDS:
+        os.unlink(path)
+    except FileNotFoundError:  # Renamed or removed by its writer meanwhile.
+      pass
 
 
 def read_all(
@@ -117,6 +181,12 @@ def read_all(
       continue
     start, stop = int(match[1]), int(match[2])
     path = os.path.join(directory, name)
+    if os.path.isdir(path):
+      raise ValueError(
+        f"sweep: {path!r} in `checkpoint_dir` is a folder, where the file of "
+        f"lanes [{start}, {stop}) belongs; remove it (its lanes are then "
+        "recomputed)."
+      )
     try:
       with np.load(path, allow_pickle=False) as data:
         arrays = {name: data[name] for name in data.files}

@@ -108,8 +108,16 @@ def check_grid(
         "traced, so it cannot choose a Python branch; sweep each choice "
         "separately (e.g. functools.partial)."
       )
+    if values.dtype.kind == "c":
+      raise TypeError(
+        f"{where} holds complex numbers ({values.dtype}); hyperparameters "
+        "must be real: give ints or floats."
+      )
     if values.dtype.kind not in "iuf":
-      raise TypeError(f"{where} must hold numbers, got dtype {values.dtype}.")
+      raise TypeError(
+        f"{where} must hold numbers (ints, or float16, float32, float64), got "
+        f"dtype {values.dtype}."
+      )
     if values.ndim != 1 or values.size == 0:
       raise ValueError(
         f"{where} must be a non-empty 1-D array, got shape {values.shape}."
@@ -145,11 +153,7 @@ def check_starts(starts: Any) -> Starts:
   one float dtype for all leaves."""
   if _is_array(starts):
     array = np.asarray(starts)
-    if array.dtype.kind not in "biuf":
-      raise TypeError(
-        "sweep: `starts` must be numbers of shape (..., d), got dtype "
-        f"{array.dtype}."
-      )
+    _check_dtype("`starts`", array.dtype)
     if array.ndim == 0 or array.shape[-1] == 0 or array.size == 0:
       raise ValueError(
         "sweep: `starts` must have shape (..., d) with at least one point, "
@@ -169,10 +173,7 @@ def check_starts(starts: Any) -> Starts:
   for path, leaf in flat:
     name = jax.tree_util.keystr(path)
     array = np.asarray(leaf)
-    if array.dtype.kind not in "biuf":
-      raise TypeError(
-        f"sweep: `starts` leaf {name} must hold numbers, got {array.dtype}."
-      )
+    _check_dtype(f"`starts` leaf {name}", array.dtype)
     if array.ndim == 0 or array.shape[0] == 0:
       raise ValueError(
         f"sweep: `starts` leaf {name} must have a leading start axis, got "
@@ -194,6 +195,66 @@ def check_starts(starts: Any) -> Starts:
       f"{sorted(d.name for d in dtypes)}."
     )
   return Starts(treedef, tuple(paths), tuple(leaves), (len(leaves[0]),))
+
+
+SUPPORTED = (
+  "float16, float32, float64 (with jax_enable_x64; else float32), or "
+  "integers and bools, computed in the default float"
+)
+
+
+def _check_dtype(where: str, dtype: np.dtype) -> None:
+  """Real numbers of a NumPy dtype: bfloat16 and float8 (kind "V", from
+  ml_dtypes) and complex numbers are refused with the list of dtypes."""
+  if dtype.kind not in "biuf":
+    raise TypeError(
+      f"sweep: {where} has dtype {dtype}, which sweeps do not support; "
+      f"supported: {SUPPORTED}. Cast it, e.g. np.asarray(starts, np.float32)."
+    )
+
+
+def check_checkpoint_dir(directory: Any) -> str | None:
+  """None, or a path (str or os.PathLike) as a str."""
+  if directory is None:
+    return None
+  if isinstance(directory, bytes) or not isinstance(
+    directory, (str, os.PathLike)
+  ):
+    raise TypeError(
+      "sweep: `checkpoint_dir` must be a folder path (a str or "
+      f"os.PathLike), got {directory!r} ({type(directory).__name__})."
+    )
+  directory = os.fspath(directory)
+  if not isinstance(directory, str) or not directory:
+    raise ValueError(
+      f"sweep: `checkpoint_dir` must name a folder, got {directory!r}."
+    )
+  return directory
+
+
+def check_updates(optimizer: Any, starts: Starts) -> None:
+  """The updates of one step are real floats, as the parameters are: a
+  complex hyperparameter (a complex learning rate in a closure, say) makes
+  complex updates, which JAX would cast back to real with only a warning.
+  Traced (`jax.eval_shape`); a failure here is left to the program's trace,
+  which names it."""
+  params = starts.one()
+  try:
+    updates = jax.eval_shape(
+      lambda p: optimizer.update(p, optimizer.init(p), p, grad_fn=lambda q: q)[
+        0
+      ],
+      params,
+    )
+  except Exception:  # Reported by the program's trace, with its context.
+    return
+  for leaf in jax.tree.leaves(updates):
+    if getattr(leaf, "dtype", None) is not None and leaf.dtype.kind == "c":
+      raise TypeError(
+        f"sweep: the optimizer's updates are complex ({leaf.dtype}) for "
+        f"parameters of {starts.dtype.name}: a complex hyperparameter (a "
+        "complex learning rate?); hyperparameters must be real."
+      )
 
 
 def _is_array(starts: Any) -> bool:
@@ -371,12 +432,13 @@ def describe_starts(starts: Starts) -> str:
 
 def check_optimizer(
   make_optimizer: Callable[..., Any], grid: Mapping[str, np.ndarray]
-) -> None:
+) -> optax.GradientTransformation:
   """Builds the optimizer with every value of every axis (the others at
   their first value): with the whole axis as one array, which this
   library's transforms check elementwise, or, if that fails, once per
   distinct value, to tell a refused value from a `make_optimizer` that
-  takes only scalars. Each axis is checked alone, not each combination."""
+  takes only scalars. Each axis is checked alone, not each combination.
+  Returns the optimizer of the first values."""
   if not callable(make_optimizer):
     raise TypeError(
       f"sweep: `make_optimizer` must be callable, got {make_optimizer!r}."
@@ -412,3 +474,4 @@ def check_optimizer(
       "sweep: `make_optimizer` must return an optax.GradientTransformation, "
       f"got {type(optimizer).__name__}."
     )
+  return optimizer

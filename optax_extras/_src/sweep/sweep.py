@@ -135,7 +135,8 @@ def sweep(
     checkpoint_dir: if given, each finished chunk is saved there, and a run
       of the same computation resumes, computing only the missing (or
       damaged) lanes, whatever its chunk size; a folder of another
-      computation is refused.
+      computation, or one that cannot be written (a file, a dangling link,
+      read-only, a full disk), is refused with an error naming the path.
     checkpoint_key: a string that identifies what the program's fingerprint
       cannot see: a loss or optimizer calling back into Python
       (``jax.pure_callback``, ``io_callback``) is refused with
@@ -159,6 +160,7 @@ def sweep(
     ((3, 4, 5), (3, 4, 5, 2))
   """
   try:
+    checkpoint_dir = checks.check_checkpoint_dir(checkpoint_dir)
     plan = _plan(
       make_optimizer,
       loss_fn,
@@ -227,7 +229,7 @@ def _plan(
     raise TypeError(
       f"sweep: `metrics_fn` must be callable, got {metrics_fn!r}."
     )
-  checks.check_optimizer(make_optimizer, grid)
+  checks.check_updates(checks.check_optimizer(make_optimizer, grid), starts)
   for name, function in (
     ("make_optimizer", make_optimizer),
     ("loss_fn", loss_fn),
@@ -352,7 +354,7 @@ def _run(plan: _Plan, checkpoint_dir, progress) -> list[np.ndarray]:
   todo = [(0, plan.num_lanes)]
   folder = claim = None
   if checkpoint_dir is not None:
-    folder = os.fspath(checkpoint_dir)
+    folder = checkpoint_dir
     names = [  # As `SweepResult.save` names them: final_params['w'].
       jax.tree_util.keystr(path).removeprefix(".")
       for path, _ in jax.tree_util.tree_flatten_with_path(
