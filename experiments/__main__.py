@@ -1,4 +1,4 @@
-"""Command line: `python -m experiments {gallery,signals,paths,training,atlas,benchmark,explore,list}`."""
+"""Command line: `python -m experiments {gallery,signals,paths,figure,training,atlas,benchmark,explore,list}`; `--help` on each."""
 
 import argparse
 import os
@@ -10,8 +10,8 @@ from typing import NoReturn
 
 import jax
 
-from experiments import gallery
-from experiments.catalogue import PATH_FIGURES, SIGNAL_METHODS
+from experiments import benchmarks, gallery
+from experiments.catalogue import BEYOND_FIGURES, PATH_FIGURES, SIGNAL_METHODS
 
 
 def _refuse(message: str) -> NoReturn:
@@ -37,88 +37,192 @@ def _check_out(command: str, out: pathlib.Path) -> None:
     _check_writable_folder(out, "--out")
   elif out.is_dir():
     _refuse(
-      f"benchmark --out {out} is a folder; name the Markdown file to write "
+      f"benchmark --file {out} is a folder; name the Markdown file to write "
       f"(e.g. {out / 'BENCHMARKS.md'})"
     )
   else:
-    _check_writable_folder(out.parent, "the folder of benchmark --out")
+    _check_writable_folder(out.parent, "the folder of benchmark --file")
 
 
-def main(argv: list[str] | None = None) -> int:
+def families() -> list[tuple[str, str, list[tuple[str, str]]]]:
+  """Every family of figures: (family, the command that makes it all,
+  [(name, title)]), each name one that `figure NAME` draws."""
+  beyond: dict[str, list[tuple[str, str]]] = {}
+  for figure in BEYOND_FIGURES:
+    beyond.setdefault(figure.name.partition("/")[0], []).append(
+      (figure.name, figure.title)
+    )
+  label = {"tuned": "tuned comparisons"}
+  return [
+    (
+      "signals",
+      "python -m experiments signals",
+      [(f"signals/{m.name}", m.title) for m in SIGNAL_METHODS],
+    ),
+    (
+      "paths",
+      "python -m experiments paths",
+      [(f"paths/{f.name}", f.title) for f in PATH_FIGURES],
+    ),
+    *(
+      (label.get(kind, kind), f"python -m experiments figure {kind}", members)
+      for kind, members in beyond.items()
+    ),
+    (
+      "training",
+      "python -m experiments figure training",
+      [("training", "a Flax MLP on the digits, with every optimizer")],
+    ),
+    ("atlas", "python -m experiments atlas", []),
+  ]
+
+
+def figure_keys(name: str) -> list[str] | None:
+  """The gallery's job keys that `figure NAME` draws: a figure as `list`
+  names it, or a whole family (signals, paths, basins, ...); None if none."""
+  keys = gallery.job_keys()
+  if name in ("signals", "paths", "training"):
+    return [k for k in keys if k.partition("/")[0] == name]
+  beyond = [k for k in keys if k.startswith(f"beyond/{name}/")]
+  if beyond:
+    return beyond
+  for key in (name, f"beyond/{name}"):
+    if key in keys:
+      return [key]
+  return None
+
+
+class _Formatter(argparse.HelpFormatter):
+  """Adds "(default: ...)" to an argument's help where it has one to say
+  (not None, False or [])."""
+
+  def _get_help_string(self, action: argparse.Action) -> str:
+    default = action.default
+    if (
+      default is None
+      or default is False
+      or default == []
+      or (default is argparse.SUPPRESS)
+    ):
+      return action.help or ""
+    return f"{action.help} (default: %(default)s)"
+
+
+def _parser() -> argparse.ArgumentParser:
+  """The command line; every argument has its help, defaults shown."""
+  formatter = _Formatter
   parser = argparse.ArgumentParser(
     prog="python -m experiments",
     description="Reproduce the seeds' figures and go beyond them.",
+    formatter_class=formatter,
   )
   commands = parser.add_subparsers(dest="command", required=True)
 
-  build = commands.add_parser(
-    "gallery", help="draw every figure into a folder with an index.html"
-  )
-  build.add_argument(
-    "--quick",
-    action="store_true",
-    help="low-resolution pictures, for a fast check",
-  )
-  build.add_argument(
-    "--out",
-    type=pathlib.Path,
-    default=pathlib.Path("gallery"),
-    help="output folder (default: ./gallery)",
-  )
+  def command(name: str, help: str) -> argparse.ArgumentParser:
+    return commands.add_parser(
+      name, help=help, description=help, formatter_class=formatter
+    )
 
-  one = commands.add_parser(
-    "signals", help="draw the 1-D signal responses of one method (or all)"
+  def out(sub: argparse.ArgumentParser, default: str) -> None:
+    sub.add_argument(
+      "--out",
+      type=pathlib.Path,
+      default=pathlib.Path(default),
+      help="output folder (created if missing)",
+    )
+
+  build = command("gallery", "draw every figure into a folder with index.html")
+  build.add_argument(
+    "--quick", action="store_true", help="low-resolution pictures, fast"
+  )
+  out(build, "gallery")
+
+  one = command(
+    "signals", "draw the 1-D signal responses of one method (or all)"
   )
   one.add_argument(
-    "method", nargs="?", choices=[m.name for m in SIGNAL_METHODS]
+    "method",
+    nargs="?",
+    choices=[m.name for m in SIGNAL_METHODS],
+    metavar="METHOD",
+    help="one method, as `list` names it (default: all)",
   )
-  one.add_argument("--out", type=pathlib.Path, default=pathlib.Path("gallery"))
+  out(one, "gallery")
 
-  path = commands.add_parser(
-    "paths", help="draw one 2-D path figure and its animation (or all)"
+  path = command("paths", "draw one 2-D path figure and its animation (or all)")
+  path.add_argument(
+    "figure",
+    nargs="?",
+    choices=[f.name for f in PATH_FIGURES],
+    metavar="FIGURE",
+    help="one figure, as `list` names it without paths/ (default: all)",
   )
-  path.add_argument("figure", nargs="?", choices=[f.name for f in PATH_FIGURES])
-  path.add_argument("--out", type=pathlib.Path, default=pathlib.Path("gallery"))
+  out(path, "gallery")
 
-  train = commands.add_parser(
-    "training", help="train a Flax MLP on the digits with every optimizer"
+  figure = command(
+    "figure", "draw any figure, or a whole family, of the gallery"
+  )
+  figure.add_argument(
+    "name",
+    metavar="NAME",
+    help="a figure or a family as `list` names them (e.g. basins, "
+    "basins/himmelblau, tuned, training)",
+  )
+  figure.add_argument(
+    "--quick", action="store_true", help="low resolution, fewer lanes"
+  )
+  out(figure, "gallery")
+
+  train = command(
+    "training", "train a Flax MLP on the digits with every optimizer"
   )
   train.add_argument(
     "--quick", action="store_true", help="few epochs, small sweep"
   )
-  train.add_argument(
-    "--out", type=pathlib.Path, default=pathlib.Path("gallery")
-  )
+  out(train, "gallery")
 
-  atlas = commands.add_parser(
-    "atlas", help="tune every optax optimizer on every surface (atlas.html)"
-  )
+  atlas = command("atlas", "tune every optax optimizer on every surface")
   atlas.add_argument(
     "--quick", action="store_true", help="10 optimizers x 6 surfaces, small"
   )
-  atlas.add_argument("--out", type=pathlib.Path, default=pathlib.Path("atlas"))
+  out(atlas, "atlas")
 
-  bench = commands.add_parser(
-    "benchmark", help="run the benchmarks; print tables, write BENCHMARKS.md"
+  bench = command("benchmark", "run the benchmarks; print tables, write a file")
+  bench.add_argument(
+    "sections",
+    nargs="*",
+    metavar="SECTION",
+    help="a subset of the benchmarks (default: all), among "
+    + ", ".join(benchmarks.SECTIONS),
   )
-  bench.add_argument("sections", nargs="*", help="a subset of the benchmarks")
   bench.add_argument(
     "--quick", action="store_true", help="small sizes, a smoke test"
   )
   bench.add_argument(
-    "--out", type=pathlib.Path, default=pathlib.Path("BENCHMARKS.md")
+    "--file",
+    type=pathlib.Path,
+    default=pathlib.Path("BENCHMARKS.md"),
+    help="the Markdown file to write",
+  )
+  bench.add_argument(
+    "--out",
+    type=pathlib.Path,
+    dest="old_out",
+    metavar="FILE",
+    help="deprecated spelling of --file (here a file, not a folder)",
+  )
+  bench.add_argument(
+    "--check",
+    action="store_true",
+    help="exit with status 1 and a table of the targets missed, if any "
+    "(for runs by hand before a release)",
   )
 
-  explore = commands.add_parser(
-    "explore",
-    help="serve the explorer: steer optimizers on any surface in a browser",
+  explore = command(
+    "explore", "serve the explorer: steer optimizers on any surface"
   )
-  explore.add_argument(
-    "--host", default="127.0.0.1", help="address (default: 127.0.0.1)"
-  )
-  explore.add_argument(
-    "--port", type=int, default=8765, help="port (default: 8765; 0: any)"
-  )
+  explore.add_argument("--host", default="127.0.0.1", help="address")
+  explore.add_argument("--port", type=int, default=8765, help="port (0: any)")
   explore.add_argument(
     "--register",
     action="append",
@@ -128,14 +232,19 @@ def main(argv: list[str] | None = None) -> int:
     "(repeatable)",
   )
 
-  commands.add_parser("list", help="list the figures of the catalogue")
+  command("list", "list every family of figures and the command that makes it")
+  return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+  parser = _parser()
   args = parser.parse_args(argv)
   if args.command == "list":
-    for method in SIGNAL_METHODS:
-      print(f"signals {method.name:32s} {method.title}")
-    for figure in PATH_FIGURES:
-      print(f"paths   {figure.name:32s} {figure.title}")
+    for family, make, members in families():
+      print(f"{family}: {make}")
+      for name, title in members:
+        print(f"  {name:40s} {title}")
+    print("one figure: python -m experiments figure NAME")
     return 0
   if args.command == "explore":
     from experiments.explore import server
@@ -145,6 +254,22 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as error:
       _refuse(f"explore: {error}")
     return 0
+  if args.command == "benchmark":
+    if args.old_out is not None:
+      print(
+        "python -m experiments: benchmark --out is deprecated; use --file",
+        file=sys.stderr,
+      )
+      args.file = args.old_out
+    args.out = args.file
+  keys = None
+  if args.command == "figure":
+    keys = figure_keys(args.name)
+    if keys is None:
+      _refuse(
+        f"figure: no figure or family {args.name!r}; "
+        "`python -m experiments list` names them"
+      )
   _check_out(args.command, args.out)
   start = time.perf_counter()
   if args.command == "gallery":
@@ -154,19 +279,21 @@ def main(argv: list[str] | None = None) -> int:
       f"{(args.out / 'index.html').resolve()}"
     )
   elif args.command == "benchmark":
-    from experiments import benchmarks
-
     unknown = set(args.sections) - set(benchmarks.SECTIONS)
     if unknown:
       parser.error(
         f"unknown benchmark(s) {sorted(unknown)}; "
         f"choose from {sorted(benchmarks.SECTIONS)}"
       )
-    benchmarks.run(
+    tables = benchmarks.run(
       args.sections or list(benchmarks.SECTIONS),
       quick=args.quick,
-      path=args.out,
+      path=args.file,
     )
+    missed = benchmarks.missed(tables)
+    if args.check and missed is not None:
+      print(missed.markdown(), file=sys.stderr)
+      return 1
   elif args.command == "atlas":
     from experiments import atlas
 
@@ -176,15 +303,15 @@ def main(argv: list[str] | None = None) -> int:
     from experiments import training  # Flax and scikit-learn load only here.
 
     training.run(args.out / "training", quick=args.quick)
-  elif args.command == "signals":
-    chosen = [m.name for m in SIGNAL_METHODS if args.method in (None, m.name)]
-    entries = gallery.build(
-      args.out, only=[f"signals/{name}" for name in chosen]
-    )
-    print(f"{len(entries)} figures in {args.out}")
   else:
-    chosen = [f.name for f in PATH_FIGURES if args.figure in (None, f.name)]
-    entries = gallery.build(args.out, only=[f"paths/{name}" for name in chosen])
+    if args.command == "signals":
+      chosen = [m.name for m in SIGNAL_METHODS if args.method in (None, m.name)]
+      keys = [f"signals/{name}" for name in chosen]
+    elif args.command == "paths":
+      chosen = [f.name for f in PATH_FIGURES if args.figure in (None, f.name)]
+      keys = [f"paths/{name}" for name in chosen]
+    quick = getattr(args, "quick", False)
+    entries = gallery.build(args.out, quick=quick, only=keys)
     print(f"{len(entries)} figures in {args.out}")
   return 0
 

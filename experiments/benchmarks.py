@@ -759,8 +759,31 @@ SECTIONS: dict[str, Callable[..., Table | list[Table]]] = {
 }
 
 
-def run(names: list[str], *, quick: bool, path) -> str:
-  """Runs the chosen benchmarks, prints each table, writes them to `path`."""
+def missed(tables: list[Table]) -> Table | None:
+  """The rows that missed their target, or None: "no" in a "met" column, or
+  "seconds" above "target s". Measured: the "measured" cell, else the ratio
+  columns (named "a / b") that the target is about."""
+  rows = []
+  for table in tables:
+    for row in table.rows:
+      cells = dict(zip(table.header, row))
+      if cells.get("met") == "no":
+        measured = cells.get("measured") or ", ".join(
+          f"{name} {value}" for name, value in cells.items() if " / " in name
+        )
+        rows.append((table.title, row[0], measured, cells.get("target", "")))
+      elif cells.get("seconds") and cells.get("target s"):
+        if float(cells["seconds"]) > float(cells["target s"]):
+          seconds, target = cells["seconds"], cells["target s"]
+          rows.append((table.title, row[0], f"{seconds} s", f"≤ {target} s"))
+  if not rows:
+    return None
+  return Table("Missed targets", ("table", "row", "measured", "target"), rows)
+
+
+def run(names: list[str], *, quick: bool, path) -> list[Table]:
+  """Runs the chosen benchmarks, prints each table, writes them to `path`
+  (Markdown) and returns them."""
   import platform
 
   command = "python -m experiments benchmark" + (" --quick" if quick else "")
@@ -774,12 +797,13 @@ def run(names: list[str], *, quick: bool, path) -> str:
     f"jax {jax.__version__}, optax {optax.__version__}. Ratios and medians "
     "against baselines measured in the same run.\n"
   )
-  parts = [header]
+  parts, every = [header], []
   for name in names:
     tables = SECTIONS[name](quick=quick)
     for table in [tables] if isinstance(tables, Table) else tables:
       print(table.markdown(), flush=True)
       parts.append(table.markdown())
+      every.append(table)
   text = "\n".join(parts)
   atomic_write(path, lambda file: file.write(text.encode()))
-  return text
+  return every

@@ -219,11 +219,8 @@ def redraw_command(key: str, quick: bool) -> str:
   kind, _, name = key.partition("/")
   if kind in ("signals", "paths"):
     return f"python -m experiments {kind} {name}"
-  return (
-    'python -c "import pathlib; from experiments import gallery; '
-    f"gallery.build(pathlib.Path('gallery'), only=['{key}']"
-    f'{", quick=True" if quick else ""})"'
-  )
+  name = key.removeprefix("beyond/")
+  return f"python -m experiments figure {name}{' --quick' if quick else ''}"
 
 
 def _media(entry: Entry, animation_of: dict[str, Entry] | None = None) -> str:

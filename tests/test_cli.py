@@ -1,5 +1,7 @@
-"""`python -m experiments`: a bad `--out` is refused before any work."""
+"""`python -m experiments`: every argument explained, every family reached,
+a bad `--out` refused before any work, `benchmark --check`."""
 
+import argparse
 import os
 import pathlib
 import subprocess
@@ -37,12 +39,13 @@ def _refused(capsys, argv, *words):
 
 
 @pytest.mark.parametrize(
-  "command", ["gallery", "signals", "paths", "training", "atlas"]
+  "command", ["gallery", "signals", "paths", "figure", "training", "atlas"]
 )
 def test_out_naming_a_file_is_refused(tmp_path, capsys, command):
   file = tmp_path / "taken"
   file.write_text("")
-  _refused(capsys, [command, "--out", str(file)], str(file), "is a file")
+  name = ["basins"] if command == "figure" else []
+  _refused(capsys, [command, *name, "--out", str(file)], str(file), "is a file")
 
 
 def test_out_inside_a_file_is_refused(tmp_path, capsys):
@@ -74,14 +77,14 @@ def test_out_in_a_folder_that_takes_no_files_is_refused(capsys):
 
 def test_benchmark_out_naming_a_folder_is_refused(tmp_path, capsys):
   _refused(
-    capsys, ["benchmark", "--quick", "--out", str(tmp_path)], "is a folder"
+    capsys, ["benchmark", "--quick", "--file", str(tmp_path)], "is a folder"
   )
 
 
 def test_benchmark_out_inside_a_file_is_refused(tmp_path, capsys):
   file = tmp_path / "taken"
   file.write_text("")
-  _refused(capsys, ["benchmark", "--out", str(file / "BENCHMARKS.md")])
+  _refused(capsys, ["benchmark", "--file", str(file / "BENCHMARKS.md")])
 
 
 def test_good_out_gets_past_the_checks(tmp_path):
@@ -89,7 +92,7 @@ def test_good_out_gets_past_the_checks(tmp_path):
     cli.main(["gallery", "--out", str(tmp_path / "new" / "gallery")])
   assert (tmp_path / "new" / "gallery").is_dir()
   with pytest.raises(AssertionError, match="the command ran"):
-    cli.main(["benchmark", "--out", str(tmp_path / "B.md")])
+    cli.main(["benchmark", "--file", str(tmp_path / "B.md")])
 
 
 def test_command_line_prints_one_line_and_exits_2(tmp_path):
@@ -117,3 +120,112 @@ def test_atlas_builds_into_its_out_folder(tmp_path, monkeypatch):
     None,
   )
   assert calls == [(tmp_path / "a", True)]
+
+
+def _actions(parser):
+  """(command, action) for every argument of every subcommand."""
+  for action in parser._actions:
+    if isinstance(action, argparse._SubParsersAction):
+      for name, sub in action.choices.items():
+        for _, inner in _actions(sub):
+          yield name, inner
+    else:
+      yield "", action
+
+
+def test_every_argument_has_help_and_shows_its_default():
+  parser = cli._parser()
+  actions = list(_actions(parser))
+  assert len({command for command, _ in actions}) == 10  # 9 and the top.
+  for command, action in actions:
+    assert action.help, (command, action.dest)
+  text = parser._subparsers._group_actions[0].choices["gallery"].format_help()
+  assert "output folder (created if missing) (default: gallery)" in text
+
+
+def test_list_names_every_family_with_its_command(capsys):
+  assert cli.main(["list"]) == 0
+  lines = capsys.readouterr().out.splitlines()
+  heads = [line for line in lines if not line.startswith(" ")]
+  wanted = [
+    "signals: python -m experiments signals",
+    "paths: python -m experiments paths",
+    "basins: python -m experiments figure basins",
+    "heatmaps: python -m experiments figure heatmaps",
+    "tuned comparisons: python -m experiments figure tuned",
+    "fans: python -m experiments figure fans",
+    "training: python -m experiments figure training",
+    "atlas: python -m experiments atlas",
+  ]
+  assert heads[:-1] == wanted
+  # Every figure listed is one that `figure` draws, and every job is listed.
+  names = [line.split()[0] for line in lines if line.startswith("  ")]
+  keys = [key for name in names for key in cli.figure_keys(name)]
+  assert sorted(keys) == sorted(gallery.job_keys())
+
+
+def test_figure_draws_a_family_or_one_figure(tmp_path, monkeypatch):
+  calls = []
+  monkeypatch.setattr(
+    gallery,
+    "build",
+    lambda out, quick, only: calls.append((quick, only)) or [],
+  )
+  cli.main(["figure", "basins", "--quick", "--out", str(tmp_path)])
+  cli.main(["figure", "tuned/hills_and_canyon", "--out", str(tmp_path)])
+  cli.main(["figure", "training", "--out", str(tmp_path)])
+  assert calls == [
+    (True, ["beyond/basins/himmelblau", "beyond/basins/hills_and_canyon"]),
+    (False, ["beyond/tuned/hills_and_canyon"]),
+    (False, ["training"]),
+  ]
+
+
+def test_figure_refuses_an_unknown_name(tmp_path, capsys):
+  _refused(capsys, ["figure", "nope", "--out", str(tmp_path)], "'nope'", "list")
+
+
+def _tables(met):
+  return [
+    benchmarks.Table(
+      "Speed",
+      ("what", "measured", "target", "met"),
+      [("small sweep", "7.0 ms", "≤ 5 ms", met), ("no target", "1 s", "", "")],
+    ),
+    benchmarks.Table(
+      "Gallery",
+      ("command", "files", "seconds", "target s"),
+      [("gallery --quick", "80", "61" if met == "no" else "59", "60")],
+    ),
+  ]
+
+
+@pytest.mark.parametrize("met", ["yes", "no"])
+def test_benchmark_check_fails_with_a_table_of_missed_targets(
+  tmp_path, monkeypatch, capsys, met
+):
+  monkeypatch.setattr(benchmarks, "run", lambda *a, **k: _tables(met))
+  argv = ["benchmark", "gallery", "--check", "--file", str(tmp_path / "B.md")]
+  code = cli.main(argv)
+  err = capsys.readouterr().err
+  if met == "yes":
+    assert code == 0 and err == ""
+    return
+  assert code == 1
+  assert "| Speed | small sweep | 7.0 ms | ≤ 5 ms |" in err
+  assert "| Gallery | gallery --quick | 61 s | ≤ 60 s |" in err
+  assert "no target" not in err
+  # Without --check, the same run succeeds.
+  assert cli.main(argv[:2] + argv[3:]) == 0
+
+
+def test_benchmark_out_is_a_deprecated_spelling_of_file(
+  tmp_path, monkeypatch, capsys
+):
+  paths = []
+  monkeypatch.setattr(
+    benchmarks, "run", lambda names, quick, path: paths.append(path) or []
+  )
+  assert cli.main(["benchmark", "--out", str(tmp_path / "B.md")]) == 0
+  assert paths == [tmp_path / "B.md"]
+  assert "--out is deprecated; use --file" in capsys.readouterr().err

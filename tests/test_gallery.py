@@ -323,9 +323,7 @@ def test_front_page_leads_with_what_only_the_engine_shows(tmp_path):
   assert "python -m experiments signals adam" in page
   assert "python -m experiments paths seed003/beale" in page
   assert "data/beyond/basins/himmelblau_quick.npz" in page
-  command = gallery.redraw_command("beyond/basins/himmelblau", quick=True)
-  assert "only=[&#x27;beyond/basins/himmelblau&#x27;], quick=True" in page
-  compile(command.split('-c "', 1)[1].rstrip('"'), "<redraw>", "exec")
+  assert "python -m experiments figure basins/himmelblau --quick" in page
   # The animation plays inline, and the page points to the explorer.
   assert "src='paths/seed003/beale.gif'" in page
   assert "python -m experiments explore" in page
