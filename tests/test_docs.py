@@ -4,14 +4,18 @@ Every ```python block of docs/**/*.md runs as written, in a fresh process
 with JAX's defaults (float32, one CPU device unless the block asks for more),
 as a reader would run it; a block fenced ```py instead is shown, not run
 (code that needs several processes). `mkdocs build --strict` (in .ci/run)
-checks the rest: links, images, and the docstrings the API pages pull in.
+checks the rest: links, images, and the docstrings the API pages pull in;
+and every local link of the built site names a file, so that the site works
+opened from disk (skipped without the docs extra; .ci/run runs it).
 """
 
+import html.parser
 import os
 import pathlib
 import re
 import subprocess
 import sys
+import urllib.parse
 
 import pytest
 
@@ -102,3 +106,75 @@ def test_api_reference_lists_only_public_names():
   public |= {f"signals.{name}" for name in signals.__all__}
   public |= {f"io.{name}" for name in optax_extras.io.__all__}
   assert documented_names() <= public
+
+
+class _Links(html.parser.HTMLParser):
+  """Every href and src of a page."""
+
+  def __init__(self):
+    super().__init__()
+    self.targets = []
+
+  def handle_starttag(self, tag, attrs):
+    self.targets += [value for name, value in attrs if name in ("href", "src")]
+
+
+def broken_links(site: pathlib.Path) -> list[str]:
+  """Local links (no scheme) of every page whose target file is missing;
+  a link to a folder counts as missing, as it is on disk (file://). The 404
+  page, which only a server shows, links from the site's root: skipped."""
+  broken = []
+  for page in sorted(site.rglob("*.html")):
+    if page.relative_to(site).as_posix() == "404.html":
+      continue
+    parser = _Links()
+    parser.feed(page.read_text("utf-8"))
+    for target in parser.targets:
+      parts = urllib.parse.urlsplit(target)
+      if parts.scheme or parts.netloc or not parts.path:
+        continue  # Another site, or an anchor of this page.
+      path = (page.parent / urllib.parse.unquote(parts.path)).resolve()
+      if not path.is_file():
+        broken.append(f"{page.relative_to(site)}: {target}")
+  return broken
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+  """The built site: $OPTAX_EXTRAS_SITE (.ci/run builds it with the docs
+  extra), else built here if mkdocs is installed."""
+  if os.environ.get("OPTAX_EXTRAS_SITE"):
+    return pathlib.Path(os.environ["OPTAX_EXTRAS_SITE"])
+  pytest.importorskip("mkdocs", reason="the docs extra is not installed")
+  out = tmp_path_factory.mktemp("site")
+  process = subprocess.run(
+    [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", out],
+    cwd=REPO,
+    env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
+  assert process.returncode == 0, process.stderr
+  return out
+
+
+@pytest.mark.slow
+def test_every_local_link_of_the_built_site_names_a_file(site):
+  pages = list(site.rglob("*.html"))
+  assert len(pages) >= 15
+  assert not broken_links(site)
+
+
+def test_a_link_to_a_folder_or_a_missing_file_is_caught(tmp_path):
+  (tmp_path / "guide").mkdir()
+  (tmp_path / "guide" / "a.html").write_text("")
+  (tmp_path / "index.html").write_text(
+    "<a href='guide/a.html#x'>ok</a><a href='guide/'>folder</a>"
+    "<img src='missing.png'><a href='https://example.org/'>away</a>"
+    "<a href='#top'>here</a>"
+  )
+  assert broken_links(tmp_path) == [
+    "index.html: guide/",
+    "index.html: missing.png",
+  ]
