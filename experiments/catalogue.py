@@ -13,7 +13,35 @@ import optax
 import optax_extras
 from experiments import presets
 
-# --- 1-D gradient-signal responses (seed 000) --------------------------------
+# --- 1-D gradient-signal responses (the Habr article) ----------------------
+
+
+# The documents this project started from ("seeds"), named in captions by
+# these short names; `SOURCES` cites them in full (the gallery's index and
+# the README show it).
+HABR = "the Habr article"
+DL_NOTES = "the DL Notes post"
+TF1_NOTEBOOK = "the TF1 notebook"
+SOURCES = (
+  (
+    HABR,
+    "“Neural network optimization methods” (in Russian: “Методы оптимизации "
+    "нейронных сетей”), an article on Habr with Theano and Lasagne code: "
+    "the 1-D signal responses and the trajectory suites on its six surfaces",
+  ),
+  (
+    DL_NOTES,
+    "“DL Notes: Advanced Gradient Descent”, makerluis.com, 5 December 2023, "
+    "republished in Towards Data Science, with NumPy code: momentum against "
+    "NAG, the saddle, the coordinates against iteration",
+  ),
+  (
+    TF1_NOTEBOOK,
+    "a Jupyter notebook comparing TensorFlow 1's optimizers on quad, booth, "
+    "a hyperbolic saddle and Beale's function (its copy here names no "
+    "title or author)",
+  ),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +60,7 @@ class SignalMethod:
   values: tuple[float | str, ...]
   settings: str
   negate: bool = False
-  origin: str = "seed 000"  # Or described in its text, or beyond it.
+  origin: str = HABR  # Or described in its text, or beyond it.
 
 
 def _scaled(transform: optax.GradientTransformation, factor: float):
@@ -40,7 +68,7 @@ def _scaled(transform: optax.GradientTransformation, factor: float):
 
 
 _GAMMAS = (0.25, 0.9, 0.975)
-_DESCRIBED = "described in seed 000's text"
+_DESCRIBED = f"described in {HABR}'s text"
 
 SIGNAL_METHODS = (
   SignalMethod(
@@ -157,7 +185,7 @@ SIGNAL_METHODS = (
     "β2 0.999, lr 0.25, ε 1e-7 inside the root",
     origin=_DESCRIBED,
   ),
-  # Beyond the seed: its "virtual history" argument, made visible.
+  # Beyond the sources: the article's "virtual history" argument, made visible.
   SignalMethod(
     "adam_calibrations",
     "Adam: initial calibration rules",
@@ -170,7 +198,7 @@ SIGNAL_METHODS = (
     "calibration",
     optax_extras.BIAS_CORRECTIONS,
     "β1 0.9, β2 0.999, lr 0.25, ε 1e-7 inside the root",
-    origin="beyond the seed",
+    origin="beyond the sources",
   ),
 )
 
@@ -194,7 +222,9 @@ class View:
   mesh_step: float = 0.05
   levels: tuple[float, ...] | int = 30
   log_levels: bool = False  # Contours of log(1 + f - min f), for beale.
-  surface_3d: bool = False  # Seed 003: a 3-D surface beside the contour.
+  surface_3d: bool = (
+    False  # The TF1 notebook: a 3-D surface beside the contour.
+  )
   elevation: float = 30.0
   azimuth: float = -60.0
   figsize: tuple[float, float] = (12.0, 8.0)
@@ -276,7 +306,7 @@ def _seed000_figures() -> tuple[PathFigure, ...]:
       figures.append(
         PathFigure(
           name=f"{suite}/{surface}",
-          section="B. Seed 000: trajectory suites",
+          section="B. The Habr article: trajectory suites",
           title=f"{surface.replace('_', ' ')}: {suite.replace('_', ' ')}",
           landscape=surface,
           start=(-2.8, -2.5),
@@ -306,7 +336,7 @@ def _seed002_suite(learning_rate: float) -> tuple[PathOptimizer, ...]:
 
 
 _SEED002_NOTE = (
-  "Seed 002's rules: NAG evaluates g really ahead at θ + μv; Adagrad and "
+  "The DL Notes post's rules: NAG evaluates g really ahead at θ + μv; Adagrad and "
   "RMSProp add ε 1e-8 outside the root; AdaDelta has no learning rate. The "
   "text gives no start points: ours are stated here."
 )
@@ -317,7 +347,7 @@ def _seed002_figures() -> tuple[PathFigure, ...]:
   figures = [
     PathFigure(
       name="seed002/momentum_vs_nag",
-      section="C. Seed 002: NumPy rules",
+      section="C. The DL Notes post: NumPy rules",
       title="two minimums: momentum vs NAG",
       landscape="two_minimums",
       start=(-2.0, -1.2),
@@ -327,12 +357,13 @@ def _seed002_figures() -> tuple[PathFigure, ...]:
       caption=(
         "Momentum against NAG, lr 0.1, μ 0.95, start (-2, -1.2), "
         "150 steps, on a surface with a local and a global minimum "
-        "(the text names none: seed 000's two minimums). " + _SEED002_NOTE
+        "(the text names none: the Habr article's two minimums). "
+        + _SEED002_NOTE
       ),
     ),
     PathFigure(
       name="seed002/saddle",
-      section="C. Seed 002: NumPy rules",
+      section="C. The DL Notes post: NumPy rules",
       title="saddle x² - y²: crossing a vanishing gradient",
       landscape="saddle",
       start=(-1.5, 1e-3),
@@ -349,7 +380,7 @@ def _seed002_figures() -> tuple[PathFigure, ...]:
     figures.append(
       PathFigure(
         name=f"seed002/coordinates_lr_{rate}",
-        section="C. Seed 002: NumPy rules",
+        section="C. The DL Notes post: NumPy rules",
         title=f"saddle: x and y against iteration, lr {rate}",
         landscape="saddle",
         start=(-1.5, 1e-3),
@@ -393,7 +424,7 @@ _TF1_NOTE = (
 
 
 def _seed003_figures() -> tuple[PathFigure, ...]:
-  section = "D. Seed 003: TF1 rules"
+  section = "D. The TF1 notebook: TF1 rules"
   same = lambda rate: {
     k: rate for k in ("GD", "Momentum", "NAG", "Adagrad", "RMSProp", "Adam")
   }
@@ -492,7 +523,7 @@ def _seed003_figures() -> tuple[PathFigure, ...]:
 PATH_FIGURES = _seed000_figures() + _seed002_figures() + _seed003_figures()
 
 
-# --- Beyond the seeds: what one start point and one setting cannot show -----
+# --- Beyond the sources: what one start point and one setting cannot show -----
 
 
 @dataclasses.dataclass(frozen=True)
@@ -555,7 +586,7 @@ class FanFigure:
   caption: str
 
 
-_BEYOND = "F. Beyond the seeds"
+_BEYOND = "F. Beyond the sources"
 
 
 def _log_range(low: float, high: float, count: int) -> tuple[float, ...]:
@@ -601,7 +632,7 @@ BEYOND_FIGURES = (
     _BASIN_OPTIMIZERS,
     num_steps=125,
     resolution=256,
-    caption="Seed 000's surface, 256 × 256 starts over [-3, 3]², 125 steps: "
+    caption="The Habr article's surface, 256 × 256 starts over [-3, 3]², 125 steps: "
     "where the seed could show one start point, every start.",
   ),
   HeatmapFigure(
@@ -616,7 +647,7 @@ BEYOND_FIGURES = (
     ("learning_rate", _log_range(1e-3, 1.0, 96)),
     ("decay", tuple(float(v) for v in np.linspace(0.0, 0.99, 96))),
     tol=0.1,
-    caption="From seed 000's start on hills and canyon, 125 steps: the "
+    caption="From the Habr article's start (-2.8, -2.5) on hills and canyon, 125 steps: the "
     "final loss and the first step with loss ≤ 0.1 (the global "
     "minimum is 0.09) over 96 × 96 settings in one sweep.",
   ),
@@ -676,7 +707,7 @@ BEYOND_FIGURES = (
     ),
     _log_range(1e-4, 10.0, 1024),
     caption="Each optimizer's learning rate is the one with the lowest mean "
-    "final loss over 64 starts around seed 000's start, among 1024 "
+    "final loss over 64 starts around the Habr article's start (-2.8, -2.5), among 1024 "
     "rates on a log grid from 1e-4 to 10: 65,536 runs in one "
     "compiled sweep per optimizer (peers run serial hyperopt "
     "trials). Then the tuned paths from the start are drawn together.",
@@ -690,7 +721,7 @@ BEYOND_FIGURES = (
     lambda decay: optax_extras.nesterov_lookahead(0.01, decay, (1.0,)),
     "decay",
     tuple(float(v) for v in np.linspace(0.0, 0.99, 300)),
-    caption="300 paths from seed 000's start, lr 0.01, momentum from 0 to "
+    caption="300 paths from the Habr article's start (-2.8, -2.5), lr 0.01, momentum from 0 to "
     "0.99 (colour): where the seed drew three.",
   ),
   FanFigure(
@@ -702,7 +733,7 @@ BEYOND_FIGURES = (
     lambda learning_rate: optax_extras.adam_calibrated(learning_rate),
     "learning_rate",
     _log_range(1e-3, 1.0, 300),
-    caption="300 paths from seed 000's start on the wobbly surface, Adam "
+    caption="300 paths from the Habr article's start (-2.8, -2.5) on the wobbly surface, Adam "
     "with learning rates from 1e-3 to 1 (colour, log scale).",
   ),
 )

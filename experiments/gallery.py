@@ -17,6 +17,7 @@ from experiments.catalogue import (
   BEYOND_FIGURES,
   PATH_FIGURES,
   SIGNAL_METHODS,
+  SOURCES,
   BasinFigure,
   FanFigure,
   HeatmapFigure,
@@ -135,7 +136,7 @@ def beyond_family(
   return [Entry(_BEYOND_SECTION, str(picture), caption)]
 
 
-_BEYOND_SECTION = "F. Beyond the seeds (computed by the sweep engine)"
+_BEYOND_SECTION = "F. Beyond the sources (computed by the sweep engine)"
 
 
 def training_family(arrays, out: pathlib.Path) -> list[Entry]:
@@ -357,9 +358,17 @@ def write_index(
     "<p class='lead'>Optimizers on 2-D surfaces and 1-D gradient signals. "
     "First what one start point and one setting cannot show, computed by "
     "the sweep engine: every start of a grid, every setting of a grid, "
-    "hundreds of paths at once. Then the seeds' path figures by surface, "
-    "and their signal plots. Each figure states its settings, links its "
-    "saved data and gives the command that draws it again.</p>",
+    "hundreds of paths at once. Then the path figures of the documents "
+    "this project started from, by surface, and their signal plots. Each "
+    "figure states its settings, links its saved data and gives the command "
+    "that draws it again.</p>",
+    "<p class='sources'><b>Sources</b> (named in the captions by their "
+    "short names; every figure is computed anew here, none copied): "
+    + "; ".join(
+      f"<i>{html.escape(name)}</i>: {html.escape(citation)}"
+      for name, citation in SOURCES
+    )
+    + ".</p>",
     "<p class='explorer'><b>Steer them yourself:</b> <code>python -m "
     "experiments explore</code> serves a page on "
     "<code>http://127.0.0.1:8765/</code> where you pick a surface and "

@@ -1,5 +1,6 @@
 """The quick gallery runs end to end; every promised picture is real."""
 
+import html
 import os
 import pathlib
 import re
@@ -15,7 +16,7 @@ import pytest
 from PIL import Image
 
 from experiments import __main__ as cli
-from experiments import compute, gallery
+from experiments import catalogue, compute, gallery
 from experiments.catalogue import PATH_FIGURES, SIGNAL_METHODS
 
 # The users' default: the gallery asks for float64 where it needs it.
@@ -233,25 +234,25 @@ def _front_page_entries(out: pathlib.Path) -> list[gallery.Entry]:
       image.save(out / path)
     return path
 
-  beyond = "F. Beyond the seeds (computed by the sweep engine)"
+  beyond = "F. Beyond the sources (computed by the sweep engine)"
   entries = [
     gallery.Entry(
       "A. Gradient-signal responses",
       picture(f"signals/adam/{name}.png", (300, 200)),
-      f"Adam on {name.replace('_', ' ')} (seed 000). β1 ∈ {{0.25}}.",
+      f"Adam on {name.replace('_', ' ')} (the Habr article). β1 ∈ {{0.25}}.",
       "signals/adam",
     )
     for name in gallery.signals.SIGNAL_NAMES
   ]
   entries += [
     gallery.Entry(
-      "D. Seed 003",
+      "D. The TF1 notebook: TF1 rules",
       picture("paths/seed003/beale.png"),
       "beale. GD 1e-3; start (1.5, 2), 200 steps.",
       "paths/seed003/beale",
     ),
     gallery.Entry(
-      "D. Seed 003",
+      "D. The TF1 notebook: TF1 rules",
       picture("paths/seed003/beale.gif"),
       "beale: animation (gif).",
       "paths/seed003/beale",
@@ -327,6 +328,22 @@ def test_front_page_leads_with_what_only_the_engine_shows(tmp_path):
   # The animation plays inline, and the page points to the explorer.
   assert "src='paths/seed003/beale.gif'" in page
   assert "python -m experiments explore" in page
+  # The sources that the captions name, cited in full.
+  for name, citation in catalogue.SOURCES:
+    assert f"<i>{name}</i>: {html.escape(citation)}" in page
+
+
+def test_captions_name_their_sources_not_seed_numbers():
+  texts = [m.origin for m in catalogue.SIGNAL_METHODS]
+  texts += [f.caption for f in catalogue.PATH_FIGURES]
+  texts += [f.section for f in catalogue.PATH_FIGURES]
+  texts += [f.caption for f in catalogue.BEYOND_FIGURES]
+  assert not [text for text in texts if re.search(r"(?i)seed \d", text)]
+  names = {name for name, _ in catalogue.SOURCES}
+  assert {m.origin for m in catalogue.SIGNAL_METHODS} <= names | {
+    f"described in {catalogue.HABR}'s text",
+    "beyond the sources",
+  }
 
 
 @pytest.mark.browser
