@@ -25,7 +25,7 @@ def atomic_write(
   path = os.fspath(path)
   folder, name = os.path.split(path)
   handle, temporary = tempfile.mkstemp(
-    dir=folder or ".", prefix=f".{name}.", suffix=".tmp"
+    dir=folder or ".", prefix=f".{name[:200]}.", suffix=".tmp"
   )
   try:
     umask = os.umask(0)
