@@ -117,7 +117,8 @@ def _clipped(path: np.ndarray, bounds) -> np.ndarray:
 def coordinates_figure(
   figure: PathFigure, arrays, path: pathlib.Path, dpi: int
 ):
-  """Seed 002's comparison: x and y against iteration for every optimizer."""
+  """The DL Notes post's comparison: x and y against iteration, every
+  optimizer."""
   fig, (ax_x, ax_y) = plt.subplots(
     1, 2, figsize=figure.view.figsize, sharex=True
   )

@@ -1,9 +1,9 @@
-"""The seeds' optimizers: their libraries' exact rules, in one place.
+"""The sources' optimizers: their libraries' exact rules, in one place.
 
-Lasagne's (seed 000) and TensorFlow 1's (seed 003) are `optax_extras.compat`'s
-functions themselves; ``seed002_*`` are a from-scratch NumPy
-implementation's rules, composed from optax and optax_extras, each written
-out in full in its docstring.
+Lasagne's (the Habr article) and TensorFlow 1's (the TF1 notebook) are
+`optax_extras.compat`'s functions themselves; ``seed002_*`` are the DL Notes
+post's from-scratch NumPy rules, composed from optax and optax_extras, each
+written out in full in its docstring (the README's Sources cites all three).
 """
 
 import optax
@@ -22,7 +22,7 @@ from optax_extras.compat import (  # noqa: F401 (the seeds' optimizers)
   tf1_rmsprop,
 )
 
-# --- Seed 002: NumPy from scratch --------------------------------------------
+# --- The DL Notes post (seed 002): NumPy from scratch ----------------------
 
 
 def seed002_momentum(learning_rate: float, momentum: float = 0.95):
