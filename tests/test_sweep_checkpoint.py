@@ -503,3 +503,14 @@ def test_temporary_files_of_killed_writes_are_removed_when_stale(tmp_path):
     "notes.tmp",
   ]
   assert_same(result, sweep(sgd, HILLS, **KWARGS))
+
+
+def test_atomic_write_names_its_temporary_file_after_the_target(tmp_path):
+  from optax_extras import io
+
+  seen = []
+  io.atomic_write(
+    tmp_path / "a.npz", lambda file: seen.extend(os.listdir(tmp_path))
+  )
+  assert len(seen) == 1 and re.fullmatch(r"\.a\.npz\..+\.tmp", seen[0])
+  assert os.listdir(tmp_path) == ["a.npz"]
