@@ -927,20 +927,28 @@ def test_parity_presets_are_offered_when_compat_exists(explorer):
   compat = pytest.importorskip("optax_extras.compat")
   assert "compat.torch_adam" in registry.names()
   torch_adam = registry.get("compat.torch_adam")
+  # optax's names on the sliders; torch's in "copy as Python".
   assert [h.name for h in torch_adam.hyperparameters][:3] == [
-    "lr",
-    "betas_0",
-    "betas_1",
+    "learning_rate",
+    "b1",
+    "b2",
   ]
   body = _with(
     _GOOD,
     optimizer="compat.torch_adam",
-    hyperparams={"lr": 0.1, "betas_0": 0.5},
+    hyperparams={"learning_rate": 0.1, "b1": 0.5},
     num_steps=10,
   )
   status, answer = post(explorer, "/api/paths", body)
   assert status == 200, answer
   assert "import optax_extras.compat\n" in answer["python"]
+  assert "torch_adam(lr=learning_rate, betas=(b1, b2)," in answer["python"]
+  # The old names (torch's) are still accepted, as the same sliders.
+  old = {**body, "hyperparams": {"lr": 0.1, "betas_0": 0.5}}
+  assert post(explorer, "/api/paths", old) == (200, answer)
+  twice = {**body, "hyperparams": {"lr": 0.1, "learning_rate": 0.1}}
+  status, refused = post(explorer, "/api/paths", twice)
+  assert status == 400 and "given twice" in refused["error"]
   namespace = _run(answer["python"])
   np.testing.assert_array_equal(
     namespace["paths"].reshape(1, -1, 2),
@@ -968,6 +976,23 @@ def test_parity_presets_are_offered_when_compat_exists(explorer):
     rtol=1e-4,
     atol=1e-6,
   )
+
+
+_NOT_OPTAX = {"lr", "beta_1", "beta1", "betas_0", "beta_2", "beta2"}
+_NOT_OPTAX |= {"betas_1", "epsilon", "alpha"}
+
+
+def test_every_slider_has_optax_names():
+  pytest.importorskip("optax_extras.compat")
+  for name in registry.names():
+    optimizer = registry.get(name)
+    sliders = {h.name for h in optimizer.hyperparameters}
+    assert not sliders & _NOT_OPTAX, name
+    if "rmsprop" in name:  # One smoothing constant, optax's `decay`.
+      assert "decay" in sliders and "rho" not in sliders, name
+  keras = registry.get("compat.keras_rmsprop")
+  assert keras.hyperparameter("rho") is keras.hyperparameter("decay")
+  assert "rho=decay" in keras.code and "epsilon=eps" in keras.code
 
 
 def test_presets_register_from_their_signatures():

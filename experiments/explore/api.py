@@ -181,13 +181,21 @@ def _grid(
     value = {}
   if not isinstance(value, dict):
     raise BadRequest("hyperparams", "must be an object name -> value")
+  named = {}  # Old names (a preset's own: torch's `lr`) as optax's.
   for name in value:
-    if optimizer.hyperparameter(name) is None:
+    spec = optimizer.hyperparameter(name)
+    if spec is None:
       known = ", ".join(h.name for h in optimizer.hyperparameters)
       raise BadRequest(
         f"hyperparams.{name}",
         f"not a hyperparameter of {optimizer.name} (it has {known or 'none'})",
       )
+    if spec.name in named:
+      raise BadRequest(
+        f"hyperparams.{name}", f"given twice, also as {named[spec.name]}"
+      )
+    named[spec.name] = name
+  value = {spec: value[name] for spec, name in named.items()}
   grid, given = {}, {}
   for spec in optimizer.hyperparameters:
     field = f"hyperparams.{spec.name}"
