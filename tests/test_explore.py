@@ -106,6 +106,7 @@ def test_options_list_every_landscape_and_optimizer(explorer):
   assert options["limits"]["connections"] == server.MAX_CONNECTIONS
 
 
+@pytest.mark.slow
 def test_the_reported_limits_are_the_applied_ones(explorer):
   limits = _request(explorer, "GET", "/api/options")[1]["limits"]
   top = limits["surface_resolution"]
@@ -721,6 +722,7 @@ def test_bad_surface_query(explorer, query, field):
     (b"{not json", {}, "body"),
     (b'{"num_steps": NaN}', {}, "body"),
     (b'{"num_steps": Infinity}', {}, "body"),
+    (b'{"num_steps": ' + b"9" * 5000 + b"}", {}, "body"),  # Past int parsing.
     (b"\xff\xfe", {}, "body"),
     (b"[" * 100_000 + b"]" * 100_000, {}, "body"),
     (
@@ -826,6 +828,7 @@ def test_load_eight_clients_none_lost(explorer):
   assert len(seconds) == len(rates)
 
 
+@pytest.mark.slow
 def test_load_two_hundred_at_once_none_dropped(explorer):
   # 200 connections at once, each one cheap request: every one is answered,
   # 200 or (past the workers and their queue) 503 with Retry-After.
