@@ -188,6 +188,9 @@ def from_signature(
   A ``learning_rate`` without a default gets `learning_rate`; parameters of
   other kinds (booleans, strings, tuples) keep their defaults, unsteered. A
   parameter without a default other than the learning rate is refused.
+  Sliders take optax's names (`_optax_name`: torch's ``lr`` is
+  ``learning_rate``, ``betas`` are ``b1, b2``); the preset's own names stay
+  in `code` and in `Optimizer.aliases`.
   """
   sliders = []
   arguments = []  # (keyword of `make`, its sliders' names, a tuple?)
