@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import urllib.request
 
 import jax
@@ -97,8 +98,25 @@ def test_options_list_every_landscape_and_optimizer(explorer):
       assert h["low"] <= h["default"] <= h["high"]
   rate = options["optimizers"][names.index("optax.adam")]["hyperparameters"][0]
   assert rate["name"] == "learning_rate" and rate["log"]
-  assert options["limits"]["num_steps"] == 10_000
+  assert options["limits"] == explorer.limits()
+  assert options["limits"]["num_steps"] == api.MAX_STEPS == 10_000
   assert options["limits"]["lanes"] == 100_000
+  assert options["limits"]["surface_resolution"] == api.MAX_SURFACE == 512
+  assert options["limits"]["body_bytes"] == server.MAX_BODY
+  assert options["limits"]["connections"] == server.MAX_CONNECTIONS
+
+
+@pytest.mark.slow
+def test_the_reported_limits_are_the_applied_ones(explorer):
+  limits = _request(explorer, "GET", "/api/options")[1]["limits"]
+  top = limits["surface_resolution"]
+  for resolution, status in ((top, 200), (top + 1, 400)):
+    query = f"/api/surface?landscape=booth&resolution={resolution}"
+    assert _request(explorer, "GET", query)[0] == status
+  top = limits["resolution"]
+  body = {**_BASIN, "resolution": top + 1}
+  status, answer = post(explorer, "/api/basins", body)
+  assert status == 400 and f"[2, {top}]" in answer["error"]
 
 
 def test_surface_grid(explorer):
@@ -597,6 +615,90 @@ def test_a_value_the_optimizer_refuses_is_named(monkeypatch, explorer):
   assert status == 400 and answer["field"] == "hyperparams.learning_rate"
 
 
+# Every field, each malformed way: huge, negative, NaN, not a number, of the
+# wrong type: 400 naming the field (and, for a number, its limit).
+_MALFORMED = {
+  "huge": 10**400,
+  "-huge": -(10**400),
+  "negative": -1,
+  "NaN": "NaN",
+  "non-numeric": "²",
+  "wrong type": {"a": [1]},
+}
+_FIELDS = {  # field -> (endpoint, its limit as the message states it)
+  "landscape": ("/api/paths", None),
+  "optimizer": ("/api/paths", None),
+  "num_steps": ("/api/paths", "[1, 10000]"),
+  "record_every": ("/api/paths", "[1, 5]"),
+  "hyperparams": ("/api/paths", None),
+  "hyperparams.learning_rate": ("/api/paths", "[1e-05, 10.0]"),
+  "hyperparams.learning_rate.count": ("/api/paths", "[1, 100000]"),
+  "starts": ("/api/paths", None),
+  "starts[0].x": ("/api/paths", "[-1e+30, 1e+30]"),
+  "resolution": ("/api/basins", "[2, 256]"),
+  "bounds.x": ("/api/basins", "[-1e+30, 1e+30]"),
+}
+_ACCEPTED = {("starts[0].x", "negative"), ("bounds.x", "negative")}  # Valid.
+
+
+def _malformed(field: str, value):
+  path, _ = _FIELDS[field]
+  body = dict(_GOOD if path == "/api/paths" else _BASIN)
+  if field == "hyperparams.learning_rate":
+    body["hyperparams"] = {"learning_rate": value}
+  elif field == "hyperparams.learning_rate.count":
+    body["hyperparams"] = {
+      "learning_rate": {"from": 0.01, "to": 0.1, "count": value}
+    }
+  elif field == "starts[0].x":
+    body["starts"] = [[value, 0.0]]
+  elif field == "bounds.x":
+    body["bounds"] = [[value, 1.0], [0.0, 1.0]]
+  else:
+    body[field] = value
+  return path, body
+
+
+@pytest.mark.parametrize(
+  "field, kind",
+  [(f, k) for f in _FIELDS for k in _MALFORMED if (f, k) not in _ACCEPTED],
+)
+def test_malformed_input_is_refused_naming_the_field_and_limit(
+  explorer, field, kind
+):
+  path, body = _malformed(field, _MALFORMED[kind])
+  status, answer = post(explorer, path, body)
+  assert status == 400, answer
+  assert answer["field"].startswith(field), answer
+  assert answer["error"].startswith(answer["field"] + ":")
+  limit = _FIELDS[field][1]
+  if limit and answer["field"] == field:
+    assert limit in answer["error"], answer
+  assert len(answer["error"]) < 200  # 10**400 is not printed.
+
+
+@pytest.mark.parametrize(
+  "resolution",
+  ["1" + "0" * 400, "100000", "-1", "NaN", "%C2%B2", "1.5", "", "abc"],
+)
+def test_a_malformed_surface_resolution_states_the_limit(explorer, resolution):
+  query = f"/api/surface?landscape=booth&resolution={resolution}"
+  status, answer = _request(explorer, "GET", query)
+  assert (status, answer["field"]) == (400, "resolution"), answer
+  assert "[2, 512]" in answer["error"] and len(answer["error"]) < 200
+
+
+def test_a_huge_content_length_is_refused(explorer):
+  answer = _raw_exchange(
+    explorer,
+    b"POST /api/paths HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    b"Content-Type: application/json\r\nContent-Length: "
+    + b"9" * 5000
+    + b"\r\n\r\n{}",
+  )
+  assert answer.startswith(b"HTTP/1.1 400") and b"exceed the limit" in answer
+
+
 @pytest.mark.parametrize(
   "query, field",
   [
@@ -620,6 +722,7 @@ def test_bad_surface_query(explorer, query, field):
     (b"{not json", {}, "body"),
     (b'{"num_steps": NaN}', {}, "body"),
     (b'{"num_steps": Infinity}', {}, "body"),
+    (b'{"num_steps": ' + b"9" * 5000 + b"}", {}, "body"),  # Past int parsing.
     (b"\xff\xfe", {}, "body"),
     (b"[" * 100_000 + b"]" * 100_000, {}, "body"),
     (
@@ -725,6 +828,79 @@ def test_load_eight_clients_none_lost(explorer):
   assert len(seconds) == len(rates)
 
 
+@pytest.mark.slow
+def test_load_two_hundred_at_once_none_dropped(explorer):
+  # 200 connections at once, each one cheap request: every one is answered,
+  # 200 or (past the workers and their queue) 503 with Retry-After.
+  barrier = threading.Barrier(200)
+  body = json.dumps(_GOOD)
+
+  def client(i):
+    host, port = explorer.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=60)
+    barrier.wait()
+    connection.request(
+      "POST", "/api/paths", body, {"Content-Type": "application/json"}
+    )
+    response = connection.getresponse()
+    answer = (response.status, response.getheader("Retry-After"))
+    response.read()
+    connection.close()
+    return answer
+
+  with concurrent.futures.ThreadPoolExecutor(200) as pool:
+    answers = list(pool.map(client, range(200)))
+  assert len(answers) == 200
+  assert {status for status, _ in answers} <= {200, 503}
+  assert all(after == "1" for status, after in answers if status == 503)
+  assert sum(status == 200 for status, _ in answers) >= explorer.workers
+
+
+def test_beyond_its_bounds_the_server_answers_503_with_retry_after(
+  monkeypatch,
+):
+  running, thread = server.start(max_connections=2, workers=1, max_waiting=0)
+  entered, release = threading.Event(), threading.Event()
+  real_sweep = api.sweep
+
+  def slow_sweep(*args, **kwargs):
+    entered.set()
+    release.wait(30)
+    return real_sweep(*args, **kwargs)
+
+  monkeypatch.setattr(api, "sweep", slow_sweep)
+  try:
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+      first = pool.submit(post, running, "/api/paths", _GOOD)
+      assert entered.wait(30)
+      # The one worker is busy and none may wait: 503, Retry-After.
+      host, port = running.server_address[:2]
+      connection = http.client.HTTPConnection(host, port, timeout=30)
+      connection.request(
+        "POST",
+        "/api/paths",
+        json.dumps(_GOOD),
+        {"Content-Type": "application/json"},
+      )
+      response = connection.getresponse()
+      answer = json.loads(response.read())
+      assert response.status == 503 and answer["field"] == "server"
+      assert response.getheader("Retry-After") == "1"
+      # Both connections are open: a third is answered 503 and closed.
+      reply = _raw_exchange(
+        running, b"GET /api/options HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+      )
+      assert reply.startswith(b"HTTP/1.1 503") and b"Retry-After: 1" in reply
+      connection.close()
+      release.set()
+      assert first.result(60)[0] == 200
+  finally:
+    release.set()
+    running.shutdown()
+    running.server_close()
+    thread.join(10)
+
+
 # --- The registries and --register -------------------------------------------
 
 
@@ -754,20 +930,28 @@ def test_parity_presets_are_offered_when_compat_exists(explorer):
   compat = pytest.importorskip("optax_extras.compat")
   assert "compat.torch_adam" in registry.names()
   torch_adam = registry.get("compat.torch_adam")
+  # optax's names on the sliders; torch's in "copy as Python".
   assert [h.name for h in torch_adam.hyperparameters][:3] == [
-    "lr",
-    "betas_0",
-    "betas_1",
+    "learning_rate",
+    "b1",
+    "b2",
   ]
   body = _with(
     _GOOD,
     optimizer="compat.torch_adam",
-    hyperparams={"lr": 0.1, "betas_0": 0.5},
+    hyperparams={"learning_rate": 0.1, "b1": 0.5},
     num_steps=10,
   )
   status, answer = post(explorer, "/api/paths", body)
   assert status == 200, answer
   assert "import optax_extras.compat\n" in answer["python"]
+  assert "torch_adam(lr=learning_rate, betas=(b1, b2)," in answer["python"]
+  # The old names (torch's) are still accepted, as the same sliders.
+  old = {**body, "hyperparams": {"lr": 0.1, "betas_0": 0.5}}
+  assert post(explorer, "/api/paths", old) == (200, answer)
+  twice = {**body, "hyperparams": {"lr": 0.1, "learning_rate": 0.1}}
+  status, refused = post(explorer, "/api/paths", twice)
+  assert status == 400 and "given twice" in refused["error"]
   namespace = _run(answer["python"])
   np.testing.assert_array_equal(
     namespace["paths"].reshape(1, -1, 2),
@@ -795,6 +979,23 @@ def test_parity_presets_are_offered_when_compat_exists(explorer):
     rtol=1e-4,
     atol=1e-6,
   )
+
+
+_NOT_OPTAX = {"lr", "beta_1", "beta1", "betas_0", "beta_2", "beta2"}
+_NOT_OPTAX |= {"betas_1", "epsilon", "alpha"}
+
+
+def test_every_slider_has_optax_names():
+  pytest.importorskip("optax_extras.compat")
+  for name in registry.names():
+    optimizer = registry.get(name)
+    sliders = {h.name for h in optimizer.hyperparameters}
+    assert not sliders & _NOT_OPTAX, name
+    if "rmsprop" in name:  # One smoothing constant, optax's `decay`.
+      assert "decay" in sliders and "rho" not in sliders, name
+  keras = registry.get("compat.keras_rmsprop")
+  assert keras.hyperparameter("rho") is keras.hyperparameter("decay")
+  assert "rho=decay" in keras.code and "epsilon=eps" in keras.code
 
 
 def test_presets_register_from_their_signatures():

@@ -7,6 +7,7 @@ Skipped, with the reason, where Playwright or Chromium is missing (Debian:
 """
 
 import contextlib
+import json
 import os
 import pathlib
 import shutil
@@ -14,6 +15,7 @@ import shutil
 import pytest
 
 from experiments.explore import server
+from optax_extras import landscapes
 
 pytestmark = [pytest.mark.float32, pytest.mark.browser, pytest.mark.slow]
 
@@ -98,6 +100,32 @@ def test_steer_an_optimizer(browser, explorer, screenshots):
     timeout=60_000,
   )
   assert page.locator("polyline.path").count() == 1  # The default start.
+  # The map's axes, labelled, ticked over himmelblau's bounds [-5, 5]².
+  assert landscapes.get("himmelblau").bounds == ((-5.0, 5.0), (-5.0, 5.0))
+  assert page.text_content("#x-label") == "x"
+  assert page.text_content("#y-label") == "y"
+  for axis in ("#x-ticks", "#y-ticks"):
+    ticks = page.locator(f"{axis} span").all_text_contents()
+    assert ticks == ["-5", "-2.5", "0", "2.5", "5"], ticks
+  assert page.text_content("#colourbar-label") == "loss (log scale)"
+  assert len(page.locator("#colourbar-ticks span").all_text_contents()) == 5
+
+  # Typing a step count is debounced: "400" asks for 400, not 4 and 40.
+  asked = []
+  page.on(
+    "request",
+    lambda r: (
+      r.url.endswith("/api/paths")
+      and asked.append(json.loads(r.post_data)["num_steps"])
+    ),
+  )
+  page.fill("#steps", "")
+  page.type("#steps", "400", delay=60)
+  page.wait_for_function(
+    "() => document.querySelector('#settings').textContent.includes('400')",
+    timeout=60_000,
+  )
+  assert asked and set(asked) == {400}, asked
 
   # Click a start point: a second path is drawn from it.
   page.click("#overlay", position={"x": 150, "y": 420})
@@ -151,6 +179,10 @@ def test_steer_an_optimizer(browser, explorer, screenshots):
     ".startsWith('basin map: 128')",
     timeout=60_000,
   )
+  # Its colour bar names each class: the minima, none, diverged.
+  classes = page.locator("#colourbar-ticks span").all_text_contents()
+  assert classes[0] == "(3,2)" and classes[-2:] == ["none", "diverged"]
+  assert page.text_content("#colourbar-label") == "ends at"
   page.click("#overlay", position={"x": 300, "y": 300})
   page.wait_for_selector("polyline.path", timeout=60_000)
   page.screenshot(path=str(screenshots / "explorer-basins.png"), full_page=True)
@@ -164,7 +196,18 @@ def test_phone_width(browser, explorer, screenshots):
   )
   page.goto(explorer.url)
   page.wait_for_selector("polyline.path", timeout=60_000)
+  page.wait_for_function(
+    "() => document.querySelector('#python').textContent.length > 100",
+    timeout=60_000,
+  )
   width = page.evaluate("() => document.documentElement.scrollWidth")
   assert width <= 390, f"the page scrolls sideways ({width} px)"
+  # The code block, the map, its axes and colour bar fit the screen (the
+  # code scrolls inside its block).
+  for selector in ("#python", "#figure", "#plot", "#colourbar", "#x-ticks"):
+    box = page.locator(selector).bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (selector, box)
+  assert page.locator("#plot").bounding_box()["width"] >= 250
+  assert len(page.locator("#x-ticks span").all_text_contents()) >= 3
   page.screenshot(path=str(screenshots / "explorer-phone.png"), full_page=True)
   page.close()

@@ -17,6 +17,7 @@ Another shape (another number of lanes, as a power of two) compiles once.
 
 import functools
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +34,7 @@ MAX_POINTS = 2**20  # Points of paths in one answer (lanes × records).
 MAX_RESOLUTION = 256  # Basin maps: starts per axis.
 MAX_SURFACE = 512  # Surface grids: points per axis.
 MAX_COORDINATE = 1e30  # Starts and bounds: finite in float32.
+MAX_BODY = 1_000_000  # Bytes of a request body.
 DEFAULT_RESOLUTION = 128
 # Recorded rows (lanes × rows) a sweep's records may hold when sized for
 # MAX_STEPS: 12 MB of 2-D points and losses in float32, about 100 paths,
@@ -50,14 +52,20 @@ class BadRequest(ValueError):
     self.field = field
 
 
-def limits() -> dict[str, int]:
+def limits() -> dict[str, float]:
+  """Every limit the API applies to a request (the server adds its own)."""
   return {
     "num_steps": MAX_STEPS,
     "lanes": MAX_LANES,
     "points": MAX_POINTS,
     "resolution": MAX_RESOLUTION,
+    "surface_resolution": MAX_SURFACE,
+    "coordinate": MAX_COORDINATE,
+    "body_bytes": MAX_BODY,
   }
 
+
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)  # Not "²": str.isdigit takes it.
 
 # --- Fields ---------------------------------------------------------------
 
@@ -67,23 +75,33 @@ def _is_number(value: Any) -> bool:
 
 
 def _number(field: str, value: Any, low=-math.inf, high=math.inf) -> float:
+  """A finite float in [low, high]; the message states the range."""
+  limit = f"a number in [{low}, {high}]"
   if not _is_number(value):
-    raise BadRequest(field, f"must be a number, got {_shown(value)}")
-  value = float(value)  # An int too large for a float raises OverflowError.
-  if not math.isfinite(value) or not low <= value <= high:
-    raise BadRequest(field, f"must be in [{low}, {high}], got {value}")
-  return value
+    raise BadRequest(field, f"must be {limit}, got {_shown(value)}")
+  try:
+    number = float(value)
+  except OverflowError:  # An int beyond a float's range (10**400).
+    number = math.inf if value > 0 else -math.inf
+  if not math.isfinite(number) or not low <= number <= high:
+    raise BadRequest(field, f"must be {limit}, got {_shown(value)}")
+  return number
 
 
 def _integer(field: str, value: Any, low: int, high: int) -> int:
+  """An int in [low, high] (not a bool); the message states the range."""
+  limit = f"an integer in [{low}, {high}]"
   if isinstance(value, bool) or not isinstance(value, int):
-    raise BadRequest(field, f"must be an integer, got {_shown(value)}")
+    raise BadRequest(field, f"must be {limit}, got {_shown(value)}")
   if not low <= value <= high:
-    raise BadRequest(field, f"must be in [{low}, {high}], got {value}")
+    bound = f"at most {high}" if value > high else f"at least {low}"
+    raise BadRequest(field, f"must be {bound} ({limit}), got {_shown(value)}")
   return value
 
 
 def _shown(value: Any) -> str:
+  if isinstance(value, int) and abs(value) >= 10**30:
+    return f"an integer of {len(str(abs(value)))} digits"
   text = repr(value)
   return text if len(text) <= 40 else text[:37] + "..."
 
@@ -148,7 +166,9 @@ def _values(field: str, spec: registry.Hyperparameter, value: Any):
     values = spread(first, last, count).tolist()
     return values, {"from": first, "to": last, "count": count, "log": log}
   raise BadRequest(
-    field, f"must be a number, a list or a range, got {_shown(value)}"
+    field,
+    f"must be a number in [{low}, {high}], a list or a range of them, "
+    f"got {_shown(value)}",
   )
 
 
@@ -161,13 +181,21 @@ def _grid(
     value = {}
   if not isinstance(value, dict):
     raise BadRequest("hyperparams", "must be an object name -> value")
+  named = {}  # Old names (a preset's own: torch's `lr`) as optax's.
   for name in value:
-    if optimizer.hyperparameter(name) is None:
+    spec = optimizer.hyperparameter(name)
+    if spec is None:
       known = ", ".join(h.name for h in optimizer.hyperparameters)
       raise BadRequest(
         f"hyperparams.{name}",
         f"not a hyperparameter of {optimizer.name} (it has {known or 'none'})",
       )
+    if spec.name in named:
+      raise BadRequest(
+        f"hyperparams.{name}", f"given twice, also as {named[spec.name]}"
+      )
+    named[spec.name] = name
+  value = {spec: value[name] for spec, name in named.items()}
   grid, given = {}, {}
   for spec in optimizer.hyperparameters:
     field = f"hyperparams.{spec.name}"
@@ -318,8 +346,11 @@ def _surface_values(landscape: landscapes.Landscape, x, y) -> jax.Array:
 # --- Endpoints ------------------------------------------------------------
 
 
-def options(registered: Mapping[str, str]) -> dict[str, Any]:
-  """GET /api/options: every landscape and optimizer, and the limits."""
+def options(
+  registered: Mapping[str, str], applied: Mapping[str, float] | None = None
+) -> dict[str, Any]:
+  """GET /api/options: every landscape and optimizer, and the limits
+  `applied` (by default the API's own, `limits`)."""
   surfaces = {}
   for name in landscapes.names():
     surface = landscapes.get(name)
@@ -333,7 +364,7 @@ def options(registered: Mapping[str, str]) -> dict[str, Any]:
     "landscapes": list(landscapes.names()),
     "surfaces": surfaces,
     "optimizers": [registry.get(n).to_json() for n in registry.names()],
-    "limits": limits(),
+    "limits": dict(applied if applied is not None else limits()),
   }
 
 
@@ -469,10 +500,11 @@ def surface(query: Mapping[str, list[str]]) -> dict[str, Any]:
   landscape = _landscape(query["landscape"][0])
   resolution = 160
   if "resolution" in query:
-    text = query["resolution"][0]
-    if not (len(query["resolution"]) == 1 and text.isdigit() and len(text) < 6):
-      raise BadRequest("resolution", f"must be an integer, got {_shown(text)}")
-    resolution = _integer("resolution", int(text), 2, MAX_SURFACE)
+    texts = query["resolution"]
+    text = texts[0] if len(texts) == 1 else texts
+    if isinstance(text, str) and _DIGITS.fullmatch(text):
+      text = int(text.lstrip("0")[:20] or "0")  # Huge stays huge, cheaply.
+    resolution = _integer("resolution", text, 2, MAX_SURFACE)
   bounds = _bounds(None, landscape)
   starts = basin_starts(bounds, resolution)
   values = np.asarray(

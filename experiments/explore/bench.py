@@ -1,8 +1,8 @@
-"""The explorer's benchmark: request latency with 8 clients at once.
+"""The explorer's benchmark: request latency with 1, 8 and 50 clients.
 
 ``python -m experiments benchmark explorer`` (a section of
 `experiments.benchmarks`): a server in this process on the loopback address,
-8 client threads with a keep-alive connection each, as 8 browser tabs
+client threads (1, 8, 50) with a keep-alive connection each, as browser tabs
 dragging sliders. Each request changes the learning rate, so each computes
 anew, with the program jit compiled for the first.
 """
@@ -23,15 +23,16 @@ _SURFACE = "hills_and_canyon"
 _OPTIMIZER = "nesterov_lookahead"
 _STARTS = [[-2.8, -2.5], [1.0, 1.5]]
 _CLIENTS = 8
+_MANY = 50  # A burst: clients at once.
 
 
-def _paths_body(rate: float) -> dict:
+def _paths_body(rate: float, num_steps: int = 50) -> dict:
   return {
     "landscape": _SURFACE,
     "optimizer": _OPTIMIZER,
     "hyperparams": {"learning_rate": rate},
     "starts": _STARTS,
-    "num_steps": 50,
+    "num_steps": num_steps,
   }
 
 
@@ -114,7 +115,8 @@ def _row(what, clients, seconds, target) -> tuple[str, ...]:
 
 
 def explorer(*, quick: bool):
-  """Latency of the explorer's requests, 1 and 8 clients at once."""
+  """Latency of the explorer's requests, 1, 8 and 50 clients at once, and
+  of a new step count per request."""
   from experiments.benchmarks import Table
 
   running, thread = server.start()
@@ -136,6 +138,28 @@ def explorer(*, quick: bool):
         _CLIENTS,
         _load(address, "/api/paths", [_paths_body(r) for r in rates], _CLIENTS),
         "p95 ≤ 100 ms",
+      ),
+      _row(
+        "2 paths × 50 steps",
+        _MANY,
+        _load(
+          address,
+          "/api/paths",
+          [_paths_body(r) for r in rates[: _MANY * per_client // 5]],
+          _MANY,
+        ),
+        "",
+      ),
+      _row(
+        "2 paths, a new step count each (40-89)",
+        1,
+        _load(
+          address,
+          "/api/paths",
+          [_paths_body(0.01, 40 + k) for k in range(per_client * 5)],
+          1,
+        ),
+        "as warm (no compilation)",
       ),
       _row(
         "2 paths × 50 steps by `sweep` per request (no HTTP)",
@@ -193,5 +217,6 @@ def explorer(*, quick: bool):
     "request is one `optax_extras.sweep` call with the registry's function "
     "objects (jit's cache: no compilation after the first); the rows "
     "`sweep` per request are the same call without HTTP. Basin maps are one "
-    "`sweep` call each.",
+    "`sweep` call each. A new step count per request is a runtime value of "
+    "the same program: as fast as a repeated one.",
   )

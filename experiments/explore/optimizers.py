@@ -72,8 +72,11 @@ class Optimizer:
   code: str
   doc: str = ""
   module: str = ""
+  aliases: tuple[tuple[str, str], ...] = ()  # (old name, slider name)
 
   def hyperparameter(self, name: str) -> Hyperparameter | None:
+    """The slider called `name`, or by an old name of it (`aliases`)."""
+    name = dict(self.aliases).get(name, name)
     return next((h for h in self.hyperparameters if h.name == name), None)
 
   def to_json(self) -> dict:
@@ -146,6 +149,31 @@ def _guess(name: str, default: float) -> Hyperparameter:
   return Hyperparameter(name, default, min(default, 0.0), max(1.0, default))
 
 
+# A preset's argument -> optax's name for the same hyperparameter, so that
+# a slider is called the same for every family (the preset's own names stay
+# in "copy as Python", where a porter looks for them, and the API still
+# takes them: `Optimizer.aliases`).
+_OPTAX_NAMES = {
+  "lr": "learning_rate",
+  "beta_1": "b1",
+  "beta1": "b1",
+  "betas_0": "b1",
+  "beta_2": "b2",
+  "beta2": "b2",
+  "betas_1": "b2",
+  "epsilon": "eps",
+  "alpha": "decay",  # torch.optim.RMSprop's smoothing constant.
+}
+
+
+def _optax_name(argument: str, function: str) -> str:
+  """optax's name of a preset's argument (RMSprop's ``rho`` is optax's
+  ``decay``, Adadelta's stays ``rho`` as in `optax.adadelta`)."""
+  if argument == "rho" and "rmsprop" in function:
+    return "decay"
+  return _OPTAX_NAMES.get(argument, argument)
+
+
 def from_signature(
   name: str,
   family: str,
@@ -160,9 +188,12 @@ def from_signature(
   A ``learning_rate`` without a default gets `learning_rate`; parameters of
   other kinds (booleans, strings, tuples) keep their defaults, unsteered. A
   parameter without a default other than the learning rate is refused.
+  Sliders take optax's names (`_optax_name`: torch's ``lr`` is
+  ``learning_rate``, ``betas`` are ``b1, b2``); the preset's own names stay
+  in `code` and in `Optimizer.aliases`.
   """
   sliders = []
-  arguments = []  # Keyword arguments of `make`, as Python text.
+  arguments = []  # (keyword of `make`, its sliders' names, a tuple?)
   pairs = {}  # A tuple of numbers (torch's betas): one slider per entry.
   for parameter in inspect.signature(make).parameters.values():
     default = parameter.default
@@ -176,27 +207,45 @@ def from_signature(
       )
     if _is_real(default):
       sliders.append(_guess(parameter.name, float(default)))
-      arguments.append(f"{parameter.name}={parameter.name}")
+      arguments.append((parameter.name, (parameter.name,), False))
     elif isinstance(default, tuple) and 0 < len(default) <= 4:
       if not all(_is_real(v) for v in default):
         continue
       parts = [f"{parameter.name}_{i}" for i in range(len(default))]
       pairs[parameter.name] = parts
       sliders += [_guess(p, float(v)) for p, v in zip(parts, default)]
-      comma = "," if len(parts) == 1 else ""
-      arguments.append(f"{parameter.name}=({', '.join(parts)}{comma})")
+      arguments.append((parameter.name, tuple(parts), True))
   doc = (inspect.getdoc(make) or "").split("\n")[0]
-  if pairs:
+  own = [h.name for h in sliders]  # The preset's names (torch: betas_0).
+  sliders = [
+    dataclasses.replace(h, name=_optax_name(h.name, make.__name__))
+    for h in sliders
+  ]
+  renamed = {h.name: o for h, o in zip(sliders, own) if h.name != o}
+  if len({h.name for h in sliders}) != len(sliders):
+    raise ValueError(f"from_signature: {name}: two sliders share an optax name")
+  if pairs or renamed:
     factory = make
 
     def make(**values):
+      values = {renamed.get(k, k): v for k, v in values.items()}
       for parameter, parts in pairs.items():
         values[parameter] = tuple(values.pop(p) for p in parts)
       return factory(**values)
 
+    slider = {o: n for n, o in renamed.items()}
+    texts = []
+    for keyword, parts, is_tuple in arguments:
+      shown = ", ".join(slider.get(p, p) for p in parts)
+      if is_tuple:
+        shown = f"({shown}{',' if len(parts) == 1 else ''})"
+      texts.append(f"{keyword}={shown}")
     names_text = ", ".join(h.name for h in sliders)
-    code = f"lambda {names_text}: {code}({', '.join(arguments)})"
-  return Optimizer(name, family, make, tuple(sliders), code, doc, module)
+    code = f"lambda {names_text}: {code}({', '.join(texts)})"
+  aliases = tuple((old, new) for new, old in renamed.items())
+  return Optimizer(
+    name, family, make, tuple(sliders), code, doc, module, aliases
+  )
 
 
 def _is_real(value) -> bool:

@@ -2,10 +2,15 @@
 
 The server is the standard library's `http.server.ThreadingHTTPServer`, on
 purpose: it adds no dependency (the explorer runs wherever the experiments
-do), a thread per connection is enough for one person's browser and a few
-scripts, and the work of a request is JAX's compiled code, which releases
-the GIL, so threads compute in parallel. An ASGI stack would add a server
-and a framework to install for no gain here.
+do), and the work of a request is JAX's compiled code, which releases the
+GIL, so threads compute in parallel. An ASGI stack would add a server and a
+framework to install for no gain here: what a burst needs is bounds, which
+it has. Load: a listen backlog of `BACKLOG` connections; at most
+`MAX_CONNECTIONS` connections served at once (a thread each), more answered
+503 with ``Retry-After``; at most `WORKERS` computations at once, with up to
+`MAX_WAITING` more waiting their turn, more answered 503 with
+``Retry-After``. Every request is answered: 200, 4xx naming the field, or
+503.
 
 Safety: it binds the loopback address unless told otherwise; every POST must
 be ``application/json`` of at most `MAX_BODY` bytes with a Content-Length
@@ -20,8 +25,10 @@ import http.server
 import importlib
 import ipaddress
 import json
+import os
 import pathlib
 import re
+import socket
 import sys
 import threading
 import traceback
@@ -31,7 +38,12 @@ from typing import Any
 from experiments.explore import api
 from optax_extras import landscapes
 
-MAX_BODY = 1_000_000  # Bytes of a request body.
+MAX_BODY = api.MAX_BODY  # Bytes of a request body.
+BACKLOG = 1024  # Connections the kernel queues before accept.
+MAX_CONNECTIONS = 256  # Connections served at once, a thread each.
+WORKERS = max(2, os.cpu_count() or 2)  # Computations at once.
+MAX_WAITING = 64  # Computations waiting for a worker; more: 503.
+RETRY_AFTER = 1  # Seconds, in a 503's Retry-After.
 _DRAIN = 16 * MAX_BODY  # A larger body is refused without being read.
 STATIC = pathlib.Path(__file__).parent / "static"
 _FILES = {  # URL path -> (file in STATIC, content type)
@@ -44,6 +56,7 @@ _POLICY = (
   "default-src 'self'; script-src 'self'; style-src 'self'; "
   "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'"
 )
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
 _SPEC = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 
 
@@ -94,6 +107,7 @@ class Server(http.server.ThreadingHTTPServer):
 
   daemon_threads = True
   allow_reuse_address = True
+  request_queue_size = BACKLOG
 
   def __init__(
     self,
@@ -101,11 +115,87 @@ class Server(http.server.ThreadingHTTPServer):
     registered: dict[str, str] | None = None,
     *,
     quiet: bool = False,
+    max_connections: int = MAX_CONNECTIONS,
+    workers: int = WORKERS,
+    max_waiting: int = MAX_WAITING,
   ):
     super().__init__(address, Handler)
     self.registered = dict(registered or {})
     self.quiet = quiet
     self.loopback = _is_loopback(address[0])
+    self.max_connections = max_connections
+    self.workers = workers
+    self.max_waiting = max_waiting
+    self._connections = threading.BoundedSemaphore(max_connections)
+    self._workers = threading.Semaphore(workers)
+    self._admitted = 0  # Computations running or waiting for a worker.
+    self._lock = threading.Lock()
+
+  def limits(self) -> dict[str, float]:
+    """Every limit a request meets: the API's and the server's."""
+    return {
+      **api.limits(),
+      "connections": self.max_connections,
+      "workers": self.workers,
+      "waiting": self.max_waiting,
+      "retry_after_s": RETRY_AFTER,
+    }
+
+  def process_request(self, request, client_address) -> None:
+    """A thread for the connection, or 503 if `max_connections` are open."""
+    if not self._connections.acquire(blocking=False):
+      return self._refuse(request)
+    try:
+      super().process_request(request, client_address)
+    except Exception:
+      self._connections.release()
+      raise
+
+  def process_request_thread(self, request, client_address) -> None:
+    try:
+      super().process_request_thread(request, client_address)
+    finally:
+      self._connections.release()
+
+  def _refuse(self, request: socket.socket) -> None:
+    """503 on a connection over the cap: its request is read (a short
+    wait at most), so that closing does not reset the answer away."""
+    body = json.dumps(
+      {"error": "server busy: too many connections", "field": "server"}
+    ).encode()
+    try:
+      request.settimeout(0.2)
+      received = b""
+      while b"\r\n\r\n" not in received and len(received) < 65536:
+        chunk = request.recv(65536)
+        if not chunk:
+          break
+        received += chunk
+      request.sendall(
+        b"HTTP/1.1 503 Service Unavailable\r\n"
+        + f"Retry-After: {RETRY_AFTER}\r\n".encode()
+        + b"Content-Type: application/json; charset=utf-8\r\n"
+        + f"Content-Length: {len(body)}\r\n".encode()
+        + b"Connection: close\r\n\r\n"
+        + body
+      )
+    except OSError:
+      pass
+    self.shutdown_request(request)
+
+  def compute(self, work):
+    """`work()` on one of `workers`, waiting if all are busy; None (answer
+    503) if `max_waiting` computations already wait."""
+    with self._lock:
+      if self._admitted >= self.workers + self.max_waiting:
+        return None
+      self._admitted += 1
+    try:
+      with self._workers:
+        return (work(),)
+    finally:
+      with self._lock:
+        self._admitted -= 1
 
   @property
   def url(self) -> str:
@@ -152,9 +242,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
       except (BrokenPipeError, ConnectionResetError):
         self.close_connection = True
 
-  def _json(self, status: int, payload: Any) -> None:
+  def _json(
+    self, status: int, payload: Any, headers: dict[str, str] | None = None
+  ) -> None:
     body = json.dumps(payload, separators=(",", ":"), allow_nan=False)
-    self._send(status, body.encode(), "application/json; charset=utf-8")
+    self._send(
+      status, body.encode(), "application/json; charset=utf-8", headers
+    )
 
   def _error(self, status: int, field: str, message: str) -> None:
     self._json(status, {"error": message, "field": field})
@@ -177,7 +271,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         200, (STATIC / name).read_bytes(), content_type, headers
       )
     if url.path == "/api/options":
-      return self._answer(lambda: api.options(self.server.registered))
+      return self._answer(
+        lambda: api.options(self.server.registered, self.server.limits()),
+        cheap=True,
+      )
     if url.path == "/api/surface":
       query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
       return self._answer(lambda: api.surface(query))
@@ -211,11 +308,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
       self._error(400, "body", "chunked bodies are not accepted")
       return None
     length = self.headers.get("Content-Length")
-    if length is None or not length.isdigit():
+    if length is None or not _DIGITS.fullmatch(length):
       self.close_connection = True
       self._error(400, "body", "a Content-Length is required")
       return None
-    length = int(length)
+    length = size = int(length.lstrip("0")[:20] or "0")
     if length > MAX_BODY:
       # Read and dropped, so that the client is not cut off mid-send and
       # gets the answer; past `_DRAIN`, closed unread.
@@ -227,7 +324,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             break
           length -= len(chunk)
       self._error(
-        400, "body", f"{self.headers['Content-Length']} bytes exceed {MAX_BODY}"
+        400,
+        "body",
+        f"{size} bytes exceed the limit of {MAX_BODY} bytes",
       )
       return None
     data = self.rfile.read(length)
@@ -241,9 +340,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
       self._error(400, "body", f"not valid JSON: {str(error)[:200]}")
       return None
 
-  def _answer(self, compute) -> None:
+  def _answer(self, compute, *, cheap: bool = False) -> None:
+    """200 with `compute()`'s JSON, 400 naming the field, 503 with
+    Retry-After if the workers are taken and too many wait (unless
+    `cheap`: no computation), 500 for a bug."""
     try:
-      payload = compute()
+      if cheap:
+        payload = compute()
+      else:
+        done = self.server.compute(compute)
+        if done is None:
+          return self._json(
+            503,
+            {"error": "server busy: try again shortly", "field": "server"},
+            {"Retry-After": str(RETRY_AFTER)},
+          )
+        (payload,) = done
     except api.BadRequest as error:
       return self._error(400, error.field, str(error))
     except Exception as error:  # Answered, logged; the server serves on.
@@ -262,10 +374,12 @@ def start(
   registered: dict[str, str] | None = None,
   *,
   quiet: bool = True,
+  **bounds: int,
 ) -> tuple[Server, threading.Thread]:
   """A server answering in a background thread (tests, benchmarks); stop it
-  with ``server.shutdown(); server.server_close()``."""
-  server = Server((host, port), registered, quiet=quiet)
+  with ``server.shutdown(); server.server_close()``. `bounds`: `Server`'s
+  ``max_connections``, ``workers``, ``max_waiting``."""
+  server = Server((host, port), registered, quiet=quiet, **bounds)
   thread = threading.Thread(target=server.serve_forever, daemon=True)
   thread.start()
   return server, thread

@@ -27,7 +27,18 @@ const state = {
   playing: null,
 };
 
+const TYPING_MS = 350; // Quiet time after a keystroke before asking.
+
 const $ = (id) => document.getElementById(id);
+
+function debounced(fn, ms) {
+  // fn, called once the calls have stopped for ms milliseconds.
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
 
 async function api(url, body) {
   const init = body === undefined ? {} : {
@@ -167,6 +178,64 @@ function drawSurface() {
   }
   ctx.drawImage(image, 0, 0, size, size);
   contours(ctx, t, n, size, basin ? "rgba(255,255,255,0.45)" : "rgba(255,255,255,0.35)");
+  drawAxes(basin);
+}
+
+// --- Axes and the colour bar ----------------------------------------------
+
+function niceTicks(low, high, count = 5) {
+  // Round values (1, 2, 2.5 or 5 times a power of ten) spanning [low, high].
+  const raw = (high - low) / (count - 1);
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= raw);
+  const ticks = [];
+  for (let k = Math.ceil(low / step); k * step <= high + step * 1e-9; k++) {
+    ticks.push(round(k * step, 6));
+  }
+  return ticks;
+}
+
+function placeTicks(id, ticks, where) {
+  // ticks: [[label, fraction along the axis]]; where(fraction) -> CSS.
+  $(id).replaceChildren(...ticks.map(([label, fraction]) => {
+    const span = document.createElement("span");
+    span.textContent = label;
+    Object.assign(span.style, where(fraction));
+    return span;
+  }));
+}
+
+function drawAxes(basin) {
+  // Labelled x and y axes (the landscape's bounds) and a colour bar: the
+  // loss on the heat map's log scale, or the basin map's colours.
+  const [[x0, x1], [y0, y1]] = surfaceInfo().bounds;
+  placeTicks("x-ticks", niceTicks(x0, x1).map((x) => [x, (x - x0) / (x1 - x0)]),
+    (f) => ({ left: `${100 * f}%` }));
+  placeTicks("y-ticks", niceTicks(y0, y1).map((y) => [y, (y - y0) / (y1 - y0)]),
+    (f) => ({ top: `${100 * (1 - f)}%` }));
+  const vertical = (f) => ({ top: `${100 * (1 - f)}%` });
+  const bar = $("colourbar-bar");
+  if (basin) {
+    const minima = basin.minima.map((m, k) => [`(${m.map((c) => round(c, 3))})`,
+      PALETTE[k % PALETTE.length]]);
+    const classes = [...minima, ["none", BASIN_NONE], ["diverged", BASIN_DIVERGED]];
+    const share = 100 / classes.length;
+    bar.style.background = `linear-gradient(to top, ${classes.map(([, colour], k) =>
+      `${colour} ${k * share}%, ${colour} ${(k + 1) * share}%`).join(", ")})`;
+    placeTicks("colourbar-ticks",
+      classes.map(([label], k) => [label, (k + 0.5) / classes.length]), vertical);
+    $("colourbar-label").textContent = "ends at";
+    return;
+  }
+  const { min, max } = state.surface;
+  if (min === null) return; // No finite loss to scale.
+  const span = Math.log1p(Math.max(max - min, 1e-12));
+  const stops = [0, 0.25, 0.5, 0.75, 1];
+  bar.style.background = `linear-gradient(to top, ${stops.map((t) =>
+    `${rgb(viridis(t))} ${100 * t}%`).join(", ")})`;
+  placeTicks("colourbar-ticks",
+    stops.map((t) => [String(round(min + Math.expm1(t * span), 3)), t]), vertical);
+  $("colourbar-label").textContent = "loss (log scale)";
 }
 
 // --- The overlay: minima, starts, paths -------------------------------------
@@ -690,10 +759,11 @@ async function main() {
   for (const radio of document.querySelectorAll("input[name=mode]")) {
     radio.addEventListener("change", () => radio.checked && setMode(radio.value));
   }
-  $("steps").addEventListener("input", () => {
+  // Debounced: typing 400 asks once, for 400 (not for 4 and 40 too).
+  $("steps").addEventListener("input", debounced(() => {
     const steps = numSteps();
     if (steps >= 1 && steps <= state.options.limits.num_steps) refresh();
-  });
+  }, TYPING_MS));
   $("add-optimizer").addEventListener("click", () => {
     const used = new Set(state.cards.map((c) => c.optimizer));
     addCard(names.find((n) => !used.has(n)) || names[0]);
