@@ -97,6 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     "--quick", action="store_true", help="10 optimizers x 6 surfaces, small"
   )
   atlas.add_argument("--out", type=pathlib.Path, default=pathlib.Path("atlas"))
+  atlas.add_argument(
+    "--cache",
+    type=pathlib.Path,
+    default=None,
+    help="checkpoints, to resume an interrupted atlas (default: "
+    "~/.cache/optax_extras/atlas)",
+  )
 
   bench = commands.add_parser(
     "benchmark", help="run the benchmarks; print tables, write BENCHMARKS.md"
@@ -170,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
   elif args.command == "atlas":
     from experiments import atlas
 
-    atlas.build(args.out, quick=args.quick)
+    atlas.build(args.out, quick=args.quick, cache=args.cache or True)
     print(f"{(args.out / 'atlas.html').resolve()}")
   elif args.command == "training":
     from experiments import training  # Flax and scikit-learn load only here.
