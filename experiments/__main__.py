@@ -186,6 +186,13 @@ def _parser() -> argparse.ArgumentParser:
     "--quick", action="store_true", help="10 optimizers x 6 surfaces, small"
   )
   out(atlas, "atlas")
+  atlas.add_argument(
+    "--cache",
+    type=pathlib.Path,
+    default=None,
+    help="checkpoints, to resume an interrupted atlas (default: "
+    "~/.cache/optax_extras/atlas)",
+  )
 
   bench = command("benchmark", "run the benchmarks; print tables, write a file")
   bench.add_argument(
@@ -297,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
   elif args.command == "atlas":
     from experiments import atlas
 
-    atlas.build(args.out, quick=args.quick)
+    atlas.build(args.out, quick=args.quick, cache=args.cache or True)
     print(f"{(args.out / 'atlas.html').resolve()}")
   elif args.command == "training":
     from experiments import training  # Flax and scikit-learn load only here.

@@ -4,24 +4,38 @@ For each pair (optimizer, surface with a known global minimum), one
 `optax_extras.sweep` runs a log-spaced learning-rate grid × random starts in
 the surface's window (a fixed seed) for a fixed budget of steps. A run
 succeeds when its final loss is within `tolerance` of the global minimum's
-value (and it never diverged). Each optimizer's rate is chosen by a robust
-rule (`choose_rate`): its neighbours on the grid must succeed too, so a lone
-spike at the edge of chaos is not a tuned rate; ties go to fewer median
-steps. Reported per pair: the chosen rate, the success rate with its Wilson
-95% interval, the median steps to the tolerance, and tunability (the share
-of the rate grid reaching half the best success rate).
+value (and it never diverged).
 
-``python -m experiments atlas [--quick] [--out DIR]`` writes ``atlas.json``
-(a list of records), ``atlas.html`` (a sortable table and an optimizer ×
-surface heat map of success), ``atlas.png``, and ``momentum_theory.png``:
-heavy ball's and Nesterov's convergence rates measured over a learning-rate
-× momentum grid on a quadratic, under the closed-form spectral radius. Each pair's sweep is
-checkpointed under ``DIR/checkpoints``, so an interrupted atlas resumes; a
-re-run gives the same numbers bit for bit.
+Each optimizer's rate is chosen by the shared rule `experiments.tuning.RULE`
+(`tuning.robust_rate`), the one the tuned comparison uses too, with the
+starts as its seeds. A run's loss is its steps to the tolerance, a failed
+run censored at the budget (``num_steps``), and a run converges unless it
+diverged (a non-finite loss). So the chosen rate never diverges from any
+start, nor do its two grid neighbours (a lone rate at the edge of chaos is
+not a tuned rate), and among such rates the fewest median steps win: a rate
+that succeeds from over half the starts beats one that does not, since a
+censored median is the budget. Ties go to the smaller rate.
+
+Reported per pair: the chosen rate, the success rate with its Wilson 95%
+interval, the median steps to the tolerance over the successful starts, and
+tunability (`tuning.tunability`: the share of the rate grid reaching half
+the best success rate).
+
+``python -m experiments atlas [--quick] [--out DIR] [--cache DIR]`` writes
+into DIR ``atlas.json`` (the settings, a manifest of every written file
+with its title, caption and settings, and a record per pair),
+``atlas.html`` (the figures, the terms explained, a sortable table),
+``atlas.png`` and ``momentum_theory.png``: heavy ball's and Nesterov's
+convergence rates measured over a learning-rate × momentum grid on a
+quadratic, under the closed-form spectral radius. Each pair's sweep is
+checkpointed in a cache folder outside DIR (`default_cache`, one folder per
+settings), so an interrupted atlas resumes; a re-run gives the same numbers
+bit for bit.
 """
 
 import concurrent.futures
 import dataclasses
+import functools
 import hashlib
 import html
 import json
@@ -35,10 +49,10 @@ from typing import Any
 
 import numpy as np
 import optax
-import scipy.ndimage
 import scipy.stats
 
 import optax_extras
+from experiments import tuning
 from experiments.gallery import die_with_parent
 from optax_extras import landscapes
 from optax_extras.io import atomic_write
@@ -224,23 +238,6 @@ def wilson_interval(successes: int, trials: int) -> tuple[float, float]:
   return float(interval.low), float(interval.high)
 
 
-def choose_rate(success: np.ndarray, median_steps: np.ndarray) -> int:
-  """The index of the chosen rate: the best success rate that its grid
-  neighbours share (the smallest of the three), ties to fewer median steps,
-  then to the smaller rate."""
-  rates = len(success)
-  robust = scipy.ndimage.minimum_filter1d(success, 3, mode="nearest")
-  steps = np.where(np.isnan(median_steps), np.inf, median_steps)
-  order = np.lexsort((np.arange(rates), steps, -robust))
-  return int(order[0])
-
-
-def tunability(success: np.ndarray) -> float:
-  """The share of the rate grid reaching half the best success rate."""
-  best = success.max()
-  return float(np.mean(success >= 0.5 * best)) if best > 0 else 0.0
-
-
 def starts(name: str, settings: Settings) -> np.ndarray:
   """Uniform random starts in the surface's box (a seed per surface)."""
   _, _, low, high = surface(name)
@@ -249,13 +246,34 @@ def starts(name: str, settings: Settings) -> np.ndarray:
   return points.astype(np.float32)
 
 
+def default_cache() -> pathlib.Path:
+  """Where the pairs' checkpoints go by default: ``$XDG_CACHE_HOME`` (else
+  ``~/.cache``) ``/optax_extras/atlas``, outside the atlas's output."""
+  root = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
+  return pathlib.Path(root) / "optax_extras" / "atlas"
+
+
+def steps_to_tolerance(
+  result: optax_extras.SweepResult, tol: float, num_steps: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """`(ok, steps, diverged)`, each ``[rate, start]``: success (the final
+  loss within `tol`, never diverged), the first step at `tol` for a success
+  and `num_steps` (the budget: censored) otherwise, and divergence (a
+  non-finite loss)."""
+  diverged = result.diverged | ~np.isfinite(result.final_loss)
+  ok = (result.final_loss <= tol) & ~diverged & (result.tol_step >= 0)
+  steps = np.where(ok, result.tol_step, num_steps).astype(np.float64)
+  return ok, steps, diverged
+
+
 def pair(
   optimizer: str,
   surface_name: str,
   settings: Settings,
-  checkpoints: pathlib.Path | None = None,
+  cache: pathlib.Path | None = None,
 ) -> dict[str, Any]:
-  """One optimizer on one surface: its record."""
+  """One optimizer on one surface: its record (`cache`: a folder for its
+  checkpoint, None for none)."""
   loss, value, _, _ = surface(surface_name)
   tol = value + settings.tolerance * (1 + abs(value))
   result = optax_extras.sweep(
@@ -266,18 +284,13 @@ def pair(
     num_steps=settings.num_steps,
     tol=tol,
     checkpoint_dir=None
-    if checkpoints is None
-    else checkpoints / f"{optimizer}__{surface_name}__{settings.digest()}",
+    if cache is None
+    else cache / settings.digest() / f"{optimizer}__{surface_name}",
     progress=False,
   )
-  ok = (result.final_loss <= tol) & ~result.diverged  # [rates, starts]
+  ok, steps, diverged = steps_to_tolerance(result, tol, settings.num_steps)
   success = ok.mean(axis=1)
-  steps = np.where(ok, result.tol_step, np.nan).astype(np.float64)
-  with np.errstate(all="ignore"):
-    median = np.array(
-      [np.nanmedian(row) if np.isfinite(row).any() else np.nan for row in steps]
-    )
-  chosen = choose_rate(success, median)
+  chosen = tuning.robust_rate(steps, diverged)
   low, high = wilson_interval(int(ok[chosen].sum()), settings.num_starts)
   return {
     "optimizer": optimizer,
@@ -286,10 +299,14 @@ def pair(
     "success_rate": float(success[chosen]),
     "ci_low": low,
     "ci_high": high,
-    "median_steps": None if np.isnan(median[chosen]) else float(median[chosen]),
+    "median_steps": float(np.median(steps[chosen][ok[chosen]]))
+    if ok[chosen].any()
+    else None,
     "num_starts": settings.num_starts,
-    "tunability": tunability(success),
+    "tunability": tuning.tunability(success),
     "success_by_rate": [float(s) for s in success],
+    "diverged_by_rate": [float(d) for d in diverged.mean(axis=1)],
+    "censored_median_steps_by_rate": [float(m) for m in np.median(steps, 1)],
   }
 
 
@@ -312,12 +329,14 @@ def _nesterov_momentum(learning_rate, momentum) -> optax.GradientTransformation:
   return optax.sgd(learning_rate, momentum, nesterov=True)
 
 
+@functools.cache
 def momentum_rates(nesterov: bool) -> tuple[np.ndarray, np.ndarray]:
   """Heavy ball (or Nesterov) on ``conditioned_quadratic(KAPPA, 2)`` from
   (1, 1), measured by one float64 sweep over `THEORY_RATES` ×
   `THEORY_MOMENTA`: the per-step convergence rate of |x| (from the envelope
   of the loss: its largest value over steps 300..400 against 100..200, so
-  that oscillating iterations are measured too) and which runs diverged."""
+  that oscillating iterations are measured too) and which runs diverged
+  (computed once per process)."""
   import jax
 
   with jax.enable_x64(True):
@@ -382,6 +401,78 @@ def momentum_theory_figure(path: pathlib.Path) -> pathlib.Path:
   )
 
 
+def manifest(
+  settings: Settings,
+  optimizers: Sequence[str],
+  surface_names: Sequence[str],
+  quick: bool,
+) -> list[dict[str, Any]]:
+  """Every file the atlas writes: its name, title, caption, and the settings
+  that made it (with the call that remakes it)."""
+  call = (
+    "python -m experiments atlas" + (" --quick" if quick else "")
+    if optimizers == (QUICK_OPTIMIZERS if quick else tuple(OPTIMIZERS))
+    and surface_names == (QUICK_SURFACES if quick else surfaces())
+    and settings == (QUICK if quick else Settings())
+    else "experiments.atlas.build(out, optimizers=..., surface_names=..., "
+    "settings=Settings(...)) with the settings below"
+  )
+  common = {
+    **dataclasses.asdict(settings),
+    "optimizers": list(optimizers),
+    "surfaces": list(surface_names),
+    "rule": tuning.RULE,
+    "version": optax_extras.__version__,
+    "remake": call,
+  }
+  sizes = (
+    f"{settings.num_rates} learning rates from {settings.min_rate:g} to "
+    f"{settings.max_rate:g} × {settings.num_starts} random starts × "
+    f"{settings.num_steps} steps per pair"
+  )
+  theory = {
+    "kappa": KAPPA,
+    "learning_rates": [float(r) for r in THEORY_RATES],
+    "momenta": [float(m) for m in THEORY_MOMENTA],
+    "num_steps": _THEORY_STEPS,
+    "start": [1.0, 1.0],
+    "dtype": "float64",
+    "version": optax_extras.__version__,
+    "remake": "experiments.atlas.momentum_theory_figure(path)",
+  }
+  return [
+    {
+      "file": "atlas.json",
+      "title": "Optimizer atlas: the records",
+      "caption": f"One record per optimizer and surface; {sizes}.",
+      "settings": common,
+    },
+    {
+      "file": "atlas.html",
+      "title": "Optimizer atlas",
+      "caption": "The figures, the terms, and a table of every pair.",
+      "settings": common,
+    },
+    {
+      "file": "atlas.png",
+      "title": "Success rate at the chosen rate, optimizer × surface",
+      "caption": f"The share of starts that reach the tolerance at the rate "
+      f"the rule chooses ({tuning.RULE}; the starts are its seeds); {sizes}.",
+      "settings": common,
+    },
+    {
+      "file": "momentum_theory.png",
+      "title": "Momentum against theory",
+      "caption": f"Heavy ball's and Nesterov's per-step convergence rates "
+      f"measured on a quadratic of condition number {KAPPA:g} from (1, 1) "
+      f"over {len(THEORY_RATES)} learning rates × {len(THEORY_MOMENTA)} "
+      "momenta (float64), with the closed-form spectral radius's contours "
+      "and its stability boundary on top (Polyak 1964; Goh 2017).",
+      "settings": theory,
+    },
+  ]
+
+
 def build(
   out: pathlib.Path,
   *,
@@ -391,11 +482,18 @@ def build(
   settings: Settings | None = None,
   show_progress: bool = True,
   workers: int | None = None,
+  cache: pathlib.Path | bool = True,
 ) -> list[dict[str, Any]]:
-  """Computes every pair (resuming from ``out/checkpoints``), by `workers`
-  processes (default: one per core), and writes atlas.json, atlas.html,
-  atlas.png and momentum_theory.png into `out`."""
+  """Computes every pair by `workers` processes (default: one per core),
+  and writes atlas.png, momentum_theory.png, atlas.json (with the
+  `manifest`) and atlas.html into `out`, which holds nothing else.
+
+  Each pair's sweep is checkpointed in `cache` (True: `default_cache()`;
+  False: no checkpoints), so that a run resumes where one stopped.
+  """
   from tqdm.auto import tqdm
+
+  from experiments import draw
 
   settings = settings or (QUICK if quick else Settings())
   optimizers = tuple(
@@ -404,18 +502,27 @@ def build(
   surface_names = tuple(
     surface_names or (QUICK_SURFACES if quick else surfaces())
   )
+  unknown = [o for o in optimizers if o not in OPTIMIZERS]
+  if unknown:
+    raise ValueError(f"optimizers: unknown {unknown}; see atlas.OPTIMIZERS")
+  unknown = [s for s in surface_names if s not in surfaces()]
+  if unknown:
+    raise ValueError(f"surface_names: unknown {unknown}; see atlas.surfaces()")
+  if cache is True:
+    cache = default_cache()
+  elif cache is False:
+    cache = None
   out.mkdir(parents=True, exist_ok=True)
   start = time.perf_counter()
   pairs = [(o, s) for o in optimizers for s in surface_names]
   workers = min(len(pairs), workers or os.cpu_count() or 1)
-  checkpoints = out / "checkpoints"
   with tqdm(
     total=len(pairs), desc="atlas", unit="pair", disable=not show_progress
   ) as bar:
     if workers == 1:
       records = []
-      for optimizer, surface in pairs:
-        records.append(pair(optimizer, surface, settings, checkpoints))
+      for optimizer, surface_name in pairs:
+        records.append(pair(optimizer, surface_name, settings, cache))
         bar.update()
     else:
       # One process per core, one device each: every pair compiles once
@@ -425,18 +532,21 @@ def build(
         mp_context=multiprocessing.get_context("spawn"),
         initializer=die_with_parent,
       ) as pool:
-        futures = [
-          pool.submit(pair, o, s, settings, checkpoints) for o, s in pairs
-        ]
+        futures = [pool.submit(pair, o, s, settings, cache) for o, s in pairs]
         for future in concurrent.futures.as_completed(futures):
           future.result()
           bar.update()
         records = [future.result() for future in futures]  # Pair order.
+  draw.atlas_heatmap(records, out / "atlas.png")
+  momentum_theory_figure(out / "momentum_theory.png")
+  files = manifest(settings, optimizers, surface_names, quick)
   document = {
     "settings": {
       **dataclasses.asdict(settings),
       "rates": [float(r) for r in settings.rates],
+      "rule": tuning.RULE,
     },
+    "files": files,
     "left_out": LEFT_OUT,
     "caveats": CAVEATS,
     "records": records,
@@ -447,45 +557,25 @@ def build(
   )
   atomic_write(
     out / "atlas.html",
-    lambda file: file.write(to_html(records, settings).encode()),
+    lambda file: file.write(to_html(records, settings, files).encode()),
   )
-  from experiments import draw
-
-  draw.atlas_heatmap(records, out / "atlas.png")
-  momentum_theory_figure(out / "momentum_theory.png")
   print(
     f"atlas: {len(pairs)} pairs in {time.perf_counter() - start:.0f} s; "
-    f"wrote {out / 'atlas.json'}, atlas.html, atlas.png"
+    f"wrote {out / 'atlas.json'}, atlas.html, atlas.png, momentum_theory.png"
   )
   return records
 
 
-def to_html(records: list[dict[str, Any]], settings: Settings) -> str:
-  """A page: the optimizer × surface heat map of success, then a table
-  that sorts by any column (a few lines of inline script, no library)."""
+def to_html(
+  records: list[dict[str, Any]],
+  settings: Settings,
+  files: list[dict[str, Any]],
+) -> str:
+  """A page: what was run, the terms, the figures (from the manifest
+  `files`), and a table that sorts by any column (a few lines of inline
+  script, no library). It names only the run's optimizers and surfaces."""
   optimizers = list(dict.fromkeys(r["optimizer"] for r in records))
   surface_names = list(dict.fromkeys(r["surface"] for r in records))
-  by_pair = {(r["optimizer"], r["surface"]): r for r in records}
-
-  def cell(record):
-    rate = record["success_rate"]
-    colour = f"hsl({int(120 * rate)}, 70%, {90 - 40 * rate:.0f}%)"
-    tip = (
-      f"lr {record['learning_rate']:.3g}, success {rate:.0%} "
-      f"[{record['ci_low']:.0%}, {record['ci_high']:.0%}]"
-    )
-    return (
-      f'<td style="background:{colour}" title="{html.escape(tip)}">'
-      f"{rate:.0%}</td>"
-    )
-
-  heat = ["<tr><th></th>"]
-  heat += [f"<th>{html.escape(s)}</th>" for s in surface_names]
-  heat.append("</tr>")
-  for o in optimizers:
-    heat.append(f"<tr><th>{html.escape(o)}</th>")
-    heat += [cell(by_pair[o, s]) for s in surface_names if (o, s) in by_pair]
-    heat.append("</tr>")
   columns = (
     "optimizer",
     "surface",
@@ -507,28 +597,65 @@ def to_html(records: list[dict[str, Any]], settings: Settings) -> str:
   header = "".join(
     f"<th onclick='sortBy({i})'>{c}</th>" for i, c in enumerate(columns)
   )
+  figures = "".join(
+    f'<figure><img src="{f["file"]}" alt="{html.escape(f["title"])}">'
+    f"<figcaption><b>{html.escape(f['title'])}.</b> "
+    f"{html.escape(f['caption'])}</figcaption></figure>"
+    for f in files
+    if f["file"].endswith(".png")
+  )
+  caveats = "".join(
+    f"<p><b>{html.escape(k)}</b>: {html.escape(v)}.</p>"
+    for k, v in CAVEATS.items()
+    if set(k.split(", ")) & set(optimizers)
+  )
+
+  def names(items):
+    return ", ".join(html.escape(i) for i in items)
+
   return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Optimizer atlas</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 1em; }}
+body {{ font-family: system-ui, sans-serif; margin: 1em; max-width: 80em; }}
 table {{ border-collapse: collapse; margin-bottom: 2em; font-size: 0.85em; }}
 td, th {{ border: 1px solid #ccc; padding: 0.2em 0.4em; text-align: right; }}
 #table th {{ cursor: pointer; background: #eee; }}
 .scroll {{ overflow-x: auto; }}
+figure {{ margin: 1em 0; }}
+figure img {{ max-width: 100%; }}
+dt {{ font-weight: bold; }}
 </style></head><body>
 <h1>Optimizer atlas</h1>
-<p>{settings.num_rates} learning rates from {settings.min_rate:g} to
-{settings.max_rate:g} × {settings.num_starts} random starts in each
-surface's window × {settings.num_steps} steps, one sweep per pair. Success:
-the final loss within {settings.tolerance:g}·(1 + |min|) of the global
-minimum. The rate is chosen robustly (its grid neighbours must succeed
-too); the interval is Wilson's 95%. <a href="atlas.json">atlas.json</a>
-</p>
-<p>{"".join(f"<b>{html.escape(k)}</b>: {html.escape(v)}. " for k, v in CAVEATS.items())}</p>
-<h2>Success rate at the chosen rate</h2>
-<div class="scroll"><table>{"".join(heat)}</table></div>
+<p>{len(optimizers)} optimizers ({names(optimizers)}) on
+{len(surface_names)} surfaces ({names(surface_names)}): for each pair, one
+sweep of {settings.num_rates} learning rates from {settings.min_rate:g} to
+{settings.max_rate:g} × {settings.num_starts} random starts in the
+surface's window × {settings.num_steps} steps.
+Records and settings: <a href="atlas.json">atlas.json</a>.</p>
+<h2>Terms</h2>
+<dl>
+<dt>Success rate</dt><dd>The share of starts whose final loss is within
+{settings.tolerance:g}·(1 + |min|) of the global minimum's value, without
+diverging.</dd>
+<dt>Wilson interval</dt><dd>The 95% interval of the success rate
+(Wilson 1927): unlike the textbook ±2σ, it stays within [0, 1] and is not
+empty at 0% or 100%.</dd>
+<dt>Chosen rate (the rule)</dt><dd>{html.escape(tuning.RULE)}. Here a
+start is a seed, a run's loss is its steps to the tolerance (a failed run
+counts as the whole budget of {settings.num_steps}), and a run converges
+unless its loss becomes non-finite. So the chosen rate and its neighbours
+never diverge, and a rate at the edge of chaos is passed over.</dd>
+<dt>Median steps</dt><dd>The median, over the starts that succeed at the
+chosen rate, of the first step whose loss is within the tolerance.</dd>
+<dt>Tunability</dt><dd>The share of the rate grid whose success rate is at
+least half the best one: near 1, almost any rate does; near 0, the rate
+must be found.</dd>
+</dl>
+{caveats}
+<h2>Figures</h2>
+{figures}
 <h2>Every pair (click a column to sort)</h2>
 <div class="scroll"><table id="table"><thead><tr>{header}</tr></thead>
 <tbody>{"".join(rows)}</tbody></table></div>

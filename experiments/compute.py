@@ -15,8 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import scipy.ndimage
 
+from experiments import tuning
 from experiments.catalogue import (
   BasinFigure,
   FanFigure,
@@ -232,11 +232,12 @@ def heatmap(figure: HeatmapFigure, every: int) -> dict[str, np.ndarray]:
 def tuned(figure: TunedFigure, every: int) -> dict[str, np.ndarray]:
   """Each optimizer's best learning rate, and its path from the figure's start.
 
-  The best rate has the lowest mean final loss over a cloud of 64 starts
-  around the figure's start (a diverged run counts as infinite), so a lucky
-  jump from one point does not win; and, as in the atlas, its grid
-  neighbours must be good too (`robust_argmin`), so a rate at the edge of
-  chaos does not win either. One sweep per optimizer: learning rates × the
+  The best rate is `tuning.RULE`'s (`tuning.robust_rate`, as in the atlas),
+  with a cloud of 64 starts around the figure's start as its seeds and the
+  final loss as the loss: the best median over the cloud, so a lucky jump
+  from one point does not win, among the rates that never diverge from the
+  cloud, as their grid neighbours do not, so a rate at the edge of chaos
+  does not win either. One sweep per optimizer: learning rates × the
   figure's start and the cloud, recorded at every step; the path is the
   start's lane at the best rate (a lane's bits do not depend on the others).
   """
@@ -258,7 +259,7 @@ def tuned(figure: TunedFigure, every: int) -> dict[str, np.ndarray]:
     )
     final = np.where(result.diverged, np.inf, result.final_loss)[:, 1:]
     losses.append(final.mean(axis=1))
-    chosen = robust_argmin(losses[-1])
+    chosen = tuning.robust_rate(final, result.diverged[:, 1:])
     best.append(rates[chosen])
     trajectories.append(result.trajectories[chosen, 0])
   return {
@@ -268,12 +269,6 @@ def tuned(figure: TunedFigure, every: int) -> dict[str, np.ndarray]:
     "paths": np.stack(trajectories),
     **_mesh(figure.landscape, surface.bounds, 0.05),
   }
-
-
-def robust_argmin(loss: np.ndarray) -> int:
-  """The index whose worst value among itself and its grid neighbours is
-  the lowest (ties: the smaller index)."""
-  return int(np.argmin(scipy.ndimage.maximum_filter1d(loss, 3, mode="nearest")))
 
 
 @_float64

@@ -6,6 +6,9 @@ here asks more of a rate than its own score: it must converge on every seed,
 and so must its neighbours on the grid (whatever the grid's spacing), so a
 small change of rate or seed does not blow the run up. Among those rates,
 the best median over seeds wins; ties go to the smaller rate.
+
+A seed is whatever repeats a run at one rate: a model's initialisation, or,
+in the atlas and the tuned comparison, a start on the surface.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from experiments import atlas
+from experiments import atlas, tuning
 
 pytestmark = pytest.mark.float32
 
@@ -23,21 +23,20 @@ def test_the_wilson_interval_matches_published_values():
   assert 0.69 < low < 0.73  # Not the degenerate [1, 1] of the Wald interval.
 
 
-def test_a_lone_spike_is_not_a_tuned_rate():
-  success = np.array([0.0, 0.0, 1.0, 0.0, 0.8, 0.8, 0.8, 0.0])
-  steps = np.full(8, 10.0)
-  assert atlas.choose_rate(success, steps) == 5
-  # Ties go to fewer median steps, then to the smaller rate.
-  flat = np.array([0.9, 0.9, 0.9, 0.9])
-  assert atlas.choose_rate(flat, np.array([30.0, 20.0, 10.0, 40.0])) == 2
-  assert atlas.choose_rate(flat, np.array([10.0, 10.0, 10.0, 10.0])) == 0
-  # No success anywhere: the smallest rate, not a NaN index.
-  assert atlas.choose_rate(np.zeros(3), np.full(3, np.nan)) == 0
-
-
-def test_tunability_is_the_share_reaching_half_the_best():
-  assert atlas.tunability(np.array([0.0, 0.5, 1.0, 0.4])) == 0.5
-  assert atlas.tunability(np.zeros(4)) == 0.0
+def test_the_rule_passes_over_a_rate_that_borders_divergence():
+  # SGD on Booth (a quadratic): the larger the rate the fewer the steps,
+  # up to the largest eigenvalue's limit, so the fewest raw median steps sit
+  # just below a rate that diverges.
+  settings = atlas.Settings(
+    num_rates=8, min_rate=0.01, max_rate=0.2, num_starts=16, num_steps=300
+  )
+  record = atlas.pair("sgd", "booth", settings)
+  diverged = np.array(record["diverged_by_rate"])
+  raw = int(np.argmin(record["censored_median_steps_by_rate"]))
+  assert diverged[raw + 1] > 0 and not diverged[: raw + 1].any()
+  chosen = list(settings.rates).index(np.float32(record["learning_rate"]))
+  assert chosen < raw and not diverged[chosen - 1 : chosen + 2].any()
+  assert record["success_rate"] == 1.0 and record["median_steps"] > 0
 
 
 def test_every_optimizer_takes_a_step_on_a_2d_point():
@@ -61,6 +60,7 @@ def test_surfaces_are_those_with_a_known_global_minimum():
   assert len(atlas.QUICK_OPTIMIZERS) >= 8 and len(atlas.QUICK_SURFACES) >= 6
 
 
+@pytest.mark.slow
 def test_a_small_atlas_is_written_and_reproducible(tmp_path):
   settings = atlas.Settings(num_rates=6, num_starts=16, num_steps=300)
   kwargs = dict(
@@ -69,37 +69,59 @@ def test_a_small_atlas_is_written_and_reproducible(tmp_path):
     settings=settings,
     show_progress=False,
   )
-  records = atlas.build(tmp_path / "a", workers=1, **kwargs)
+  cache = tmp_path / "cache"
+  records = atlas.build(tmp_path / "a", workers=1, cache=cache, **kwargs)
   assert len(records) == 4
   for record in records:
-    for key in (
-      "optimizer",
-      "surface",
-      "learning_rate",
-      "success_rate",
-      "ci_low",
-      "ci_high",
-      "median_steps",
-      "num_starts",
-      "tunability",
-    ):
-      assert key in record
     assert record["ci_low"] <= record["success_rate"] <= record["ci_high"]
     assert record["learning_rate"] in settings.rates
   # Adam from anywhere in Booth's window reaches its minimum at some rate.
   by_pair = {(r["optimizer"], r["surface"]): r for r in records}
   assert by_pair["adam", "booth"]["success_rate"] > 0.5
+  # The output holds the manifest's files and nothing else: the checkpoints
+  # are in the cache, one folder per settings and pair.
+  document = json.loads((tmp_path / "a" / "atlas.json").read_text())
+  written = {p.name for p in (tmp_path / "a").iterdir()}
+  assert {f["file"] for f in document["files"]} == written
+  assert written == {
+    "atlas.json",
+    "atlas.html",
+    "atlas.png",
+    "momentum_theory.png",
+  }
+  for entry in document["files"]:
+    assert entry["title"] and entry["caption"] and entry["settings"]["version"]
+  assert document["files"][2]["settings"]["optimizers"] == ["sgd", "adam"]
+  assert len(list((cache / settings.digest()).iterdir())) == 4
+  # The page: its figures embedded, the run's names only, its terms.
   page = (tmp_path / "a" / "atlas.html").read_text()
-  assert page.count("<tr>") >= 4 + 3 and "sortBy" in page
-  assert (tmp_path / "a" / "atlas.png").stat().st_size > 5000
+  assert '<img src="atlas.png"' in page and '<img src="momentum_theory' in page
+  assert "rmsprop" not in page and "lamb" not in page  # Not in this run.
+  assert "sgd" in page and "matyas" in page
+  for term in ("Success rate", "Wilson", "Tunability", "Median steps"):
+    assert f"<dt>{term}" in page
+  assert tuning.RULE in page and page.count("<tr>") == 1 + 4
+  assert 'href="atlas.html"' not in page
+  # A re-run elsewhere by 2 worker processes, without a cache, and a resume
+  # from the cache (which reads its checkpoints, rewriting none, and
+  # computes a deleted one again): the same bytes.
   first = (tmp_path / "a" / "atlas.json").read_bytes()
-  # A re-run elsewhere by 2 worker processes (one device each), and a
-  # resume from the checkpoints: the same bytes.
-  atlas.build(tmp_path / "b", workers=2, **kwargs)
-  atlas.build(tmp_path / "a", workers=1, **kwargs)
+  atlas.build(tmp_path / "b", workers=2, cache=False, **kwargs)
   assert (tmp_path / "b" / "atlas.json").read_bytes() == first
+  lanes = sorted(cache.rglob("lanes_*.npz"))
+  inodes = [p.stat().st_ino for p in lanes]
+  lanes[0].unlink()
+  atlas.build(tmp_path / "a", workers=1, cache=cache, **kwargs)
   assert (tmp_path / "a" / "atlas.json").read_bytes() == first
-  assert len(json.loads(first)["records"]) == 4
+  assert lanes[0].exists()
+  assert [p.stat().st_ino for p in lanes[1:]] == inodes[1:]
+
+
+def test_build_names_a_bad_optimizer_or_surface(tmp_path):
+  with pytest.raises(ValueError, match="optimizers.*nope"):
+    atlas.build(tmp_path, optimizers=["nope"], cache=False)
+  with pytest.raises(ValueError, match="surface_names.*nope"):
+    atlas.build(tmp_path, surface_names=["nope"], cache=False)
 
 
 def test_n_dimensional_surfaces_are_in_the_atlas():

@@ -113,13 +113,19 @@ def test_command_line_prints_one_line_and_exits_2(tmp_path):
 def test_atlas_builds_into_its_out_folder(tmp_path, monkeypatch):
   calls = []
   monkeypatch.setattr(
-    atlas, "build", lambda out, quick: calls.append((out, quick)) or []
+    atlas,
+    "build",
+    lambda out, quick, cache: calls.append((out, quick, cache)) or [],
   )
   assert cli.main(["atlas", "--quick", "--out", str(tmp_path / "a")]) in (
     0,
     None,
   )
-  assert calls == [(tmp_path / "a", True)]
+  cli.main(["atlas", "--out", str(tmp_path / "b"), "--cache", str(tmp_path)])
+  assert calls == [
+    (tmp_path / "a", True, True),
+    (tmp_path / "b", False, tmp_path),
+  ]
 
 
 def _actions(parser):
