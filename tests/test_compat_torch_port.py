@@ -329,3 +329,27 @@ def test_schedule_from_torch_refuses_a_non_multiplicative_chain():
     compat.schedule_from_torch(chained)
   with pytest.raises(ValueError, match="`group`"):
     compat.schedule_from_torch(S.StepLR(opt, 3), group=1)
+
+
+@pytest.mark.slow
+def test_the_porting_guide_example_runs():
+  """docs/guide/porting.md's example (fenced ```py: the docs test has no
+  torch), run as written in a fresh process."""
+  import pathlib
+  import re
+  import subprocess
+  import sys
+
+  repo = pathlib.Path(__file__).parent.parent
+  page = (repo / "docs" / "guide" / "porting.md").read_text("utf-8")
+  (code,) = re.findall(r"^```py\n(.*?)^```", page, re.DOTALL | re.M)
+  process = subprocess.run(
+    [sys.executable, "-c", code],
+    cwd=repo,
+    env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(repo)},
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
+  assert process.returncode == 0, process.stderr
+  assert "ported run matches torch" in process.stdout
