@@ -89,8 +89,9 @@ GROUP_LR = (0.05, 0.02)
 GROUP_WD = (None, 0.03)
 
 
-def _torch_run(name, kwargs, dtype, make_scheduler=None, every=1):
-  """A torch optimizer after PRE steps in which `d` had no gradient."""
+def _torch_run(name, kwargs, dtype, make_scheduler=None, every=1, late=0):
+  """A torch optimizer after PRE steps in which `d` had no gradient, its
+  scheduler created after `late` of them."""
   tdtype = getattr(torch, dtype)
   tensors = [
     torch.tensor(a, dtype=tdtype, requires_grad=True)
@@ -103,9 +104,11 @@ def _torch_run(name, kwargs, dtype, make_scheduler=None, every=1):
       group["weight_decay"] = GROUP_WD[i]
     groups.append(group)
   opt = getattr(torch.optim, name)(groups, **kwargs)
-  scheduler = make_scheduler(opt) if make_scheduler else None
+  scheduler = None
   x = torch.tensor(X, dtype=tdtype)
   for k in range(PRE):
+    if make_scheduler is not None and k == late:
+      scheduler = make_scheduler(opt)
     opt.zero_grad(set_to_none=True)
     _loss(*tensors, x, torch, False).backward()
     opt.step()
@@ -190,6 +193,14 @@ SCHEDULED = {
     lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=3),
     2,
   ),
+  # Created after 2 steps: its position is not the optimizer's step.
+  "nadam_exponential_late": (
+    "NAdam",
+    {},
+    lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.8),
+    1,
+    2,
+  ),
   "sgd_onecycle": (
     "SGD",
     dict(momentum=0.9),
@@ -205,9 +216,13 @@ SCHEDULED = {
 @pytest.mark.parametrize("case", SCHEDULED)
 def test_from_torch_continues_the_schedule(case, float64_default):
   dtype = float64_default
-  name, kwargs, make, every = SCHEDULED[case]
-  opt, scheduler, tensors, x = _torch_run(name, kwargs, dtype, make, every)
+  name, kwargs, make, every, *late = SCHEDULED[case]
+  opt, scheduler, tensors, x = _torch_run(
+    name, kwargs, dtype, make, every, *late
+  )
   position = scheduler.last_epoch
+  if late:
+    assert position != int(opt.state[tensors[0]]["step"])
   params = jax.tree.map(lambda a: jnp.asarray(a, dtype), INIT)
   tx, state = compat.from_torch(
     opt, params, scheduler, steps_per_scheduler_step=every
@@ -232,6 +247,9 @@ def test_from_torch_refuses_bad_input():
     compat.from_torch(opt, params, cycling)
   with pytest.raises(ValueError, match="steps_per_scheduler_step"):
     compat.from_torch(opt, params, steps_per_scheduler_step=0)
+  complex_opt = torch.optim.Adam([torch.zeros(2, dtype=torch.complex64)])
+  with pytest.raises(ValueError, match="parameter 0 is complex"):
+    compat.from_torch(complex_opt, jnp.zeros(2, jnp.complex64))
   with pytest.raises(TypeError, match="torch.optim.Optimizer"):
     compat.from_torch(optax.sgd(0.1), params)
 
