@@ -19,6 +19,11 @@ transforms:
 - ``lasagne_<name>``: ``lasagne.updates``' sgd, momentum,
   nesterov_momentum, adagrad, rmsprop, adadelta, adam, adamax.
 
+``from_torch(optimizer, params, scheduler)`` continues a live
+``torch.optim`` run (param groups, per-parameter state, LR scheduler) in
+optax, and ``schedule_from_torch(scheduler)`` is a torch LR scheduler as an
+optax schedule (torch is imported only when they are called).
+
 PyTorch's and Keras's are checked against the frameworks themselves, TF1's
 and Lasagne's against their published source.
 
@@ -70,8 +75,11 @@ from optax_extras._src.compat.tf1 import (
   tf1_momentum,
   tf1_rmsprop,
 )
+from optax_extras._src.compat.torch_port import from_torch
+from optax_extras._src.compat.torch_schedules import schedule_from_torch
 
 __all__ = (
+  "from_torch",
   "keras_adadelta",
   "keras_adagrad",
   "keras_adam",
@@ -88,6 +96,7 @@ __all__ = (
   "lasagne_nesterov_momentum",
   "lasagne_rmsprop",
   "lasagne_sgd",
+  "schedule_from_torch",
   "tf1_adadelta",
   "tf1_adagrad",
   "tf1_adam",

@@ -1,0 +1,373 @@
+"""`compat.from_torch` and `compat.schedule_from_torch` against live PyTorch.
+
+Runs in CI's parity step (torch installed); skipped elsewhere. Each
+optimizer test runs torch some steps, ports, continues both, and compares
+the loss at every step and the final parameters.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from optax_extras import compat
+
+torch = pytest.importorskip("torch")
+
+pytestmark = [pytest.mark.parity, pytest.mark.float32]
+
+TOLERANCE = {"float64": 1e-10, "float32": 1e-5}
+PRE, POST = 4, 10
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(4, 3))
+INIT = {
+  "g0": (RNG.normal(size=(3, 2)), RNG.normal(size=(2,))),
+  "g1": (RNG.normal(size=(3,)), RNG.normal(size=(2,))),
+}
+
+
+def _loss(w, b, c, d, x, lib, with_d):
+  """A small nonconvex loss; `d` has no gradient before the port."""
+  out = lib.sum(lib.tanh(x @ w + b) ** 2) + lib.sum((c - 0.5) ** 2 * (1 + c**2))
+  return out + lib.sum(lib.sin(d) * d) if with_d else out
+
+
+def _jax_step(tx):
+  @jax.jit
+  def step(params, state):
+    loss, grads = jax.value_and_grad(
+      lambda p: _loss(*jax.tree.leaves(p), jnp.asarray(X), jnp, True)
+    )(params)
+    updates, state = tx.update(grads, state, params)
+    return optax.apply_updates(params, updates), state, loss
+
+  return step
+
+
+OPTIMIZERS = {
+  "sgd": ("SGD", {}),
+  "sgd_momentum_dampening": (
+    "SGD",
+    dict(momentum=0.9, dampening=0.3, weight_decay=0.1),
+  ),
+  "sgd_nesterov_maximize": (
+    "SGD",
+    dict(momentum=0.8, nesterov=True, maximize=True),
+  ),
+  "adam_l2": ("Adam", dict(weight_decay=0.1)),
+  "adam_amsgrad": ("Adam", dict(amsgrad=True, betas=(0.8, 0.9))),
+  "adam_decoupled_maximize": (
+    "Adam",
+    dict(decoupled_weight_decay=True, weight_decay=0.1, maximize=True),
+  ),
+  "adamw_amsgrad": ("AdamW", dict(amsgrad=True)),
+  "rmsprop": ("RMSprop", {}),
+  "rmsprop_centered_momentum": (
+    "RMSprop",
+    dict(centered=True, momentum=0.5, weight_decay=0.1),
+  ),
+  "adagrad": (
+    "Adagrad",
+    dict(lr_decay=0.05, initial_accumulator_value=0.2, weight_decay=0.1),
+  ),
+  "adadelta": ("Adadelta", dict(weight_decay=0.1, maximize=True)),
+  "adamax": ("Adamax", dict(weight_decay=0.1)),
+  "nadam": ("NAdam", dict(weight_decay=0.1, momentum_decay=0.01)),
+  "nadam_decoupled": (
+    "NAdam",
+    dict(decoupled_weight_decay=True, weight_decay=0.1),
+  ),
+  "radam": ("RAdam", {}),
+  "radam_decoupled": (
+    "RAdam",
+    dict(decoupled_weight_decay=True, weight_decay=0.1),
+  ),
+}
+# Two groups with their own rates and weight decays.
+GROUP_LR = (0.05, 0.02)
+GROUP_WD = (None, 0.03)
+
+
+def _torch_run(name, kwargs, dtype, make_scheduler=None, every=1, late=0):
+  """A torch optimizer after PRE steps in which `d` had no gradient, its
+  scheduler created after `late` of them."""
+  tdtype = getattr(torch, dtype)
+  tensors = [
+    torch.tensor(a, dtype=tdtype, requires_grad=True)
+    for a in jax.tree.leaves(INIT)
+  ]
+  groups = []
+  for i, members in enumerate((tensors[:2], tensors[2:])):
+    group = {"params": members, "lr": GROUP_LR[i]}
+    if GROUP_WD[i] is not None and "weight_decay" in kwargs:
+      group["weight_decay"] = GROUP_WD[i]
+    groups.append(group)
+  opt = getattr(torch.optim, name)(groups, **kwargs)
+  scheduler = None
+  x = torch.tensor(X, dtype=tdtype)
+  for k in range(PRE):
+    if make_scheduler is not None and k == late:
+      scheduler = make_scheduler(opt)
+    opt.zero_grad(set_to_none=True)
+    _loss(*tensors, x, torch, False).backward()
+    opt.step()
+    if scheduler is not None and (k + 1) % every == 0:
+      scheduler.step()
+  return opt, scheduler, tensors, x
+
+
+def _continue(opt, scheduler, tensors, x, tx, state, dtype, every=1):
+  params = jax.tree.unflatten(
+    jax.tree.structure(INIT),
+    [jnp.array(t.detach().numpy(), dtype, copy=True) for t in tensors],
+  )
+  step = _jax_step(tx)
+  tol = TOLERANCE[dtype]
+  for k in range(POST):
+    opt.zero_grad(set_to_none=True)
+    loss = _loss(*tensors, x, torch, True)
+    loss.backward()
+    opt.step()
+    if scheduler is not None and (k + 1) % every == 0:
+      scheduler.step()
+
+    params, state, jax_loss = step(params, state)
+    np.testing.assert_allclose(
+      float(jax_loss), loss.item(), rtol=tol, err_msg=f"step {k}"
+    )
+  for t, p in zip(tensors, jax.tree.leaves(params), strict=True):
+    np.testing.assert_allclose(
+      np.asarray(p), t.detach().numpy(), rtol=tol, atol=tol
+    )
+
+
+@pytest.fixture
+def float64_default(precision):
+  """torch's default dtype as the parameters' (NAdam's `mu_product`)."""
+  previous = torch.get_default_dtype()
+  torch.set_default_dtype(getattr(torch, precision))
+  yield precision
+  torch.set_default_dtype(previous)
+
+
+@pytest.mark.both_precisions
+@pytest.mark.parametrize("case", OPTIMIZERS)
+def test_from_torch_continues_the_run(case, float64_default):
+  dtype = float64_default
+  name, kwargs = OPTIMIZERS[case]
+  opt, _, tensors, x = _torch_run(name, kwargs, dtype)
+  before = {k: v.clone() for k, v in opt.state[tensors[0]].items()}
+  params = jax.tree.map(lambda a: jnp.asarray(a, dtype), INIT)
+  tx, state = compat.from_torch(opt, params)
+  # The port changes nothing in torch.
+  for key, value in opt.state[tensors[0]].items():
+    assert torch.equal(value, before[key])
+  assert not opt.state.get(tensors[3]) or name == "Adagrad"
+  _continue(opt, None, tensors, x, tx, state, dtype)
+
+
+@pytest.mark.float64
+def test_nadam_float64_with_float32_default_dtype_differs_slightly():
+  """torch keeps NAdam's `mu_product` in the default dtype (float32)."""
+  assert torch.get_default_dtype() == torch.float32
+  opt, _, tensors, x = _torch_run("NAdam", {}, "float64")
+  assert opt.state[tensors[0]]["mu_product"].dtype == torch.float32
+  tx, state = compat.from_torch(opt, jax.tree.map(jnp.asarray, INIT))
+  with pytest.raises(AssertionError, match="Not equal to tolerance"):
+    _continue(opt, None, tensors, x, tx, state, "float64")
+
+
+SCHEDULED = {
+  # Adam stepped per step from creation.
+  "adam_steplr": (
+    "Adam",
+    {},
+    lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5),
+    1,
+  ),
+  # Adagrad's lr_decay counts optimizer steps, the rate epochs of 2 steps.
+  "adagrad_cosine_per_epoch": (
+    "Adagrad",
+    dict(lr_decay=0.1),
+    lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=3),
+    2,
+  ),
+  # Created after 2 steps: its position is not the optimizer's step.
+  "nadam_exponential_late": (
+    "NAdam",
+    {},
+    lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.8),
+    1,
+    2,
+  ),
+  "sgd_onecycle": (
+    "SGD",
+    dict(momentum=0.9),
+    lambda o: torch.optim.lr_scheduler.OneCycleLR(
+      o, max_lr=[0.1, 0.05], total_steps=20, cycle_momentum=False
+    ),
+    1,
+  ),
+}
+
+
+@pytest.mark.both_precisions
+@pytest.mark.parametrize("case", SCHEDULED)
+def test_from_torch_continues_the_schedule(case, float64_default):
+  dtype = float64_default
+  name, kwargs, make, every, *late = SCHEDULED[case]
+  opt, scheduler, tensors, x = _torch_run(
+    name, kwargs, dtype, make, every, *late
+  )
+  position = scheduler.last_epoch
+  if late:
+    assert position != int(opt.state[tensors[0]]["step"])
+  params = jax.tree.map(lambda a: jnp.asarray(a, dtype), INIT)
+  tx, state = compat.from_torch(
+    opt, params, scheduler, steps_per_scheduler_step=every
+  )
+  assert scheduler.last_epoch == position
+  _continue(opt, scheduler, tensors, x, tx, state, dtype, every)
+
+
+def test_from_torch_refuses_bad_input():
+  opt, _, _, _ = _torch_run("SGD", {}, "float32")
+  params = jax.tree.map(jnp.asarray, INIT)
+  with pytest.raises(ValueError, match="4 parameters"):
+    compat.from_torch(opt, params["g0"])
+  bad = {"g0": (jnp.zeros((2, 3)), params["g0"][1]), "g1": params["g1"]}
+  with pytest.raises(ValueError, match=r"shape \(2, 3\).*shape \(3, 2\)"):
+    compat.from_torch(opt, bad)
+  lbfgs = torch.optim.LBFGS([torch.zeros(1)])
+  with pytest.raises(ValueError, match="LBFGS.*Supported"):
+    compat.from_torch(lbfgs, jnp.zeros(1))
+  cycling = torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, total_steps=5)
+  with pytest.raises(ValueError, match="cycle_momentum"):
+    compat.from_torch(opt, params, cycling)
+  with pytest.raises(ValueError, match="steps_per_scheduler_step"):
+    compat.from_torch(opt, params, steps_per_scheduler_step=0)
+  complex_opt = torch.optim.Adam([torch.zeros(2, dtype=torch.complex64)])
+  with pytest.raises(ValueError, match="parameter 0 is complex"):
+    compat.from_torch(complex_opt, jnp.zeros(2, jnp.complex64))
+  with pytest.raises(TypeError, match="torch.optim.Optimizer"):
+    compat.from_torch(optax.sgd(0.1), params)
+
+
+# Schedulers: 300 rates against `get_last_lr`, two groups.
+S = torch.optim.lr_scheduler
+SCHEDULERS = {
+  "step": lambda o: S.StepLR(o, step_size=7, gamma=0.7),
+  "multistep_repeated": lambda o: S.MultiStepLR(o, [10, 50, 50, 200], 0.5),
+  "exponential": lambda o: S.ExponentialLR(o, gamma=0.99),
+  "cosine_periodic": lambda o: S.CosineAnnealingLR(o, T_max=70, eta_min=1e-3),
+  "linear": lambda o: S.LinearLR(o, 0.2, 0.9, total_iters=40),
+  "constant": lambda o: S.ConstantLR(o, factor=0.3, total_iters=25),
+  "polynomial": lambda o: S.PolynomialLR(o, total_iters=113, power=0.7),
+  "onecycle_cos": lambda o: S.OneCycleLR(
+    o, [0.3, 0.2], total_steps=300, pct_start=0.27
+  ),
+  "onecycle_linear_three_phase": lambda o: S.OneCycleLR(
+    o,
+    [0.3, 0.2],
+    total_steps=300,
+    anneal_strategy="linear",
+    three_phase=True,
+    pct_start=0.21,
+  ),
+  "warm_restarts": lambda o: S.CosineAnnealingWarmRestarts(o, 9, 2, 1e-3),
+  "warm_restarts_flat": lambda o: S.CosineAnnealingWarmRestarts(o, 31),
+  "sequential": lambda o: S.SequentialLR(
+    o,
+    [
+      S.LinearLR(o, 0.1, total_iters=20),
+      S.CosineAnnealingLR(o, T_max=100),
+      S.ExponentialLR(o, 0.98),
+    ],
+    milestones=[20, 150],
+  ),
+  "chained": lambda o: S.ChainedScheduler(
+    [S.LinearLR(o, 0.1, total_iters=20), S.ExponentialLR(o, 0.99)]
+  ),
+}
+
+
+def _rates(make, steps=300):
+  opt = torch.optim.SGD(
+    [{"params": [torch.zeros(1)]}, {"params": [torch.zeros(1)], "lr": 0.05}],
+    lr=0.1,
+    momentum=0.9,
+  )
+  scheduler = make(opt)
+  rates = []
+  for _ in range(steps):
+    rates.append(scheduler.get_last_lr())
+    opt.step()
+    scheduler.step()
+  return scheduler, np.asarray(rates)
+
+
+@pytest.mark.float64
+@pytest.mark.parametrize("case", SCHEDULERS)
+def test_schedule_from_torch_matches_300_steps(case):
+  scheduler, rates = _rates(SCHEDULERS[case])
+  t = jnp.arange(300)
+  for group in (0, 1):
+    schedule = jax.jit(compat.schedule_from_torch(scheduler, group=group))
+    np.testing.assert_allclose(schedule(t), rates[:, group], rtol=1e-9)
+  # Ported mid-run: the same function of the position.
+  middle, _ = _rates(SCHEDULERS[case], steps=150)
+  schedule = compat.schedule_from_torch(middle, group=1)
+  np.testing.assert_allclose(
+    schedule(t[150:]), rates[150:, 1], rtol=1e-9, atol=1e-15
+  )
+
+
+@pytest.mark.parametrize(
+  "make",
+  [
+    lambda o: S.ReduceLROnPlateau(o),
+    lambda o: S.LambdaLR(o, lambda t: 1.0),
+    lambda o: S.MultiplicativeLR(o, lambda t: 0.9),
+    lambda o: S.CyclicLR(o, 0.01, 0.1),
+  ],
+)
+def test_schedule_from_torch_refuses_others(make):
+  opt = torch.optim.SGD([torch.zeros(1)], lr=0.1, momentum=0.9)
+  scheduler = make(opt)
+  name = type(scheduler).__name__
+  with pytest.raises(ValueError, match=f"{name}.*Supported"):
+    compat.schedule_from_torch(scheduler)
+
+
+def test_schedule_from_torch_refuses_a_non_multiplicative_chain():
+  opt = torch.optim.SGD([torch.zeros(1)], lr=0.1)
+  chained = S.ChainedScheduler([S.CosineAnnealingLR(opt, 10)])
+  with pytest.raises(ValueError, match="CosineAnnealingLR.*ChainedScheduler"):
+    compat.schedule_from_torch(chained)
+  with pytest.raises(ValueError, match="`group`"):
+    compat.schedule_from_torch(S.StepLR(opt, 3), group=1)
+
+
+@pytest.mark.slow
+def test_the_porting_guide_example_runs():
+  """docs/guide/porting.md's example (fenced ```py: the docs test has no
+  torch), run as written in a fresh process."""
+  import pathlib
+  import re
+  import subprocess
+  import sys
+
+  repo = pathlib.Path(__file__).parent.parent
+  page = (repo / "docs" / "guide" / "porting.md").read_text("utf-8")
+  (code,) = re.findall(r"^```py\n(.*?)^```", page, re.DOTALL | re.M)
+  process = subprocess.run(
+    [sys.executable, "-c", code],
+    cwd=repo,
+    env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(repo)},
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
+  assert process.returncode == 0, process.stderr
+  assert "ported run matches torch" in process.stdout
