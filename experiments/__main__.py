@@ -98,6 +98,15 @@ def main(argv: list[str] | None = None) -> int:
   )
   atlas.add_argument("--out", type=pathlib.Path, default=pathlib.Path("atlas"))
 
+  models = commands.add_parser(
+    "models", help="tune optimizers on real models; rank against the atlas"
+  )
+  models.add_argument("--quick", action="store_true", help="5 x digits MLP")
+  models.add_argument(
+    "--out", type=pathlib.Path, default=pathlib.Path("models")
+  )
+  models.add_argument("--atlas", type=pathlib.Path, help="an atlas.json")
+
   bench = commands.add_parser(
     "benchmark", help="run the benchmarks; print tables, write BENCHMARKS.md"
   )
@@ -172,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
 
     atlas.build(args.out, quick=args.quick)
     print(f"{(args.out / 'atlas.html').resolve()}")
+  elif args.command == "models":
+    from experiments import models
+
+    models.build(args.out, quick=args.quick, atlas=args.atlas)
   elif args.command == "training":
     from experiments import training  # Flax and scikit-learn load only here.
 
