@@ -159,3 +159,26 @@ def test_a_changed_file_is_refused_when_read(built):
       page.load(out)
   finally:
     path.write_bytes(original)
+
+
+def test_the_command_passes_its_arguments(tmp_path, monkeypatch):
+  import experiments.models
+  from experiments import __main__ as cli
+
+  calls = []
+  monkeypatch.setattr(
+    experiments.models, "build", lambda out, **kw: calls.append((out, kw))
+  )
+  atlas = tmp_path / "atlas.json"
+  argv = [
+    "models",
+    "--quick",
+    "--out",
+    str(tmp_path / "m"),
+    "--atlas",
+    str(atlas),
+  ]
+  assert cli.main(argv) == 0
+  assert calls == [(tmp_path / "m", {"quick": True, "atlas": atlas})]
+  assert page.QUICK.num_rates >= 12 and page.QUICK.num_seeds >= 5
+  assert len(page.QUICK_OPTIMIZERS) == 5
