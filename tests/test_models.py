@@ -182,3 +182,10 @@ def test_the_command_passes_its_arguments(tmp_path, monkeypatch):
   assert calls == [(tmp_path / "m", {"quick": True, "atlas": atlas})]
   assert page.QUICK.num_rates >= 12 and page.QUICK.num_seeds >= 5
   assert len(page.QUICK_OPTIMIZERS) == 5
+
+
+def test_the_page_reads_an_interval_through_zero_as_no_evidence():
+  c = {"a": "atlas", "b": "digits_mlp", "n": 5, "rho": 0.6}
+  assert "includes 0" in page._reading({**c, "ci_low": -0.3, "ci_high": 1.0})
+  assert "agree" in page._reading({**c, "ci_low": 0.1, "ci_high": 1.0})
+  assert "too few" in page._reading({**c, "rho": None, "ci_low": None})

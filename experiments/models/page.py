@@ -240,6 +240,24 @@ def _fmt(x, spec=".3f") -> str:
   )
 
 
+def _reading(c: dict[str, Any]) -> str:
+  """What one correlation shows, in a sentence."""
+  head = f"{c['a']} vs {c['b']} ({c['n']} optimizers): "
+  if c["rho"] is None or c["ci_low"] is None:
+    return head + "too few optimizers for a rank correlation."
+  if c["ci_low"] > 0:
+    return head + (
+      f"ρ = {c['rho']:.2f}, interval above 0: the rankings agree more than "
+      "chance would make them."
+    )
+  if c["ci_high"] < 0:
+    return head + f"ρ = {c['rho']:.2f}, interval below 0: the rankings oppose."
+  return head + (
+    f"ρ = {c['rho']:.2f}, but the interval includes 0: these data cannot "
+    "tell whether one ranking predicts the other."
+  )
+
+
 def to_html(document: dict[str, Any]) -> str:
   """The page: the protocol, per workload a table and its winner, the
   correlations, and what was not measured."""
@@ -278,10 +296,21 @@ def to_html(document: dict[str, Any]) -> str:
     if rows:
       best = rows[0]
       accs = [r["val_accuracy"] for r in rows if r["val_accuracy"] is not None]
+      widths = [
+        r["ci_high"] - r["ci_low"]
+        for r in rows
+        if r["ci_high"] is not None and r["ci_low"] is not None
+      ]
+      separated = (
+        "wider than"
+        if widths and max(accs) - min(accs) > max(widths)
+        else "within"
+      )
       parts.append(
         f"<p><b>Winner:</b> {best['optimizer']} at lr "
         f"{best['learning_rate']:.3g}, {best['val_accuracy']:.1%}; spread "
-        f"of the tuned accuracies {min(accs):.1%}–{max(accs):.1%}.</p>"
+        f"of the tuned accuracies {min(accs):.1%}–{max(accs):.1%}, "
+        f"{separated} the widest 95% interval over seeds.</p>"
       )
     parts.append(
       "<table><tr><th>optimizer<th>tuned lr<th>val acc [95% CI]<th>steps "
@@ -325,6 +354,7 @@ def to_html(document: dict[str, Any]) -> str:
         f"{c['n']}<td>{c['resamples_used']}</tr>"
       )
     parts.append("</table>")
+    parts.extend(f"<p>{_reading(c)}</p>" for c in document["correlations"])
   parts.append(
     '<p><img src="models_rank.png" alt="ranks"> <img src="models_rate.png" '
     'alt="accuracy against rate" style="max-width:100%"></p>'
