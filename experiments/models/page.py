@@ -1,6 +1,15 @@
 """`python -m experiments models`: the protocol on every workload, the
 rankings against the atlas's, a page (models.html), its figures, and a
-manifest of SHA-256 hashes that `load` checks."""
+manifest of SHA-256 hashes that `load` checks.
+
+Cost (measured on a 2-core machine shared with other jobs, load 8-18, so
+CPU seconds are the comparable figure): quick mode, 5 sweeps of 12 rates x
+5 seeds x 300 steps of the digits MLP, took 106 CPU-seconds (7.2 minutes of
+wall time under that load): about 20 CPU-seconds a sweep, mostly its
+compilation. Full mode is (optimizers x workloads) sweeps, each a
+compilation plus lanes x steps; it was not timed here, and the MNIST-1D
+CNN's steps cost far more than the MLP's (2 lanes x 1,500 steps took over
+3 CPU-minutes), so its budget may need to shrink to fit 30 minutes."""
 
 from __future__ import annotations
 
