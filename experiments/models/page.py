@@ -211,19 +211,18 @@ def _rank_figure(document, path, plt) -> None:
   """Ranks on the atlas (or the first workload) against each workload's."""
   fig, ax = plt.subplots(figsize=(5, 5))
   for c in document["correlations"]:
-    if c["b"] == c["a"]:
-      continue
     a = _ranks(document, c["a"], c["optimizers"])
     b = _ranks(document, c["b"], c["optimizers"])
     ax.plot(a, b, "o", label=f"{c['a']} vs {c['b']}")
     for name, x, y in zip(c["optimizers"], a, b):
       ax.annotate(name, (x, y), fontsize=6)
-  if not document["correlations"]:
+  if document["correlations"]:
+    ax.legend(fontsize=7)
+  else:
     ax.text(
       0.5, 0.5, "no ranking to compare", ha="center", transform=ax.transAxes
     )
   ax.set(xlabel="rank (1 = best) on the first", ylabel="rank on the second")
-  ax.legend(fontsize=7)
   fig.tight_layout()
   fig.savefig(path, dpi=90)
   plt.close(fig)
