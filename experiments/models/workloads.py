@@ -148,6 +148,9 @@ WORKLOADS: dict[str, Workload] = {
     title="1-D CNN on MNIST-1D (mnist1d.make_dataset, default arguments)",
     model=CNN1D,
     load=load_mnist1d,
+    # Not yet measured with this budget (the digits' 0.95 is: Adam reaches
+    # it in 60-100 steps): set below the published CNN's ~94% after longer
+    # training.
     target=0.80,
     budget=1500,
     batch_size=100,
