@@ -8,8 +8,8 @@ CPU seconds are the comparable figure): quick mode, 5 sweeps of 12 rates x
 wall time under that load): about 20 CPU-seconds a sweep, mostly its
 compilation. Full mode is (optimizers x workloads) sweeps, each a
 compilation plus lanes x steps; it was not timed here, and the MNIST-1D
-CNN's steps cost far more than the MLP's (2 lanes x 1,500 steps took over
-3 CPU-minutes), so its budget may need to shrink to fit 30 minutes."""
+CNN's steps cost far more than the MLP's (2 lanes x 1,500 steps had not
+finished after 14 CPU-minutes), so full mode does not fit 30 minutes yet."""
 
 from __future__ import annotations
 
