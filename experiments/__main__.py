@@ -194,6 +194,19 @@ def _parser() -> argparse.ArgumentParser:
     "~/.cache/optax_extras/atlas)",
   )
 
+  models = command(
+    "models", "tune optimizers on real models; rank against the atlas"
+  )
+  models.add_argument(
+    "--quick", action="store_true", help="5 optimizers on the digits MLP"
+  )
+  out(models, "models")
+  models.add_argument(
+    "--atlas",
+    type=pathlib.Path,
+    help="an atlas.json to rank against (default: atlas/atlas.json if any)",
+  )
+
   bench = command("benchmark", "run the benchmarks; print tables, write a file")
   bench.add_argument(
     "sections",
@@ -306,6 +319,10 @@ def main(argv: list[str] | None = None) -> int:
 
     atlas.build(args.out, quick=args.quick, cache=args.cache or True)
     print(f"{(args.out / 'atlas.html').resolve()}")
+  elif args.command == "models":
+    from experiments import models
+
+    models.build(args.out, quick=args.quick, atlas=args.atlas)
   elif args.command == "training":
     from experiments import training  # Flax and scikit-learn load only here.
 

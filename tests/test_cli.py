@@ -142,7 +142,7 @@ def _actions(parser):
 def test_every_argument_has_help_and_shows_its_default():
   parser = cli._parser()
   actions = list(_actions(parser))
-  assert len({command for command, _ in actions}) == 10  # 9 and the top.
+  assert len({command for command, _ in actions}) == 11  # 10 and the top.
   for command, action in actions:
     assert action.help, (command, action.dest)
   text = parser._subparsers._group_actions[0].choices["gallery"].format_help()

@@ -14,6 +14,7 @@ import numpy as np
 from flax import nnx
 
 import optax_extras
+from experiments import tuning
 from experiments.training.data import Dataset, load_digits
 from experiments.training.loop import History
 from experiments.training.model import create_model, evaluate_fn, loss_fn
@@ -228,8 +229,10 @@ def sensitivity_table(
 ) -> str:
   """Per optimizer: the best rate, the width of the good range, and the fall.
 
-  Accuracies are final validation accuracies, means over seeds. "Good"
-  learning rates are those within `tolerance` of the best; the width is the
+  Accuracies are final validation accuracies, means over seeds. The best
+  rate is `experiments.tuning.robust_rate` of the final validation losses
+  (so not a rate beside one that diverges on some seed). "Good" learning
+  rates are those within `tolerance` of the best; the width is the
   ratio of the largest to the smallest good rate. The last columns give the
   accuracy at the best rate times 1/16, 1/4, 2, 4 and 8, where the grid has
   them: how fast accuracy falls on each side of the optimum.
@@ -243,7 +246,7 @@ def sensitivity_table(
   for name, sweep in sweeps.items():
     accuracy = sweep.history.val_accuracy[..., -1]  # [S, L]
     mean, spread = accuracy.mean(0), accuracy.std(0)
-    best = int(np.argmax(mean))
+    best = tuning.robust_rate(sweep.history.val_loss[..., -1].T)
     good = np.flatnonzero(mean >= mean[best] - tolerance)
     width = sweep.learning_rates[good].max() / sweep.learning_rates[good].min()
     around = []

@@ -1,0 +1,378 @@
+"""`python -m experiments models`: the protocol on every workload, the
+rankings against the atlas's, a page (models.html), its figures, and a
+manifest of SHA-256 hashes that `load` checks.
+
+Cost (measured on a 2-core machine shared with other jobs, load 8-18, so
+CPU seconds are the comparable figure): quick mode, 5 sweeps of 12 rates x
+5 seeds x 300 steps of the digits MLP, took 106 CPU-seconds (7.2 minutes of
+wall time under that load): about 20 CPU-seconds a sweep, mostly its
+compilation. Full mode is (optimizers x workloads) sweeps, each a
+compilation plus lanes x steps; it was not timed here, and the MNIST-1D
+CNN's steps cost far more than the MLP's (2 lanes x 1,500 steps had not
+finished after 14 CPU-minutes), so full mode does not fit 30 minutes yet."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import pathlib
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from experiments import tuning
+from experiments.atlas import OPTIMIZERS
+from experiments.models import protocol
+from experiments.models.workloads import WORKLOADS, get
+from optax_extras.io import atomic_write
+
+QUICK_OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "nesterov_lookahead")
+QUICK_WORKLOADS = ("digits_mlp",)
+QUICK = protocol.Settings(num_rates=12, min_rate=1e-4, max_rate=3.0, budget=300)
+FILES = ("models.json", "models.html", "models_rate.png", "models_rank.png")
+
+
+def _sha256(path: pathlib.Path) -> str:
+  return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build(
+  out: pathlib.Path,
+  *,
+  quick: bool = False,
+  optimizers: Sequence[str] | None = None,
+  workload_names: Sequence[str] | None = None,
+  settings: protocol.Settings | None = None,
+  atlas: pathlib.Path | None = None,
+  show_progress: bool = True,
+) -> dict[str, Any]:
+  """Runs the protocol for each optimizer on each workload and writes
+  models.json, models.html, two figures and manifest.json into `out`.
+  `atlas`: an ``atlas.json`` to correlate with (default
+  ``atlas/atlas.json`` where it exists; else no atlas correlation, said so
+  on the page)."""
+  from tqdm.auto import tqdm
+
+  settings = settings or (QUICK if quick else protocol.Settings())
+  optimizers = tuple(
+    optimizers or (QUICK_OPTIMIZERS if quick else tuple(OPTIMIZERS))
+  )
+  workload_names = tuple(
+    workload_names or (QUICK_WORKLOADS if quick else tuple(WORKLOADS))
+  )
+  for name in optimizers:
+    if name not in OPTIMIZERS:
+      raise ValueError(f"optimizers: unknown {name!r}")
+  workloads = [get(name) for name in workload_names]
+  out.mkdir(parents=True, exist_ok=True)
+  start = time.perf_counter()
+  records = []
+  pairs = [(w, o) for w in workloads for o in optimizers]
+  for workload, optimizer in tqdm(
+    pairs, desc="models", unit="sweep", disable=not show_progress
+  ):
+    records.append(protocol.run(optimizer, workload, settings))
+  atlas = atlas or pathlib.Path("atlas/atlas.json")
+  atlas_doc = json.loads(atlas.read_text()) if atlas.is_file() else None
+  document = {
+    "settings": {
+      **{k: getattr(settings, k) for k in settings.__dataclass_fields__},
+      "rates": [float(r) for r in settings.rates],
+      "seeds": [int(s) for s in settings.seeds],
+    },
+    "rule": tuning.RULE,
+    "interval": protocol.INTERVAL,
+    "bootstrap": protocol.BOOTSTRAP,
+    "workloads": {
+      w.name: {
+        "title": w.title,
+        "target": w.target,
+        "budget": settings.budget or w.budget,
+        "batch_size": w.batch_size,
+        "split": w.split,
+      }
+      for w in workloads
+    },
+    "atlas": None
+    if atlas_doc is None
+    else {"path": str(atlas), "sha256": _sha256(atlas)},
+    "atlas_scores": {}
+    if atlas_doc is None
+    else protocol.atlas_scores(atlas_doc),
+    "records": records,
+    "correlations": correlations(records, atlas_doc, workload_names),
+    "seconds": round(time.perf_counter() - start, 1),
+  }
+  write(out, document)
+  print(
+    f"models: {len(pairs)} sweeps in {document['seconds']:.0f} s; "
+    f"wrote {out / 'models.html'}"
+  )
+  return document
+
+
+def scores(records: list[dict[str, Any]], workload: str) -> dict[str, float]:
+  """Each optimizer's score on `workload`: its mean final validation
+  accuracy at the tuned rate."""
+  return {
+    r["optimizer"]: r["val_accuracy"]
+    for r in records
+    if r["workload"] == workload
+  }
+
+
+def correlations(
+  records: list[dict[str, Any]],
+  atlas_doc: dict[str, Any] | None,
+  workload_names: Sequence[str],
+) -> list[dict[str, Any]]:
+  """Spearman (with its bootstrap interval) between the atlas's ranking and
+  each workload's, and between each pair of workloads."""
+  found = []
+  named = {w: scores(records, w) for w in workload_names}
+  if atlas_doc is not None:
+    atlas = protocol.atlas_scores(atlas_doc)
+    for w in workload_names:
+      found.append(
+        {"a": "atlas", "b": w, **protocol.correlate(atlas, named[w])}
+      )
+  for i, a in enumerate(workload_names):
+    for b in workload_names[i + 1 :]:
+      found.append({"a": a, "b": b, **protocol.correlate(named[a], named[b])})
+  return found
+
+
+def write(out: pathlib.Path, document: dict[str, Any]) -> None:
+  """The JSON, the figures, the page, then the manifest of their hashes."""
+  from experiments.draw import plt  # Agg, set by experiments.draw.
+
+  atomic_write(
+    out / "models.json",
+    lambda f: f.write(json.dumps(document, indent=1).encode()),
+  )
+  _rate_figure(document, out / "models_rate.png", plt)
+  _rank_figure(document, out / "models_rank.png", plt)
+  atomic_write(
+    out / "models.html", lambda f: f.write(to_html(document).encode())
+  )
+  manifest = {name: _sha256(out / name) for name in FILES}
+  atomic_write(
+    out / "manifest.json",
+    lambda f: f.write(json.dumps(manifest, indent=1).encode()),
+  )
+
+
+def load(out: pathlib.Path) -> dict[str, Any]:
+  """models.json, after checking every file against manifest.json; a
+  missing or changed file raises `ValueError` naming it."""
+  manifest = json.loads((out / "manifest.json").read_text())
+  for name in FILES:
+    if name not in manifest:
+      raise ValueError(f"{out / 'manifest.json'} does not list {name}")
+    path = out / name
+    if not path.is_file() or _sha256(path) != manifest[name]:
+      raise ValueError(f"{path} is missing or does not match manifest.json")
+  return json.loads((out / "models.json").read_text())
+
+
+def _rate_figure(document, path, plt) -> None:
+  """Median final validation accuracy against the rate, one panel per
+  workload, the tuned rate marked."""
+  names = list(document["workloads"])
+  rates = np.asarray(document["settings"]["rates"])
+  fig, axes = plt.subplots(
+    1, len(names), figsize=(6 * len(names), 4), squeeze=False
+  )
+  for ax, name in zip(axes[0], names):
+    for r in (r for r in document["records"] if r["workload"] == name):
+      acc = np.asarray(r["val_accuracy_by_rate_seed"], np.float64)
+      with np.errstate(all="ignore"):
+        median = np.nanmedian(acc, axis=1)
+      (line,) = ax.semilogx(rates, median, label=r["optimizer"])
+      ax.plot(
+        r["learning_rate"],
+        median[r["chosen_index"]],
+        "o",
+        color=line.get_color(),
+      )
+    ax.axhline(document["workloads"][name]["target"], color="k", ls=":")
+    ax.set(title=name, xlabel="learning rate", ylabel="validation accuracy")
+    ax.set_ylim(0, 1)
+  axes[0][-1].legend(fontsize=6, ncol=2)
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  plt.close(fig)
+
+
+def _rank_figure(document, path, plt) -> None:
+  """Ranks on the atlas (or the first workload) against each workload's."""
+  fig, ax = plt.subplots(figsize=(5, 5))
+  for c in document["correlations"]:
+    a = _ranks(document, c["a"], c["optimizers"])
+    b = _ranks(document, c["b"], c["optimizers"])
+    ax.plot(a, b, "o", label=f"{c['a']} vs {c['b']}")
+    for name, x, y in zip(c["optimizers"], a, b):
+      ax.annotate(name, (x, y), fontsize=6)
+  if document["correlations"]:
+    ax.legend(fontsize=7)
+  else:
+    ax.text(
+      0.5, 0.5, "no ranking to compare", ha="center", transform=ax.transAxes
+    )
+  ax.set(xlabel="rank (1 = best) on the first", ylabel="rank on the second")
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  plt.close(fig)
+
+
+def _ranks(document, source, optimizers) -> np.ndarray:
+  """Ranks (1 = best) of `optimizers` on `source` (a workload or the atlas,
+  whose scores are kept in the correlation's inputs)."""
+  import scipy.stats
+
+  if source == "atlas":
+    found = document["atlas_scores"]
+  else:
+    found = scores(document["records"], source)
+  return scipy.stats.rankdata([-found[o] for o in optimizers])
+
+
+def _fmt(x, spec=".3f") -> str:
+  return (
+    "–"
+    if x is None or (isinstance(x, float) and np.isnan(x))
+    else format(x, spec)
+  )
+
+
+def _reading(c: dict[str, Any]) -> str:
+  """What one correlation shows, in a sentence."""
+  head = f"{c['a']} vs {c['b']} ({c['n']} optimizers): "
+  if c["rho"] is None or c["ci_low"] is None:
+    return head + "too few optimizers for a rank correlation."
+  if c["ci_low"] > 0:
+    return head + (
+      f"ρ = {c['rho']:.2f}, interval above 0: the rankings agree more than "
+      "chance would make them."
+    )
+  if c["ci_high"] < 0:
+    return head + f"ρ = {c['rho']:.2f}, interval below 0: the rankings oppose."
+  return head + (
+    f"ρ = {c['rho']:.2f}, but the interval includes 0: these data cannot "
+    "tell whether one ranking predicts the other."
+  )
+
+
+def to_html(document: dict[str, Any]) -> str:
+  """The page: the protocol, per workload a table and its winner, the
+  correlations, and what was not measured."""
+  s = document["settings"]
+  parts = [
+    "<!doctype html><meta charset=utf-8><title>Does the atlas predict "
+    "training?</title><style>body{font-family:sans-serif;max-width:60em;"
+    "margin:auto}td,th{padding:2px 8px;text-align:right}</style>",
+    "<h1>Does the atlas predict training?</h1>",
+    f"<p><b>Protocol.</b> Per optimizer and workload, one sweep: "
+    f"{s['num_rates']} learning rates log-spaced from {s['min_rate']:g} to "
+    f"{s['max_rate']:g} × {s['num_seeds']} seeds (seeds "
+    f"{', '.join(map(str, s['seeds']))}), the other hyperparameters at "
+    f"their defaults. The tuned rate is {html.escape(document['rule'])} "
+    "(<code>experiments.tuning.robust_rate</code> on the final validation "
+    "loss). Steps to target: the median over seeds of the first recorded "
+    "step whose validation accuracy reaches the target; runs that never "
+    "reach it (or diverge) are censored, counted, and make the median "
+    "'&gt; budget' when they are half or more. Accuracy: mean over seeds, "
+    f"{html.escape(document['interval'])}. Tunability: the share of the "
+    "rate grid whose median accuracy above chance (10%) is at least half "
+    "the best's. Correlations: Spearman's ρ between optimizers' scores "
+    "(atlas: mean success rate over its surfaces; workload: mean final "
+    f"validation accuracy at the tuned rate), {html.escape(document['bootstrap'])}.</p>",
+  ]
+  for name, w in document["workloads"].items():
+    rows = sorted(
+      (r for r in document["records"] if r["workload"] == name),
+      key=lambda r: -np.nan_to_num(r["val_accuracy"], nan=-1),
+    )
+    parts.append(
+      f"<h2>{html.escape(name)}: {html.escape(w['title'])}</h2><p>Target "
+      f"{w['target']:.0%} validation accuracy; budget {w['budget']} steps of "
+      f"batch {w['batch_size']}; split {html.escape(w['split'])}.</p>"
+    )
+    if rows:
+      best = rows[0]
+      accs = [r["val_accuracy"] for r in rows if r["val_accuracy"] is not None]
+      widths = [
+        r["ci_high"] - r["ci_low"]
+        for r in rows
+        if r["ci_high"] is not None and r["ci_low"] is not None
+      ]
+      separated = (
+        "wider than"
+        if widths and max(accs) - min(accs) > max(widths)
+        else "within"
+      )
+      parts.append(
+        f"<p><b>Winner:</b> {best['optimizer']} at lr "
+        f"{best['learning_rate']:.3g}, {best['val_accuracy']:.1%}; spread "
+        f"of the tuned accuracies {min(accs):.1%}–{max(accs):.1%}, "
+        f"{separated} the widest 95% interval over seeds.</p>"
+      )
+    parts.append(
+      "<table><tr><th>optimizer<th>tuned lr<th>val acc [95% CI]<th>steps "
+      "to target<th>censored<th>diverged runs<th>tunability</tr>"
+    )
+    for r in rows:
+      steps = (
+        f"{r['median_steps_to_target']:.0f}"
+        if r["median_steps_to_target"] is not None
+        else f"&gt; {r['budget']}"
+      )
+      parts.append(
+        f"<tr><td style=text-align:left>{r['optimizer']}<td>"
+        f"{r['learning_rate']:.3g}<td>{_fmt(r['val_accuracy'])} "
+        f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]<td>{steps}<td>"
+        f"{r['censored']}/{r['num_seeds']}<td>{r['diverged']}<td>"
+        f"{r['tunability']:.2f}</tr>"
+      )
+    parts.append("</table>")
+  parts.append("<h2>Rankings compared</h2>")
+  if document["atlas"] is None:
+    parts.append(
+      "<p><b>No atlas results were given</b> (no atlas.json): the "
+      "correlation with the atlas is not measured here. Run "
+      "<code>python -m experiments atlas</code> first.</p>"
+    )
+  else:
+    parts.append(
+      f"<p>Atlas: {html.escape(document['atlas']['path'])} (SHA-256 "
+      f"{document['atlas']['sha256'][:16]}…).</p>"
+    )
+  if document["correlations"]:
+    parts.append(
+      "<table><tr><th>ranking<th>vs<th>ρ<th>95% CI<th>optimizers<th>"
+      "resamples used</tr>"
+    )
+    for c in document["correlations"]:
+      parts.append(
+        f"<tr><td>{c['a']}<td>{c['b']}<td>{_fmt(c['rho'], '.2f')}<td>"
+        f"[{_fmt(c['ci_low'], '.2f')}, {_fmt(c['ci_high'], '.2f')}]<td>"
+        f"{c['n']}<td>{c['resamples_used']}</tr>"
+      )
+    parts.append("</table>")
+    parts.extend(f"<p>{_reading(c)}</p>" for c in document["correlations"])
+  parts.append(
+    '<p><img src="models_rank.png" alt="ranks"> <img src="models_rate.png" '
+    'alt="accuracy against rate" style="max-width:100%"></p>'
+    "<h2>What was not measured</h2><ul><li>Hyperparameters other than the "
+    "learning rate (momentum, betas, weight decay, schedules): defaults "
+    "only.</li><li>Test sets: the validation split both tunes and scores "
+    "the rate, so the tuned accuracies are optimistic.</li><li>Wall-clock "
+    "time to target: steps only.</li><li>Larger models and data: two small "
+    "workloads, so a ρ over a few optimizers has a wide interval.</li></ul>"
+    f"<p>{len(document['records'])} sweeps in {document['seconds']} s. "
+    '<a href="models.json">models.json</a></p>'
+  )
+  return "\n".join(parts)

@@ -1,0 +1,191 @@
+import json
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from experiments import tuning
+from experiments.models import page, protocol, workloads
+
+DIGITS = workloads.WORKLOADS["digits_mlp"]
+
+
+def _nan(values):
+  return np.array(values, dtype=np.float64)  # None -> nan
+
+
+def test_steps_to_target_censors_runs_that_miss_it_or_diverge():
+  curve = np.array([[0.1, 0.5, 0.9, 0.95], [0.1, 0.2, 0.3, 0.4], [0, 1, 1, 1]])
+  diverged = np.array([False, False, True])
+  steps = protocol.steps_to_target(curve, diverged, 0.9, every=10)
+  np.testing.assert_array_equal(steps, [20.0, np.nan, np.nan])
+
+
+def test_summary_uses_the_shared_rule_and_counts_censored_runs(monkeypatch):
+  calls = []
+  rule = tuning.robust_rate
+  monkeypatch.setattr(
+    tuning, "robust_rate", lambda *a: calls.append(a) or rule(*a)
+  )
+  settings = protocol.Settings(num_rates=5, num_seeds=3)
+  loss = np.array(
+    [[2.0] * 3, [1.0] * 3, [0.5] * 3, [0.2, 0.2, np.nan], [0.1] * 3]
+  )
+  accuracy = np.tile([[0.3], [0.8], [0.9], [0.95], [0.97]], 3)
+  diverged = np.isnan(loss)
+  curve = np.repeat(accuracy[..., None], 2, -1)  # reached at step 0
+  curve[1, 0] = 0.5  # rate 1, seed 0: never reaches 0.95 (none do there)
+  record = protocol.summarize(
+    "sgd", DIGITS, settings, val_loss=loss, accuracy=accuracy, curve=curve,
+    diverged=diverged, every=5, budget=10,
+  )  # fmt: skip
+  assert len(calls) == 1
+  # rates 2 and 4 border rate 3, which diverges on a seed: rate 1 wins
+  assert record["chosen_index"] == 1 == rule(loss, diverged)
+  assert record["censored"] == 3 and record["median_steps_to_target"] is None
+  # the seeds agree at the chosen rate: an interval of zero width
+  assert record["val_accuracy"] == pytest.approx(0.8)
+  assert record["ci_low"] == pytest.approx(0.8) == record["ci_high"]
+  # tunability: the share of rates whose median accuracy above chance is at
+  # least half the best's (0.87): rates 1 to 4
+  assert record["tunability"] == 0.8
+
+
+def test_t_interval_is_students():
+  values = np.array([0.9, 0.92, 0.95, 0.91, 0.97])
+  mean, low, high = protocol.t_interval(values)
+  want = scipy.stats.t.interval(
+    0.95, 4, loc=values.mean(), scale=scipy.stats.sem(values)
+  )
+  assert mean == pytest.approx(values.mean())
+  assert (low, high) == pytest.approx(want)
+
+
+def test_spearman_interval_is_the_named_bootstrap(monkeypatch):
+  assert f"{protocol.NUM_RESAMPLES} resamples" in protocol.BOOTSTRAP
+  monkeypatch.setattr(protocol, "NUM_RESAMPLES", 300)  # A faster check.
+  rng = np.random.default_rng(1)
+  x = rng.normal(size=8)
+  y = x + rng.normal(size=8)
+  got = protocol.spearman(x, y)
+  assert got["rho"] == pytest.approx(scipy.stats.spearmanr(x, y).statistic)
+  boot = np.random.default_rng(protocol.BOOTSTRAP_SEED)
+  samples = []
+  for pick in boot.integers(0, 8, (protocol.NUM_RESAMPLES, 8)):
+    if np.ptp(x[pick]) and np.ptp(y[pick]):
+      samples.append(scipy.stats.spearmanr(x[pick], y[pick]).statistic)
+  assert got["resamples_used"] == len(samples)
+  assert [got["ci_low"], got["ci_high"]] == pytest.approx(
+    np.percentile(samples, [2.5, 97.5])
+  )
+  with pytest.raises(ValueError, match="x and y"):
+    protocol.spearman([1, 2], [1, 2, 3])
+
+
+def test_bad_input_is_named():
+  with pytest.raises(ValueError, match="num_seeds"):
+    protocol.Settings(num_seeds=0)
+  with pytest.raises(ValueError, match="workload"):
+    workloads.get("nope")
+  with pytest.raises(ValueError, match="optimizer"):
+    protocol.run("nope", DIGITS, protocol.Settings())
+
+
+@pytest.mark.slow
+def test_mnist1d_is_generated_locally_with_its_default_split():
+  state = np.random.get_state()[1].copy()
+  data = workloads.load_mnist1d()
+  assert data.x_train.shape == (4000, 40) and data.x_val.shape == (1000, 40)
+  assert set(np.unique(data.y_train)) == set(range(10))
+  np.testing.assert_array_equal(np.random.get_state()[1], state)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+  out = tmp_path_factory.mktemp("models")
+  atlas = out / "atlas.json"
+  atlas.write_text(
+    json.dumps(
+      {
+        "records": [
+          {"optimizer": "sgd", "surface": "booth", "success_rate": 0.2},
+          {"optimizer": "adam", "surface": "booth", "success_rate": 0.9},
+        ]
+      }
+    )
+  )
+  settings = protocol.Settings(
+    num_rates=3, min_rate=1e-2, max_rate=1.0, num_seeds=2, num_records=2,
+    budget=4,
+  )  # fmt: skip
+  document = page.build(
+    out, optimizers=("sgd", "adam"), workload_names=("digits_mlp",),
+    settings=settings, atlas=atlas, show_progress=False,
+  )  # fmt: skip
+  return out, document, settings
+
+
+@pytest.mark.slow
+def test_the_page_states_the_protocol_it_ran(built):
+  out, document, settings = built
+  assert page.load(out) == json.loads((out / "models.json").read_text())
+  assert document["settings"]["rates"] == pytest.approx(
+    np.geomspace(1e-2, 1.0, 3)
+  )
+  assert document["settings"]["seeds"] == [0, 1]
+  assert document["rule"] == tuning.RULE
+  text = (out / "models.html").read_text()
+  assert "3 learning rates" in text and "× 2 seeds" in text
+  for record in document["records"]:
+    loss = _nan(record["val_loss_by_rate_seed"])
+    assert loss.shape == (3, 2)
+    assert record["chosen_index"] == tuning.robust_rate(loss)
+    # 4 steps cannot reach 95%: every run is censored, and said so
+    assert record["censored"] == 2 and record["median_steps_to_target"] is None
+  assert "&gt; 4" in text and "2/2" in text
+  (correlation,) = document["correlations"]
+  assert correlation["a"] == "atlas" and correlation["n"] == 2
+  assert document["atlas"]["sha256"]
+
+
+@pytest.mark.slow
+def test_a_changed_file_is_refused_when_read(built):
+  out, _, _ = built
+  path = out / "models_rank.png"
+  original = path.read_bytes()
+  try:
+    path.write_bytes(original + b"x")
+    with pytest.raises(ValueError, match="models_rank.png"):
+      page.load(out)
+  finally:
+    path.write_bytes(original)
+
+
+def test_the_command_passes_its_arguments(tmp_path, monkeypatch):
+  import experiments.models
+  from experiments import __main__ as cli
+
+  calls = []
+  monkeypatch.setattr(
+    experiments.models, "build", lambda out, **kw: calls.append((out, kw))
+  )
+  atlas = tmp_path / "atlas.json"
+  argv = [
+    "models",
+    "--quick",
+    "--out",
+    str(tmp_path / "m"),
+    "--atlas",
+    str(atlas),
+  ]
+  assert cli.main(argv) == 0
+  assert calls == [(tmp_path / "m", {"quick": True, "atlas": atlas})]
+  assert page.QUICK.num_rates >= 12 and page.QUICK.num_seeds >= 5
+  assert len(page.QUICK_OPTIMIZERS) == 5
+
+
+def test_the_page_reads_an_interval_through_zero_as_no_evidence():
+  c = {"a": "atlas", "b": "digits_mlp", "n": 5, "rho": 0.6}
+  assert "includes 0" in page._reading({**c, "ci_low": -0.3, "ci_high": 1.0})
+  assert "agree" in page._reading({**c, "ci_low": 0.1, "ci_high": 1.0})
+  assert "too few" in page._reading({**c, "rho": None, "ci_low": None})
