@@ -456,11 +456,15 @@ def compute_arrays(key: str, quick: bool) -> dict[str, np.ndarray]:
   return training.to_arrays(*training.results(quick, show_progress=False))
 
 
+DPI = {True: 60, False: 100}  # quick -> the pictures' resolution
+FRAMES = {True: 12, False: 60}  # quick -> frames per animation
+
+
 def draw_entries(
   key: str, arrays, out: pathlib.Path, *, quick: bool
 ) -> list[Entry]:
   """A job's pictures, drawn from its arrays."""
-  dpi, frames = (40, 12) if quick else (100, 60)
+  dpi, frames = DPI[quick], FRAMES[quick]
   kind, _, name = key.partition("/")
   if kind == "signals":
     return signal_family(_SIGNALS[name], arrays, out, dpi=dpi)
