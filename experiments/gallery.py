@@ -204,7 +204,7 @@ figcaption{font-size:13px;margin-top:4px}
 details{font-size:12px;margin-top:4px}
 code{background:#f3f3f3;padding:1px 3px;overflow-wrap:anywhere}
 .multiples{display:grid;gap:4px;
-grid-template-columns:repeat(auto-fill,minmax(min(30%,150px),1fr))}
+grid-template-columns:repeat(auto-fill,minmax(min(100%,240px),1fr))}
 .method{margin-bottom:18px}
 .media{display:grid;gap:6px;grid-template-columns:repeat(auto-fit,minmax(min(100%,260px),1fr))}
 """

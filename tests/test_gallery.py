@@ -355,6 +355,11 @@ def test_front_page_at_phone_and_desktop_widths(tmp_path):
         ".map(i => i.getAttribute('src'))"
       )
       assert not broken, broken
+      small = page.evaluate(  # Thumbnails readable: at least 240 px wide.
+        "() => [...document.images].filter(i => "
+        "i.getBoundingClientRect().width < 240).map(i => i.getAttribute('src'))"
+      )
+      assert not small, f"{name}: thumbnails under 240 px: {small}"
       scroll_width = page.evaluate("() => document.documentElement.scrollWidth")
       assert scroll_width <= width, f"{name}: scrolls sideways"
       page.screenshot(path=str(shots / f"gallery-{name}.png"), full_page=True)
