@@ -304,7 +304,12 @@ def basin_figure(
   for ax in list(axes.flat)[len(figure.optimizers) :]:
     ax.set_axis_off()
   key = fig.colorbar(
-    image, ax=axes, ticks=range(len(colors)), label="where the run ends"
+    image,
+    ax=axes,
+    ticks=range(len(colors)),
+    label="where the run ends",
+    shrink=0.8,
+    aspect=30,
   )
   key.ax.set_yticklabels(
     ["diverged", "no minimum"]
