@@ -42,9 +42,12 @@ def signal_figure(
     ax.plot(epochs, response, label=f"{method.swept} = {value}")
   ax.set_xticks(np.arange(0, signal.shape[0], 20))
   ax.grid(True)
-  ax.set_title(f"{method.title}: {signal_name.replace('_', ' ')}")
+  ax.set_title(
+    f"{method.title}: the update for each {method.swept}, on the "
+    f"{signal_name.replace('_', ' ')} gradient signal"
+  )
   ax.set_xlabel("epoch")
-  ax.set_ylabel("value")
+  ax.set_ylabel("gradient and update")
   ax.legend()
   _save(fig, path, dpi)
 
