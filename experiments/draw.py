@@ -646,12 +646,16 @@ def atlas_heatmap(
   return path
 
 
-def _finer(values: np.ndarray, factor: int = 4) -> np.ndarray:
-  """`values` on a grid `factor` times finer per axis (cubic spline), so
-  contours of a coarse grid are drawn smooth."""
-  import scipy.ndimage
-
-  return scipy.ndimage.zoom(np.asarray(values, np.float64), factor, order=3)
+def _theory_grid(theory, rates: np.ndarray, momenta: np.ndarray, fine: int):
+  """(rates, momenta, values[rate, momentum]) of the theory: given as an
+  array on the measured grid, or as a function ``theory(rate, momentum)``
+  evaluated on a grid `fine` times finer per axis, for smooth contours."""
+  if not callable(theory):
+    return rates, momenta, np.asarray(theory)
+  rates = np.geomspace(rates[0], rates[-1], fine * len(rates))
+  momenta = np.linspace(momenta[0], momenta[-1], fine * len(momenta))
+  values = np.array([[theory(a, b) for b in momenta] for a in rates])
+  return rates, momenta, values
 
 
 def momentum_theory(
@@ -663,7 +667,12 @@ def momentum_theory(
   path: str | pathlib.Path,
 ) -> pathlib.Path:
   """Per panel: the measured rate (colour; blank where the run diverged)
-  with the theory's contours (white) and its stability boundary (red)."""
+  with the theory's contours (white) and its stability boundary (red).
+
+  `panels[name] = (measured[rate, momentum], theory)`: the theory as an
+  array on the same grid, or as a function ``theory(rate, momentum)``,
+  drawn smooth on a 4× finer grid (`_theory_grid`).
+  """
   fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.6))
   for ax, (name, (measured, theory)) in zip(
     np.atleast_1d(axes), panels.items()
@@ -677,9 +686,9 @@ def momentum_theory(
       vmax=1.0,
       shading="nearest",
     )
-    fine = (_finer(np.log(rates)), _finer(momenta), _finer(theory))
+    fine = _theory_grid(theory, rates, momenta, 4)
     lines = ax.contour(
-      np.exp(fine[0]),
+      fine[0],
       fine[1],
       fine[2].T,
       levels=[0.7, 0.8, 0.9, 0.95, 0.99],
@@ -687,7 +696,7 @@ def momentum_theory(
       linewidths=0.8,
     )
     ax.clabel(lines, fontsize=7)
-    ax.contour(np.exp(fine[0]), fine[1], fine[2].T, levels=[1.0], colors="red")
+    ax.contour(fine[0], fine[1], fine[2].T, levels=[1.0], colors="red")
     handles = [
       matplotlib.lines.Line2D([], [], color="white", label="theory's rate"),
       matplotlib.lines.Line2D([], [], color="red", label="stability edge"),

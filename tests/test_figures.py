@@ -217,9 +217,16 @@ def test_atlas_heatmap(drawn):
 def test_momentum_theory(drawn):
   rates, momenta = np.geomspace(1e-3, 1.0, 6), np.linspace(0.0, 0.99, 5)
   theory = np.linspace(0.5, 1.2, 30).reshape(6, 5)
-  panels = {"heavy ball": (theory * 0.95, theory), "Nesterov": (theory, theory)}
+  calls = []
+
+  def radius(rate, momentum):  # A theory given as a function: drawn finer.
+    calls.append(rate)
+    return 0.5 + rate + 0.5 * momentum
+
+  panels = {"heavy ball": (theory * 0.95, theory), "Nesterov": (theory, radius)}
   draw.momentum_theory(panels, rates, momenta, (0.01, 0.5), 100.0, "unused")
   _check(drawn, gallery_dpi=False)
+  assert len(calls) == (4 * 6) * (4 * 5)
 
 
 def test_the_rules_catch_what_a_reviewer_would():
