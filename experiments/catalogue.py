@@ -432,7 +432,7 @@ def _seed003_figures() -> tuple[PathFigure, ...]:
     PathFigure(
       "seed003/quad",
       section,
-      "quad x² + 4y²",
+      "quad x² + 4y²: GD vs momentum",
       "quad",
       (-4.0, 4.0),
       20,
@@ -454,7 +454,7 @@ def _seed003_figures() -> tuple[PathFigure, ...]:
     PathFigure(
       "seed003/booth",
       section,
-      "booth",
+      "booth: six TF1 optimizers",
       "booth",
       (1.0, -2.0),
       70,
@@ -473,7 +473,7 @@ def _seed003_figures() -> tuple[PathFigure, ...]:
     PathFigure(
       "seed003/hyperbolic_saddle",
       section,
-      "hyperbolic saddle y² - x²",
+      "hyperbolic saddle y² - x²: six TF1 optimizers",
       "hyperbolic_saddle",
       (0.0001, 3.0),
       50,
@@ -491,7 +491,7 @@ def _seed003_figures() -> tuple[PathFigure, ...]:
     PathFigure(
       "seed003/beale",
       section,
-      "beale",
+      "beale: six TF1 optimizers",
       "beale",
       (1.5, 2.0),
       200,

@@ -2,6 +2,7 @@
 
 import pathlib
 import shutil
+import textwrap
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ from experiments.catalogue import (  # noqa: E402
   SignalMethod,
   TunedFigure,
 )
+from experiments.tuning import RULE  # noqa: E402
 from optax_extras import landscapes  # noqa: E402
 
 
@@ -38,12 +40,14 @@ def signal_figure(
   ax.plot(epochs, signal, label="gradient", color="0.6")
   for value, response in zip(method.values, responses):
     ax.plot(epochs, response, label=f"{method.swept} = {value}")
-  ax.spines["bottom"].set_position("zero")
   ax.set_xticks(np.arange(0, signal.shape[0], 20))
   ax.grid(True)
-  ax.set_title(f"{method.title}: {signal_name.replace('_', ' ')}")
+  ax.set_title(
+    f"{method.title}: the update for each {method.swept}, on the "
+    f"{signal_name.replace('_', ' ')} gradient signal"
+  )
   ax.set_xlabel("epoch")
-  ax.set_ylabel("value")
+  ax.set_ylabel("gradient and update")
   ax.legend()
   _save(fig, path, dpi)
 
@@ -71,12 +75,12 @@ def _contour(ax, figure: PathFigure, arrays: dict[str, np.ndarray]):
 def _stars(ax, figure: PathFigure, three_d=None):
   if not figure.view.star:
     return
-  surface = landscapes.get(figure.landscape)
-  for minimum in surface.global_minima:
-    x, y = minimum.location
-    ax.plot([x], [y], "r*", markersize=15)
-    if three_d is not None:
-      three_d.plot([x], [y], [minimum.value], "r*", markersize=15, zorder=10)
+  minima = landscapes.get(figure.landscape).global_minima
+  xs, ys = np.array([m.location for m in minima]).T
+  ax.plot(xs, ys, "r*", markersize=15, label="global minimum")
+  if three_d is not None:
+    values = [m.value for m in minima]
+    three_d.plot(xs, ys, values, "r*", markersize=15, zorder=10)
 
 
 def _layout(figure: PathFigure, arrays: dict[str, np.ndarray]):
@@ -101,6 +105,8 @@ def _layout(figure: PathFigure, arrays: dict[str, np.ndarray]):
   _contour(ax, figure, arrays)
   _stars(ax, figure, three_d)
   ax.set_title(figure.title)
+  ax.set_xlabel("x")
+  ax.set_ylabel("y")
   return fig, ax, three_d
 
 
@@ -161,6 +167,17 @@ def path_figure(
   _save(fig, path, dpi)
 
 
+def animation_frame(figure: PathFigure, arrays) -> tuple[Any, list]:
+  """The animation's still part: the map with its legend, no paths yet;
+  returns the figure and each optimizer's colour."""
+  fig, ax, _ = _layout(figure, arrays)
+  colors = [
+    ax.plot([], [], label=o.label)[0].get_color() for o in figure.optimizers
+  ]
+  ax.legend(loc="upper right")
+  return fig, colors
+
+
 def path_animation(
   figure: PathFigure, arrays, path: pathlib.Path, *, frames: int, dpi: int
 ) -> list[pathlib.Path]:
@@ -169,11 +186,8 @@ def path_animation(
   The map is rendered once; each frame draws the paths so far onto a copy of
   it with Pillow, in the axes' own pixel coordinates.
   """
-  fig, ax, _ = _layout(figure, arrays)
-  colors = [
-    ax.plot([], [], label=o.label)[0].get_color() for o in figure.optimizers
-  ]
-  ax.legend(loc="upper right")
+  fig, colors = animation_frame(figure, arrays)
+  (ax,) = [a for a in fig.axes if a.name != "3d"]
   fig.set_dpi(dpi)
   fig.canvas.draw()
   background = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).convert(
@@ -252,7 +266,11 @@ def basin_figure(
   columns = 3
   rows = -(-len(figure.optimizers) // columns)
   fig, axes = plt.subplots(
-    rows, columns, figsize=(5 * columns, 4.6 * rows), squeeze=False
+    rows,
+    columns,
+    figsize=(5 * columns, 4.6 * rows),
+    squeeze=False,
+    layout="constrained",
   )
   palette = plt.get_cmap("tab10")
   colors = ["black", "0.75"] + [palette(i) for i in range(len(minima))]
@@ -264,7 +282,7 @@ def basin_figure(
     arrays["ys"][-1],
   )
   for ax, optimizer, label in zip(axes.flat, figure.optimizers, labels):
-    ax.imshow(
+    image = ax.imshow(
       label + 2,
       origin="lower",
       extent=extent,
@@ -274,17 +292,42 @@ def basin_figure(
       interpolation="nearest",
     )
     ax.plot(
-      minima[:, 0], minima[:, 1], "w*", markersize=12, markeredgecolor="k"
+      minima[:, 0],
+      minima[:, 1],
+      "w*",
+      markersize=12,
+      markeredgecolor="k",
+      label="minimum",
     )
     reached = [f"{100 * np.mean(label == k):.0f}%" for k in range(len(minima))]
     ax.set_title(
       f"{optimizer.label}\nreached: {', '.join(reached)}", fontsize=9
     )
+    ax.set(xlabel="start x", ylabel="start y")
+  axes.flat[0].legend(loc="upper right", fontsize=8)
   for ax in list(axes.flat)[len(figure.optimizers) :]:
     ax.set_axis_off()
-  fig.suptitle(figure.title)
-  fig.tight_layout()
+  key = fig.colorbar(
+    image,
+    ax=axes,
+    ticks=range(len(colors)),
+    label="where the run ends",
+    shrink=0.8,
+    aspect=30,
+  )
+  key.ax.set_yticklabels(
+    ["diverged", "no minimum"]
+    + [f"minimum {k + 1} ({x:.2g}, {y:.2g})" for k, (x, y) in enumerate(minima)]
+  )
+  fig.suptitle(f"{figure.title}: {figure.num_steps} steps from every start")
   _save(fig, path, dpi)
+
+
+_NAMES = {  # Hyperparameters as the titles name them.
+  "learning_rate": "learning rate",
+  "decay": "momentum (decay)",
+  "b1": "β1",
+}
 
 
 def heatmap_figure(
@@ -296,22 +339,32 @@ def heatmap_figure(
   log_x = xs.min() > 0 and xs.max() / xs.min() > 50
   fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
   steps = np.where(arrays["tol_step"] < 0, np.nan, arrays["tol_step"])
-  for ax, values, label, cmap in (
-    (left, np.log10(arrays["final_loss"]), "log10 final loss", "viridis"),
+  for ax, values, label, title, cmap in (
+    (
+      left,
+      np.log10(arrays["final_loss"]),
+      "log10 final loss",
+      f"final loss after {figure.num_steps} steps",
+      "viridis",
+    ),
     (
       right,
       steps,
       f"first step with loss ≤ {figure.tol} (blank: never)",
+      f"steps to reach loss ≤ {figure.tol}",
       "magma",
     ),
   ):
     mesh = ax.pcolormesh(xs, ys, values.T, cmap=cmap, shading="nearest")
     fig.colorbar(mesh, ax=ax, label=label)
-    ax.set_xlabel(x_name)
-    ax.set_ylabel(y_name)
+    ax.set_xlabel(
+      _NAMES.get(x_name, x_name) + (" (log scale)" if log_x else "")
+    )
+    ax.set_ylabel(_NAMES.get(y_name, y_name))
+    ax.set_title(title)
     if log_x:
       ax.set_xscale("log")
-  fig.suptitle(figure.title)
+  fig.suptitle(f"{figure.title}, on {figure.landscape.replace('_', ' ')}")
   _save(fig, path, dpi)
 
 
@@ -321,7 +374,7 @@ def tuned_figure(
   """The tuned paths together (a path that leaves the window is drawn to
   the point where it left, marked ×), and each optimizer's mean final loss
   against its rate."""
-  fig, (left, right) = plt.subplots(1, 2, figsize=(15, 6))
+  fig, (left, right) = plt.subplots(1, 2, figsize=(15, 6.5))
   _plain_contour(left, arrays)
   surface = landscapes.get(figure.landscape)
   for (label, _), trajectory, rate, loss in zip(
@@ -339,31 +392,47 @@ def tuned_figure(
     )
     left_at = np.flatnonzero(~inside)
     shown = trajectory if not left_at.size else trajectory[: left_at[0]]
-    (line,) = left.plot(
-      shown[:, 0], shown[:, 1], label=f"{label}, lr {rate:.3g}"
-    )
+    name = f"{label} (tuned lr {rate:.3g})"
+    (line,) = left.plot(shown[:, 0], shown[:, 1], label=name)
     if left_at.size and len(shown):  # Where the path left the window.
       left.plot(*shown[-1], "x", color=line.get_color(), markersize=10)
     right.plot(
       arrays["learning_rates"],
       np.where(np.isfinite(loss), loss, np.nan),
       color=line.get_color(),
-      label=label,
+      label=name,
     )
     chosen = np.argmin(np.abs(arrays["learning_rates"] - rate))
     right.plot([rate], [loss[chosen]], "o", color=line.get_color())
   (x0, x1), (y0, y1) = surface.bounds
   left.set_xlim(x0, x1)
   left.set_ylim(y0, y1)
-  left.legend(fontsize=8)
-  left.set_title(figure.title, fontsize=10)
+  left.set(xlabel="x", ylabel="y", title="paths from the start, tuned rates")
+  right.set_title("mean final loss against the learning rate")
+  handles, _ = right.get_legend_handles_labels()
+  handles += [
+    matplotlib.lines.Line2D(
+      [], [], color="k", marker="o", ls="none", label="tuned rate"
+    ),
+    matplotlib.lines.Line2D(
+      [], [], color="k", marker="x", ls="none", label="path left the window"
+    ),
+  ]
+  right.legend(handles=handles, fontsize=8)
+  fig.suptitle(
+    f"{figure.title}\n"
+    + textwrap.fill(f"Tuned rate: {RULE}.", 110)
+    + f" {len(arrays['learning_rates'])} rates, 64 starts.",
+    fontsize=10,
+  )
+  fig.tight_layout()
   right.set_xscale("log")
   right.set_yscale("log")
   finite = arrays["mean_final_loss"][np.isfinite(arrays["mean_final_loss"])]
   right.set_ylim(
     0.5 * finite.min(), 10 * float(surface(np.asarray(figure.start)))
   )
-  right.set_xlabel("learning rate")
+  right.set_xlabel("learning rate (log scale)")
   right.set_ylabel(f"mean loss after {figure.num_steps} steps, 64 starts")
   right.grid(True)
   _save(fig, path, dpi)
@@ -385,8 +454,12 @@ def fan_figure(figure: FanFigure, arrays, path: pathlib.Path, dpi: int) -> None:
   )
   lines.set_array(values)
   ax.add_collection(lines)
-  fig.colorbar(lines, ax=ax, label=figure.swept)
-  ax.plot(*figure.start, "ko")
+  fig.colorbar(
+    lines, ax=ax, label=_NAMES.get(figure.swept, figure.swept) + " (colour)"
+  )
+  ax.plot(*figure.start, "ko", label="start")
+  ax.legend(loc="upper right")
+  ax.set(xlabel="x", ylabel="y")
   (x0, x1), (y0, y1) = landscapes.get(figure.landscape).bounds
   ax.set_xlim(x0, x1)
   ax.set_ylim(y0, y1)
@@ -403,28 +476,23 @@ _METRICS = (
   ("train_accuracy", "training accuracy", False),
   ("val_accuracy", "validation accuracy", False),
 )
-_FAMILY_COLORS = {
-  "momentum": "tab:blue",
-  "adam": "tab:red",
-  "adadelta": "tab:green",
-  "adagrad": "tab:purple",
-}
 _LINE_STYLES = ("-", "--", ":", "-.")
 
 
 def _styles(names, families: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-  """One colour per family, one line style per member of the family."""
-  seen: dict[str, int] = {}
-  styles = {}
-  for name in names:
-    family = families.get(name, "")
-    index = seen.get(family, 0)
-    seen[family] = index + 1
-    styles[name] = {
-      "color": _FAMILY_COLORS.get(family),
-      "linestyle": _LINE_STYLES[index % len(_LINE_STYLES)],
+  """One colour per optimizer (tab20: up to 20 told apart by colour alone)
+  and one line style per family, so no two optimizers are drawn alike."""
+  palette = plt.get_cmap("tab20" if len(names) > 10 else "tab10")
+  order = list(dict.fromkeys(families.get(name, "") for name in names))
+  return {
+    name: {
+      "color": palette(index % palette.N),
+      "linestyle": _LINE_STYLES[
+        order.index(families.get(name, "")) % len(_LINE_STYLES)
+      ],
     }
-  return styles
+    for index, name in enumerate(names)
+  }
 
 
 def learning_histories(
@@ -446,6 +514,7 @@ def learning_histories(
       values = getattr(history, field)
       ax.plot(np.arange(len(values)), values, label=name, **styles[name])
     ax.set_title(label)
+    ax.set_ylabel(label + (" (log scale)" if log else ""))
     ax.set_yscale("log" if log else "linear")
     if not log:
       ax.set_ylim(0.5, 1.005)
@@ -504,18 +573,21 @@ def learning_rate_sensitivity(
   axes[0].set(
     title="validation loss at the tuned rate (±1 sd over seeds)",
     xlabel="epoch",
+    ylabel="validation loss (log scale)",
     yscale="log",
   )
   axes[1].set(
     title="final validation loss",
     xscale="log",
     yscale="log",
-    xlabel="learning rate / tuned learning rate",
+    xlabel="learning rate / tuned learning rate (log scale)",
+    ylabel="final validation loss (log scale)",
   )
   axes[2].set(
     title="final validation accuracy",
     xscale="log",
-    xlabel="learning rate / tuned learning rate",
+    xlabel="learning rate / tuned learning rate (log scale)",
+    ylabel="final validation accuracy",
   )
   for ax in axes:
     ax.grid(alpha=0.3)
@@ -547,7 +619,7 @@ def atlas_heatmap(
       "success_rate"
     ]
   fig, ax = plt.subplots(
-    figsize=(max(5.0, 1.6 + 0.55 * len(surfaces)), 1.0 + 0.3 * len(optimizers))
+    figsize=(max(8.0, 2.6 + 0.55 * len(surfaces)), 2.0 + 0.3 * len(optimizers))
   )
   image = ax.imshow(success, cmap="viridis", vmin=0, vmax=1, aspect="auto")
   ax.set_xticks(range(len(surfaces)), surfaces, rotation=60, ha="right")
@@ -564,11 +636,27 @@ def atlas_heatmap(
         color="white" if value < 0.6 else "black",
       )
   fig.colorbar(image, ax=ax, label="success rate at the chosen rate")
-  ax.set_title("Optimizer atlas: tuned success rate")
+  ax.set(
+    title="Optimizer atlas: success rate at each optimizer's tuned rate",
+    xlabel="surface",
+    ylabel="optimizer",
+  )
   fig.tight_layout()
   path = pathlib.Path(path)
   _save(fig, path, 110)
   return path
+
+
+def _theory_grid(theory, rates: np.ndarray, momenta: np.ndarray, fine: int):
+  """(rates, momenta, values[rate, momentum]) of the theory: given as an
+  array on the measured grid, or as a function ``theory(rate, momentum)``
+  evaluated on a grid `fine` times finer per axis, for smooth contours."""
+  if not callable(theory):
+    return rates, momenta, np.asarray(theory)
+  rates = np.geomspace(rates[0], rates[-1], fine * len(rates))
+  momenta = np.linspace(momenta[0], momenta[-1], fine * len(momenta))
+  values = np.array([[theory(a, b) for b in momenta] for a in rates])
+  return rates, momenta, values
 
 
 def momentum_theory(
@@ -580,7 +668,12 @@ def momentum_theory(
   path: str | pathlib.Path,
 ) -> pathlib.Path:
   """Per panel: the measured rate (colour; blank where the run diverged)
-  with the theory's contours (white) and its stability boundary (red)."""
+  with the theory's contours (white) and its stability boundary (red).
+
+  `panels[name] = (measured[rate, momentum], theory)`: the theory as an
+  array on the same grid, or as a function ``theory(rate, momentum)``,
+  drawn smooth on a 4× finer grid (`_theory_grid`).
+  """
   fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.6))
   for ax, (name, (measured, theory)) in zip(
     np.atleast_1d(axes), panels.items()
@@ -594,25 +687,39 @@ def momentum_theory(
       vmax=1.0,
       shading="nearest",
     )
+    fine = _theory_grid(theory, rates, momenta, 4)
     lines = ax.contour(
-      rates,
-      momenta,
-      theory.T,
+      fine[0],
+      fine[1],
+      fine[2].T,
       levels=[0.7, 0.8, 0.9, 0.95, 0.99],
       colors="white",
       linewidths=0.8,
     )
     ax.clabel(lines, fontsize=7)
-    ax.contour(rates, momenta, theory.T, levels=[1.0], colors="red")
+    ax.contour(fine[0], fine[1], fine[2].T, levels=[1.0], colors="red")
+    handles = [
+      matplotlib.lines.Line2D([], [], color="white", label="theory's rate"),
+      matplotlib.lines.Line2D([], [], color="red", label="stability edge"),
+    ]
     if name == "heavy ball":
-      ax.plot(*optimum, marker="*", color="cyan", markersize=12)
+      (star,) = ax.plot(
+        *optimum,
+        marker="*",
+        color="cyan",
+        markersize=12,
+        ls="none",
+        label="Polyak's optimal setting",
+      )
+      handles.append(star)
+    ax.legend(handles=handles, fontsize=7, loc="lower left", facecolor="0.6")
     ax.set(
       xscale="log",
-      xlabel="learning rate",
+      xlabel="learning rate (log scale)",
       ylabel="momentum",
       title=f"{name}: measured rate, theory contours (κ = {kappa:g})",
     )
-    fig.colorbar(mesh, ax=ax, label="measured rate per step")
+    fig.colorbar(mesh, ax=ax, label="measured rate per step (blank: diverged)")
   fig.tight_layout()
   path = pathlib.Path(path)
   _save(fig, path, 110)

@@ -3,6 +3,7 @@
 import concurrent.futures
 import dataclasses
 import html
+import json
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -37,6 +38,7 @@ class Entry:
   path: str
   caption: str
   key: str = ""
+  redraw: str = ""  # The command that draws it again (`redraw_command`).
 
 
 def signal_family(
@@ -205,7 +207,7 @@ figcaption{font-size:13px;margin-top:4px}
 details{font-size:12px;margin-top:4px}
 code{background:#f3f3f3;padding:1px 3px;overflow-wrap:anywhere}
 .multiples{display:grid;gap:4px;
-grid-template-columns:repeat(auto-fill,minmax(min(30%,150px),1fr))}
+grid-template-columns:repeat(auto-fill,minmax(min(100%,240px),1fr))}
 .method{margin-bottom:18px}
 .media{display:grid;gap:6px;grid-template-columns:repeat(auto-fit,minmax(min(100%,260px),1fr))}
 """
@@ -243,13 +245,14 @@ def _media(entry: Entry, animation_of: dict[str, Entry] | None = None) -> str:
   )
 
 
-def _details(key: str, out: pathlib.Path, quick: bool) -> str:
+def _details(key: str, out: pathlib.Path, quick: bool, redraw: str = "") -> str:
   data = data_path(out, key, quick).relative_to(out).as_posix()
+  redraw = redraw or redraw_command(key, quick)
   return (
     "<details><summary>data and redraw</summary>"
     f"Saved data: <a href='{html.escape(data)}'>{html.escape(data)}</a> "
     "(NumPy .npz). Redraw from it: "
-    f"<code>{html.escape(redraw_command(key, quick))}</code></details>"
+    f"<code>{html.escape(redraw)}</code></details>"
   )
 
 
@@ -275,7 +278,8 @@ def _figure(
   return (
     f"<figure id='{_anchor(key)}'><div class='media'>{''.join(media)}</div>"
     f"<figcaption>{captions}"
-    f"{_details(key, out, quick) if details else ''}</figcaption></figure>"
+    f"{_details(key, out, quick, entries[0].redraw) if details else ''}"
+    "</figcaption></figure>"
   )
 
 
@@ -415,7 +419,8 @@ def write_index(
         + "".join(_media(e) for e in by_key[key])
         + f"</div><p class='note'>{html.escape(method.settings)}; "
         f"{html.escape(method.swept)} ∈ {{{html.escape(values)}}} "
-        f"({html.escape(method.origin)}).</p>{_details(key, out, quick)}"
+        f"({html.escape(method.origin)}).</p>"
+        f"{_details(key, out, quick, by_key[key][0].redraw)}"
         "</section>"
       )
   for key in other_keys:
@@ -423,6 +428,107 @@ def write_index(
   index = out / "index.html"
   index.write_text("\n".join(parts), encoding="utf-8")
   return index
+
+
+# --- Provenance: manifest.json ----------------------------------------------
+
+
+def _plain(value):
+  """`value` as JSON: numbers, strings, lists; long grids summarised."""
+  if isinstance(value, str | bool | int | float) or value is None:
+    return value
+  if isinstance(value, np.generic):
+    return value.item()
+  if dataclasses.is_dataclass(value):
+    return {
+      f.name: _plain(getattr(value, f.name))
+      for f in dataclasses.fields(value)
+      if not callable(getattr(value, f.name))
+    }
+  if isinstance(value, tuple | list | np.ndarray):
+    items = [_plain(v) for v in value]
+    if len(items) > 8 and all(isinstance(v, int | float) for v in items):
+      return {"first": items[0], "last": items[-1], "count": len(items)}
+    return items
+  return repr(value)
+
+
+def settings(key: str, quick: bool) -> dict:
+  """The settings that made a job's pictures: its catalogue entry (surface,
+  start, steps, optimizers with their hyperparameters in their labels,
+  grids), the mode and the library versions."""
+  import jax
+  import optax
+
+  import optax_extras
+
+  kind, _, name = key.partition("/")
+  if kind == "signals":
+    method = _SIGNALS[name]
+    found = {
+      "method": method.title,
+      "settings": method.settings,
+      "swept": method.swept,
+      "values": _plain(method.values),
+      "signals": list(signals.SIGNAL_NAMES),
+      "origin": method.origin,
+    }
+  elif kind == "paths":
+    found = _plain(_PATHS[name])
+  elif kind == "beyond":
+    figure = _BEYOND_FIGURES[name]
+    found = _plain(figure)
+    if isinstance(figure, TunedFigure):
+      found["optimizers"] = [label for label, _ in figure.optimizers]
+      found["starts"] = "the start and 64 around it (seed 0, sd 0.1)"
+    found["subsample"] = _SUBSAMPLE[type(figure)] if quick else 1
+  else:
+    found = {"optimizers": "experiments.training.OPTIMIZERS"}
+  return {
+    **found,
+    "quick": quick,
+    "dpi": DPI[quick],
+    "versions": {
+      "optax_extras": optax_extras.__version__,
+      "jax": jax.__version__,
+      "optax": optax.__version__,
+    },
+  }
+
+
+def write_manifest(
+  entries: list[Entry], out: pathlib.Path, *, quick: bool
+) -> pathlib.Path:
+  """`out/manifest.json`: every file the gallery wrote (pictures and saved
+  data), with its title, caption, redraw command and `settings`; a build of
+  some jobs updates their records and keeps the others'."""
+  path = out / "manifest.json"
+  records = json.loads(path.read_text("utf-8")) if path.exists() else {}
+  for key in dict.fromkeys(e.key for e in entries):
+    mine = [e for e in entries if e.key == key]
+    records[key] = {
+      "title": _title(key, mine),
+      "data": data_path(out, key, quick).relative_to(out).as_posix(),
+      "redraw": redraw_command(key, quick),
+      "settings": settings(key, quick),
+      "files": [
+        {"path": e.path, "section": e.section, "caption": e.caption}
+        for e in mine
+      ],
+    }
+  path.write_text(json.dumps(records, indent=1, ensure_ascii=False), "utf-8")
+  return path
+
+
+def read_manifest(out: pathlib.Path) -> list[Entry]:
+  """The entries recorded in `out/manifest.json`, as the front page shows
+  them (captions and redraw commands from the manifest)."""
+  records = json.loads((out / "manifest.json").read_text("utf-8"))
+  return [
+    Entry(f["section"], f["path"], f["caption"], key, record["redraw"])
+    for key, record in records.items()
+    for f in record["files"]
+  ]
 
 
 # --- Jobs: what to compute (in worker processes) and draw (here) -------------
@@ -462,11 +568,15 @@ def compute_arrays(key: str, quick: bool) -> dict[str, np.ndarray]:
   return training.to_arrays(*training.results(quick, show_progress=False))
 
 
+DPI = {True: 60, False: 100}  # quick -> the pictures' resolution
+FRAMES = {True: 12, False: 60}  # quick -> frames per animation
+
+
 def draw_entries(
   key: str, arrays, out: pathlib.Path, *, quick: bool
 ) -> list[Entry]:
   """A job's pictures, drawn from its arrays."""
-  dpi, frames = (40, 12) if quick else (100, 60)
+  dpi, frames = DPI[quick], FRAMES[quick]
   kind, _, name = key.partition("/")
   if kind == "signals":
     return signal_family(_SIGNALS[name], arrays, out, dpi=dpi)
@@ -580,6 +690,9 @@ def build(
     if pool is not None:
       pool.shutdown(wait=False, cancel_futures=True)
   entries = [entry for key in keys for entry in drawn[key]]
+  write_manifest(entries, out, quick=quick)
   if only is None:
-    write_index(entries, out, quick=quick)
+    order = {key: index for index, key in enumerate(keys)}
+    shown = [e for e in read_manifest(out) if e.key in order]
+    write_index(sorted(shown, key=lambda e: order[e.key]), out, quick=quick)
   return entries

@@ -1,6 +1,7 @@
 """The quick gallery runs end to end; every promised picture is real."""
 
 import html
+import json
 import os
 import pathlib
 import re
@@ -59,9 +60,14 @@ def test_quick_gallery_pictures_are_real_and_indexed(tmp_path):
     with Image.open(tmp_path / entry.path) as image:
       pixels = np.asarray(image.convert("L"))
       frames = getattr(image, "n_frames", 1)
+      width, height = image.size
     assert pixels.std() > 5, f"{entry.path} looks blank"
     if entry.path.endswith(".gif"):
       assert frames >= 10, f"{entry.path} has {frames} frames"
+      assert width > 240 and height > 160, (entry.path, width, height)
+    else:
+      assert width >= 600, f"{entry.path}: {width} px wide"
+  _assert_manifest_lists_every_file(tmp_path, quick=True)
 
   index = (tmp_path / "index.html").read_text(encoding="utf-8")
   for entry in entries:
@@ -71,6 +77,7 @@ def test_quick_gallery_pictures_are_real_and_indexed(tmp_path):
 
 def test_redraw_uses_saved_results(tmp_path, monkeypatch):
   gallery.build(tmp_path, only=["signals/adam"])
+  _assert_manifest_lists_every_file(tmp_path)
 
   def recompute(*args, **kwargs):
     raise AssertionError("saved results were recomputed")
@@ -370,6 +377,11 @@ def test_front_page_at_phone_and_desktop_widths(tmp_path):
         ".map(i => i.getAttribute('src'))"
       )
       assert not broken, broken
+      small = page.evaluate(  # Thumbnails readable: at least 240 px wide.
+        "() => [...document.images].filter(i => "
+        "i.getBoundingClientRect().width < 240).map(i => i.getAttribute('src'))"
+      )
+      assert not small, f"{name}: thumbnails under 240 px: {small}"
       scroll_width = page.evaluate("() => document.documentElement.scrollWidth")
       assert scroll_width <= width, f"{name}: scrolls sideways"
       page.screenshot(path=str(shots / f"gallery-{name}.png"), full_page=True)
@@ -432,3 +444,46 @@ def test_signal_responses_for_numeric_values_are_one_program():
       for signal, response in zip(arrays["signals"], responses):
         alone = -signals.response(method.make(value), jnp.asarray(signal))
         np.testing.assert_allclose(response, alone, rtol=1e-12, atol=1e-15)
+
+
+# --- Provenance ----------------------------------------------------------------
+
+
+def _assert_manifest_lists_every_file(out: pathlib.Path, quick=False) -> None:
+  """Every file the gallery wrote is in its manifest, with settings."""
+  records = json.loads((out / "manifest.json").read_text("utf-8"))
+  listed = {f["path"] for r in records.values() for f in r["files"]}
+  listed |= {r["data"] for r in records.values()}
+  written = {
+    p.relative_to(out).as_posix()
+    for p in out.rglob("*")
+    if p.is_file() and p.name not in ("manifest.json", "index.html")
+  }
+  assert written == listed
+  for key, record in records.items():
+    assert record["settings"]["versions"]["optax_extras"], key
+    assert record["redraw"] == gallery.redraw_command(key, quick)
+    assert all(f["caption"] and f["section"] for f in record["files"])
+  entries = gallery.read_manifest(out)
+  assert {e.path for e in entries} == {
+    f["path"] for r in records.values() for f in r["files"]
+  }
+
+
+def test_manifest_keeps_other_jobs_records(tmp_path):
+  one = gallery.Entry("S", "signals/adam/a.png", "caption", "signals/adam")
+  other = gallery.Entry("S", "signals/nesterov/a.png", "c", "signals/nesterov")
+  gallery.write_manifest([one], tmp_path, quick=False)
+  gallery.write_manifest([other], tmp_path, quick=False)
+  records = json.loads((tmp_path / "manifest.json").read_text("utf-8"))
+  assert set(records) == {"signals/adam", "signals/nesterov"}
+  assert records["signals/adam"]["settings"]["method"] == "Adam"
+
+
+def test_settings_of_every_job_are_json_and_name_surface_and_steps():
+  for key in gallery.job_keys():
+    found = json.loads(json.dumps(gallery.settings(key, quick=True)))
+    assert found["versions"]["jax"], key
+    if key.startswith(("paths/", "beyond/")):
+      assert found["landscape"] and found["num_steps"] > 0, key
+      assert "optimizers" in found or "swept" in found or "x_axis" in found
