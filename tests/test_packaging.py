@@ -21,10 +21,16 @@ def _name(requirement: str) -> str:
   return re.match(r"[A-Za-z0-9_.-]+", requirement).group().lower()
 
 
-def _third_party_imports(package: pathlib.Path) -> set[str]:
+def _third_party_imports(package: pathlib.Path, *, lazy: bool) -> set[str]:
+  """Third-party modules imported at module level (`lazy=False`), or
+  inside functions (`lazy=True`: an optional extra, loaded when called)."""
   names = set()
   for path in package.rglob("*.py"):
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    tree = ast.parse(path.read_text(), str(path))
+    top = set(map(id, tree.body))
+    for node in ast.walk(tree):
+      if (id(node) in top) == lazy:
+        continue
       if isinstance(node, ast.Import):
         names.update(alias.name.split(".")[0] for alias in node.names)
       elif isinstance(node, ast.ImportFrom) and node.level == 0:
@@ -35,7 +41,18 @@ def _third_party_imports(package: pathlib.Path) -> set[str]:
 @pytest.mark.float32
 def test_runtime_dependencies_are_what_the_library_imports():
   declared = {_name(r) for r in PYPROJECT["project"]["dependencies"]}
-  assert _third_party_imports(ROOT / "optax_extras") == declared
+  assert _third_party_imports(ROOT / "optax_extras", lazy=False) == declared
+
+
+@pytest.mark.float32
+def test_lazy_imports_are_declared_in_the_parity_extra():
+  """`compat.from_torch` imports torch when called; torch stays optional."""
+  extras = PYPROJECT["project"]["optional-dependencies"]
+  declared = {_name(r) for r in PYPROJECT["project"]["dependencies"]}
+  optional = {_name(r) for r in extras["parity"]}
+  lazy = _third_party_imports(ROOT / "optax_extras", lazy=True) - declared
+  assert "torch" in lazy
+  assert lazy <= optional
 
 
 @pytest.mark.slow
