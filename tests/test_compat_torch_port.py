@@ -5,6 +5,9 @@ optimizer test runs torch some steps, ports, continues both, and compares
 the loss at every step and the final parameters.
 """
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -33,12 +36,51 @@ def _loss(w, b, c, d, x, lib, with_d):
   return out + lib.sum(lib.sin(d) * d) if with_d else out
 
 
-def _jax_step(tx):
+def _sq(z):
+  return z.real**2 + z.imag**2
+
+
+def _complex_loss(w, b, c, d, x, lib, with_d):
+  """The same for complex `w`, `c`, `d` (and `x`) and a real `b`."""
+  out = lib.sum(lib.log1p(_sq(x @ w + b))) + lib.sum(
+    _sq(c - 0.5) * (1 + _sq(c))
+  )
+  return out + lib.sum(lib.sin(d.real) * d.imag + _sq(d)) if with_d else out
+
+
+class Problem(NamedTuple):
+  init: dict
+  x: np.ndarray
+  loss: Callable
+
+
+REAL = Problem(INIT, X, _loss)
+_Z = RNG.normal(size=(5, 7, 2)) @ np.array([1.0, 1.0j])
+COMPLEX = Problem(
+  {"g0": (_Z[:3, :2], _Z[3, :2].real), "g1": (_Z[4, :3], _Z[4, 3:5])},
+  _Z[:4, 2:5],
+  _complex_loss,
+)
+
+
+def _dtype(a, dtype, lib):
+  """`dtype`, or its complex counterpart for a complex `a`."""
+  if np.iscomplexobj(a):
+    dtype = {"float32": "complex64", "float64": "complex128"}[dtype]
+  return getattr(lib, dtype)
+
+
+def _jax_step(tx, problem=REAL):
   @jax.jit
   def step(params, state):
     loss, grads = jax.value_and_grad(
-      lambda p: _loss(*jax.tree.leaves(p), jnp.asarray(X), jnp, True)
+      lambda p: problem.loss(
+        *jax.tree.leaves(p), jnp.asarray(problem.x), jnp, True
+      )
     )(params)
+    # jax.grad of a real loss is the conjugate of torch's (and of the
+    # steepest ascent direction) for a complex parameter.
+    grads = jax.tree.map(jnp.conj, grads)
     updates, state = tx.update(grads, state, params)
     return optax.apply_updates(params, updates), state, loss
 
@@ -89,13 +131,14 @@ GROUP_LR = (0.05, 0.02)
 GROUP_WD = (None, 0.03)
 
 
-def _torch_run(name, kwargs, dtype, make_scheduler=None, every=1, late=0):
+def _torch_run(
+  name, kwargs, dtype, make_scheduler=None, every=1, late=0, problem=REAL
+):
   """A torch optimizer after PRE steps in which `d` had no gradient, its
   scheduler created after `late` of them."""
-  tdtype = getattr(torch, dtype)
   tensors = [
-    torch.tensor(a, dtype=tdtype, requires_grad=True)
-    for a in jax.tree.leaves(INIT)
+    torch.tensor(a, dtype=_dtype(a, dtype, torch), requires_grad=True)
+    for a in jax.tree.leaves(problem.init)
   ]
   groups = []
   for i, members in enumerate((tensors[:2], tensors[2:])):
@@ -105,28 +148,35 @@ def _torch_run(name, kwargs, dtype, make_scheduler=None, every=1, late=0):
     groups.append(group)
   opt = getattr(torch.optim, name)(groups, **kwargs)
   scheduler = None
-  x = torch.tensor(X, dtype=tdtype)
+  x = torch.tensor(problem.x, dtype=_dtype(problem.x, dtype, torch))
   for k in range(PRE):
     if make_scheduler is not None and k == late:
       scheduler = make_scheduler(opt)
     opt.zero_grad(set_to_none=True)
-    _loss(*tensors, x, torch, False).backward()
+    problem.loss(*tensors, x, torch, False).backward()
     opt.step()
     if scheduler is not None and (k + 1) % every == 0:
       scheduler.step()
   return opt, scheduler, tensors, x
 
 
-def _continue(opt, scheduler, tensors, x, tx, state, dtype, every=1):
-  params = jax.tree.unflatten(
-    jax.tree.structure(INIT),
-    [jnp.array(t.detach().numpy(), dtype, copy=True) for t in tensors],
+def _params(tensors, problem=REAL):
+  """The torch parameters, copied, as the pytree of `problem.init`."""
+  return jax.tree.unflatten(
+    jax.tree.structure(problem.init),
+    [jnp.array(t.detach().numpy(), copy=True) for t in tensors],
   )
-  step = _jax_step(tx)
+
+
+def _continue(
+  opt, scheduler, tensors, x, tx, state, dtype, every=1, problem=REAL
+):
+  params = _params(tensors, problem)
+  step = _jax_step(tx, problem)
   tol = TOLERANCE[dtype]
   for k in range(POST):
     opt.zero_grad(set_to_none=True)
-    loss = _loss(*tensors, x, torch, True)
+    loss = problem.loss(*tensors, x, torch, True)
     loss.backward()
     opt.step()
     if scheduler is not None and (k + 1) % every == 0:
@@ -165,6 +215,36 @@ def test_from_torch_continues_the_run(case, float64_default):
     assert torch.equal(value, before[key])
   assert not opt.state.get(tensors[3]) or name == "Adagrad"
   _continue(opt, None, tensors, x, tx, state, dtype)
+
+
+COMPLEX_OPTIMIZERS = {
+  "sgd": ("SGD", dict(momentum=0.9, dampening=0.3, weight_decay=0.1)),
+  "adam": ("Adam", dict(amsgrad=True, weight_decay=0.1)),
+  "adamw": ("AdamW", {}),
+  "rmsprop": ("RMSprop", dict(centered=True, momentum=0.5)),
+  "adagrad": ("Adagrad", dict(lr_decay=0.05, initial_accumulator_value=0.2)),
+  "adadelta": ("Adadelta", dict(weight_decay=0.1)),
+  "adamax": ("Adamax", {}),
+  "nadam": ("NAdam", dict(momentum_decay=0.01)),
+  "radam": ("RAdam", dict(decoupled_weight_decay=True, weight_decay=0.1)),
+}
+
+
+@pytest.mark.both_precisions
+@pytest.mark.parametrize("case", COMPLEX_OPTIMIZERS)
+def test_from_torch_continues_a_complex_run(case, float64_default):
+  """torch steps a complex parameter as its real and imaginary parts; so do
+  the presets (the fresh `d`) and the port (the imported state)."""
+  dtype = float64_default
+  name, kwargs = COMPLEX_OPTIMIZERS[case]
+  opt, _, tensors, x = _torch_run(name, kwargs, dtype, problem=COMPLEX)
+  tx, state = compat.from_torch(opt, _params(tensors, COMPLEX))
+  # The state of a complex parameter is real, its parts first.
+  shapes = {np.shape(a) for a in jax.tree.leaves(state)}
+  assert (2, 3, 2) in shapes and not any(
+    jnp.iscomplexobj(a) for a in jax.tree.leaves(state)
+  )
+  _continue(opt, None, tensors, x, tx, state, dtype, problem=COMPLEX)
 
 
 @pytest.mark.float64
@@ -248,8 +328,8 @@ def test_from_torch_refuses_bad_input():
   with pytest.raises(ValueError, match="steps_per_scheduler_step"):
     compat.from_torch(opt, params, steps_per_scheduler_step=0)
   complex_opt = torch.optim.Adam([torch.zeros(2, dtype=torch.complex64)])
-  with pytest.raises(ValueError, match="parameter 0 is complex"):
-    compat.from_torch(complex_opt, jnp.zeros(2, jnp.complex64))
+  with pytest.raises(ValueError, match="parameter 0 .*complex64.*both"):
+    compat.from_torch(complex_opt, jnp.zeros(2))
   with pytest.raises(TypeError, match="torch.optim.Optimizer"):
     compat.from_torch(optax.sgd(0.1), params)
 

@@ -3,10 +3,12 @@
 Written from `torch/optim/*.py` (PyTorch 2.13), the single-tensor path that
 runs on the CPU (`_single_tensor_<name>`); checked against real PyTorch by
 the goldens and the live comparison of tests/test_compat*.py. `lr` may also
-be an optax schedule, where PyTorch would use an LR scheduler.
+be an optax schedule, where PyTorch would use an LR scheduler. A complex
+parameter is its real and imaginary parts, as in PyTorch (`real_view`).
 """
 
 import jax
+import jax.numpy as jnp
 import optax
 from optax import ScalarOrSchedule
 
@@ -31,9 +33,47 @@ def _l2(weight_decay) -> optax.GradientTransformation:
   return rules.add_decayed_weights(weight_decay)
 
 
+def _as_real(tree):
+  """Each complex leaf `z` as its real view, `stack([z.real, z.imag])`."""
+  return jax.tree.map(
+    lambda x: jnp.stack([x.real, x.imag]) if jnp.iscomplexobj(x) else x, tree
+  )
+
+
+def real_view(
+  transform: optax.GradientTransformation,
+) -> optax.GradientTransformationExtraArgs:
+  r"""`transform` applied to each complex leaf's real and imaginary parts.
+
+  PyTorch's optimizers treat a complex tensor as ``torch.view_as_real`` of
+  it, two real numbers per element: Adam's second moment is
+  :math:`|\mathrm{Re}\, g|^2` and :math:`|\mathrm{Im}\, g|^2`, not
+  :math:`|g|^2`. Here a complex leaf of shape ``s`` is the real array
+  ``stack([z.real, z.imag])`` of shape ``(2, *s)`` (parts first, so that a
+  hyperparameter of the parameter's shape still broadcasts), which is the
+  shape its state has; the update is put back together as a complex array.
+  Real leaves pass through untouched.
+  """
+  transform = optax.with_extra_args_support(transform)
+
+  def update_fn(updates, state, params=None, **extra_args):
+    real = None if params is None else _as_real(params)
+    new, state = transform.update(_as_real(updates), state, real, **extra_args)
+    new = jax.tree.map(
+      lambda u, g: jax.lax.complex(u[0], u[1]) if jnp.iscomplexobj(g) else u,
+      new,
+      updates,
+    )
+    return new, state
+
+  return optax.GradientTransformationExtraArgs(
+    lambda params: transform.init(_as_real(params)), update_fn
+  )
+
+
 def _finish(owner, transforms, **hyperparameters):
   return _validation.with_param_checks(
-    owner, optax.chain(*transforms), **hyperparameters
+    owner, real_view(optax.chain(*transforms)), **hyperparameters
   )
 
 

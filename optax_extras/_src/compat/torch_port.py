@@ -139,8 +139,11 @@ def _count(kind: str, state: dict) -> int:
 
 
 def _tensor(value, like: jax.Array) -> jax.Array:
+  """A torch state tensor as `like` (a complex one as its real view, parts
+  first: shape `(2, *shape)`, as `pytorch.real_view` keeps it)."""
   if value.is_complex():
-    raise ValueError(f"{_OWNER}: complex parameters are not supported.")
+    value = _torch().view_as_real(value.detach().resolve_conj())
+    value = value.movedim(-1, 0)
   # A copy: torch updates its tensors in place, and jnp.asarray of a numpy
   # view of one may alias it.
   return jnp.array(value.detach().cpu().numpy(), like.dtype, copy=True)
@@ -288,10 +291,11 @@ def from_torch(
         f"but the optimizer's parameter {i} (group {gi}) has shape "
         f"{tuple(p.shape)}."
       )
-    if p.is_complex() or jnp.iscomplexobj(leaf):
+    if p.is_complex() != jnp.iscomplexobj(leaf):
       raise ValueError(
-        f"{_OWNER}: parameter {i} is complex, which the port does not "
-        "support yet."
+        f"{_OWNER}: leaf {i} of `params` has dtype {jnp.result_type(leaf)} "
+        f"but the optimizer's parameter {i} (group {gi}) has dtype "
+        f"{p.dtype}: both must be complex or both real."
       )
 
   presets = [_preset(name, g) for g in optimizer.param_groups]
