@@ -21,8 +21,9 @@ transforms:
 
 ``from_torch(optimizer, params, scheduler)`` continues a live
 ``torch.optim`` run (param groups, per-parameter state, LR scheduler) in
-optax, and ``schedule_from_torch(scheduler)`` is a torch LR scheduler as an
-optax schedule (torch is imported only when they are called).
+optax, ``to_torch_state_dict(optimizer, state, params)`` takes it back, and
+``schedule_from_torch(scheduler)`` is a torch LR scheduler as an optax
+schedule (torch is imported only when they are called).
 
 PyTorch's and Keras's are checked against the frameworks themselves, TF1's
 and Lasagne's against their published source.
@@ -75,7 +76,7 @@ from optax_extras._src.compat.tf1 import (
   tf1_momentum,
   tf1_rmsprop,
 )
-from optax_extras._src.compat.torch_port import from_torch
+from optax_extras._src.compat.torch_port import from_torch, to_torch_state_dict
 from optax_extras._src.compat.torch_schedules import schedule_from_torch
 
 __all__ = (
@@ -103,6 +104,7 @@ __all__ = (
   "tf1_gradient_descent",
   "tf1_momentum",
   "tf1_rmsprop",
+  "to_torch_state_dict",
   "torch_adadelta",
   "torch_adagrad",
   "torch_adam",

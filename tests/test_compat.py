@@ -316,7 +316,11 @@ def test_integer_parameters_are_refused():
     tx.init(jnp.zeros(3, jnp.int32))
 
 
-PRESETS = [n for n in compat.__all__ if not n.endswith("from_torch")]
+PRESETS = [
+  n
+  for n in compat.__all__
+  if not n.endswith("from_torch") and n != "to_torch_state_dict"
+]
 
 
 @pytest.mark.parametrize("name", PRESETS)

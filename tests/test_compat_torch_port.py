@@ -451,3 +451,157 @@ def test_the_porting_guide_example_runs():
   )
   assert process.returncode == 0, process.stderr
   assert "ported run matches torch" in process.stdout
+
+
+def _torch_step(opt, tensors, x, problem=REAL):
+  opt.zero_grad(set_to_none=True)
+  loss = problem.loss(*tensors, x, torch, True)
+  loss.backward()
+  opt.step()
+  return loss.item()
+
+
+def _assert_same_state(state, reference, tol):
+  """Two torch per-parameter states: the same keys and values."""
+  assert state.keys() == reference.keys()
+  for i, entries in reference.items():
+    assert state[i].keys() == entries.keys(), i
+    for key, value in entries.items():
+      np.testing.assert_allclose(
+        state[i][key].numpy(),
+        value.numpy(),
+        rtol=tol,
+        atol=tol,
+        err_msg=f"{i} {key}",
+      )
+
+
+ROUND_TRIP = {
+  "sgd_momentum": ("SGD", dict(momentum=0.9, dampening=0.3), REAL),
+  "adam_amsgrad": ("Adam", dict(amsgrad=True, weight_decay=0.1), REAL),
+  "rmsprop_centered_momentum": (
+    "RMSprop",
+    dict(centered=True, momentum=0.5),
+    REAL,
+  ),
+  "adagrad": (
+    "Adagrad",
+    dict(lr_decay=0.05, initial_accumulator_value=0.2),
+    REAL,
+  ),
+  "nadam": ("NAdam", dict(momentum_decay=0.01), REAL),
+  "adam_complex": ("Adam", dict(amsgrad=True), COMPLEX),
+}
+
+
+@pytest.mark.float64
+@pytest.mark.parametrize("case", ROUND_TRIP)
+def test_to_torch_state_dict_round_trip_continues_torch(case, float64_default):
+  """torch, PRE steps -> optax, 3 steps -> torch, POST steps: the same run
+  as torch alone, state and losses."""
+  name, kwargs, problem = ROUND_TRIP[case]
+  opt, _, tensors, x = _torch_run(name, kwargs, "float64", problem=problem)
+  ref, _, ref_tensors, _ = _torch_run(name, kwargs, "float64", problem=problem)
+  params = _params(tensors, problem)
+  tx, state = compat.from_torch(opt, params)
+  step = _jax_step(tx, problem)
+  for _ in range(3):
+    params, state, _ = step(params, state)
+    _torch_step(ref, ref_tensors, x, problem)
+  state_dict = compat.to_torch_state_dict(opt, state, params)
+  _assert_same_state(state_dict["state"], ref.state_dict()["state"], 1e-10)
+  with torch.no_grad():
+    for t, leaf in zip(tensors, jax.tree.leaves(params), strict=True):
+      t.copy_(torch.from_numpy(np.array(leaf)))
+  opt.load_state_dict(state_dict)
+  for k in range(POST):
+    loss = _torch_step(opt, tensors, x, problem)
+    reference = _torch_step(ref, ref_tensors, x, problem)
+    np.testing.assert_allclose(loss, reference, rtol=1e-10, err_msg=f"{k}")
+
+
+def _mlp_and_params():
+  """A torch MLP with two param groups (the last layer first) and its
+  parameters as a dict keyed like `named_parameters()`, in another order."""
+  torch.manual_seed(0)
+  net = torch.nn.Sequential(
+    torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1)
+  ).double()
+  opt = torch.optim.Adam(
+    [
+      {"params": net[2].parameters()},
+      {"params": net[0].parameters(), "lr": 0.02, "weight_decay": 0.1},
+    ],
+    lr=0.05,
+  )
+  return net, opt, _named_params(net)
+
+
+def _named_params(net):
+  return {
+    layer: {
+      key: jnp.array(getattr(net[int(layer)], key).detach().numpy())
+      for key in ("weight", "bias")
+    }
+    for layer in ("0", "2")
+  }
+
+
+def _mlp_loss(params, x):
+  hidden = jnp.tanh(x @ params["0"]["weight"].T + params["0"]["bias"])
+  return jnp.sum((hidden @ params["2"]["weight"].T + params["2"]["bias"]) ** 2)
+
+
+@pytest.mark.float64
+def test_from_torch_maps_named_parameters_to_pytree_paths(float64_default):
+  """Names in another order than the param groups' and the tree's."""
+  net, opt, _ = _mlp_and_params()
+  xt = torch.tensor(X, dtype=torch.float64)
+  for _ in range(PRE):
+    opt.zero_grad()
+    (net(xt) ** 2).sum().backward()
+    opt.step()
+  params = _named_params(net)
+  names = dict(net.named_parameters())
+  tx, state = compat.from_torch(opt, params, names=net.named_parameters())
+
+  @jax.jit
+  def step(params, state):
+    loss, grads = jax.value_and_grad(_mlp_loss)(params, jnp.asarray(X))
+    updates, state = tx.update(grads, state, params)
+    return optax.apply_updates(params, updates), state, loss
+
+  for k in range(POST):
+    opt.zero_grad()
+    loss = (net(xt) ** 2).sum()
+    loss.backward()
+    opt.step()
+    params, state, jax_loss = step(params, state)
+    np.testing.assert_allclose(
+      float(jax_loss), loss.item(), rtol=1e-10, err_msg=f"step {k}"
+    )
+  # And back, by the same names: torch's own state.
+  state_dict = compat.to_torch_state_dict(opt, state, params, names=names)
+  _assert_same_state(state_dict["state"], opt.state_dict()["state"], 1e-10)
+
+
+def test_from_torch_refuses_unknown_and_missing_names():
+  net, opt, params = _mlp_and_params()
+  names = dict(net.named_parameters())
+  renamed = {**params, "1": params["2"]}
+  del renamed["2"]
+  with pytest.raises(ValueError, match=r"no leaf named '2\.weight'.*'1\.bias"):
+    compat.from_torch(opt, renamed, names=names)
+  without = {k: v for k, v in names.items() if k != "0.bias"}
+  with pytest.raises(
+    ValueError, match=r"parameter 3 \(group 1, shape \(4,\)\) has no name"
+  ):
+    compat.from_torch(opt, params, names=without)
+  extra = {**params, "3": {"weight": jnp.zeros(2)}}
+  with pytest.raises(ValueError, match=r"\['3\.weight'\] are no parameters"):
+    compat.from_torch(opt, extra, names=names)
+  with pytest.raises(ValueError, match=r"leaf '0\.weight' has shape \(3, 4\)"):
+    transposed = {**params, "0": {**params["0"], "weight": jnp.zeros((3, 4))}}
+    compat.from_torch(opt, transposed, names=names)
+  with pytest.raises(ValueError, match=r"no leaf named '2\.weight'"):
+    compat.to_torch_state_dict(opt, None, renamed, names=names)

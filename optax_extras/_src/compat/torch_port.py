@@ -8,11 +8,12 @@ next. Written from `torch/optim/*.py` (PyTorch 2.13). torch is imported
 only when called.
 """
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from optax_extras._src.compat import pytorch, rules
@@ -149,8 +150,59 @@ def _tensor(value, like: jax.Array) -> jax.Array:
   return jnp.array(value.detach().cpu().numpy(), like.dtype, copy=True)
 
 
+class TorchStepState(NamedTuple):
+  """torch's `step` of a partition's parameters (RMSprop and Adadelta keep
+  no count of their own; `to_torch_state_dict` reads it)."""
+
+  count: jax.Array
+
+
+def _step_counter() -> optax.GradientTransformation:
+  return optax.GradientTransformation(
+    lambda params: TorchStepState(jnp.zeros([], jnp.int32)),
+    lambda updates, state, params=None: (
+      updates,
+      TorchStepState(state.count + 1),
+    ),
+  )
+
+
+# The preset states' per-parameter fields and torch's names for them.
+_FIELDS = {
+  optax.ScaleByAdamState: {"mu": "exp_avg", "nu": "exp_avg_sq"},
+  rules.AmsgradState: {
+    "mu": "exp_avg",
+    "nu": "exp_avg_sq",
+    "nu_max": "max_exp_avg_sq",
+  },
+  AdamCalibratedState: {"mu": "exp_avg", "nu": "exp_avg_sq"},
+  rules.NadamScheduleState: {"mu": "exp_avg", "nu": "exp_avg_sq"},
+  optax.TraceState: {"trace": "momentum_buffer"},
+  rules.TorchMomentumState: {"buffer": "momentum_buffer"},
+  AdagradFamilyState: {"accumulator": "sum"},
+  optax.ScaleByRmsState: {"nu": "square_avg"},
+  optax.ScaleByRStdDevState: {"mu": "grad_avg", "nu": "square_avg"},
+  optax.ScaleByAdaDeltaState: {"e_g": "square_avg", "e_x": "acc_delta"},
+}
+
+
+def _fields(node: Any, kind: str) -> dict[str, str]:
+  fields = dict(_FIELDS.get(type(node), {}))
+  if kind == "adamax" and "nu" in fields:
+    fields["nu"] = "exp_inf"  # Adamax's infinity-norm moment.
+  return fields
+
+
+def _is_chain(node: Any) -> bool:
+  return isinstance(node, tuple) and not hasattr(node, "_fields")
+
+
 def _fill(node: Any, states: list[dict], count: int, kind: str) -> Any:
   """`node` (a preset's initial state) with the torch `states` put in."""
+  if _is_chain(node):
+    return tuple(_fill(x, states, count, kind) for x in node)
+  if not hasattr(node, "_fields"):
+    return node
 
   def moment(tree, key):
     leaves = jax.tree.leaves(tree)
@@ -159,56 +211,93 @@ def _fill(node: Any, states: list[dict], count: int, kind: str) -> Any:
       [_tensor(s[key], leaf) for s, leaf in zip(states, leaves, strict=True)],
     )
 
-  steps = jnp.asarray(count, jnp.int32)
-  if isinstance(node, optax.ScaleByAdamState):
-    second = "exp_inf" if kind == "adamax" else "exp_avg_sq"
-    return node._replace(
-      count=steps, mu=moment(node.mu, "exp_avg"), nu=moment(node.nu, second)
-    )
-  if isinstance(node, rules.AmsgradState):
-    return node._replace(
-      count=steps,
-      mu=moment(node.mu, "exp_avg"),
-      nu=moment(node.nu, "exp_avg_sq"),
-      nu_max=moment(node.nu_max, "max_exp_avg_sq"),
-    )
-  if isinstance(node, AdamCalibratedState):
-    return node._replace(
-      count=steps,
-      mu=moment(node.mu, "exp_avg"),
-      nu=moment(node.nu, "exp_avg_sq"),
-    )
+  changes = {
+    f: moment(getattr(node, f), k) for f, k in _fields(node, kind).items()
+  }
+  if "count" in node._fields:
+    changes["count"] = jnp.asarray(count, jnp.int32)
   if isinstance(node, rules.NadamScheduleState):
-    product = {float(s["mu_product"]) for s in states}
-    return node._replace(
-      count=steps,
-      mu_product=jnp.asarray(product.pop(), node.mu_product.dtype),
-      mu=moment(node.mu, "exp_avg"),
-      nu=moment(node.nu, "exp_avg_sq"),
+    (product,) = {float(s["mu_product"]) for s in states}
+    changes["mu_product"] = jnp.asarray(product, node.mu_product.dtype)
+  return node._replace(**changes)
+
+
+def _read(node: Any, kind: str, found: dict) -> None:
+  """Collects into `found` torch's keys from a partition's state: per-leaf
+  lists (`optax.MaskedNode` where a leaf is not in the partition) and the
+  scalars `step` and `mu_product`."""
+  if _is_chain(node):
+    for x in node:
+      _read(x, kind, found)
+    return
+  if isinstance(node, TorchStepState):
+    found["step"] = int(node.count)
+  if isinstance(node, rules.NadamScheduleState):
+    found["mu_product"] = float(node.mu_product)
+  for field, key in _fields(node, kind).items():
+    found[key] = jax.tree.leaves(
+      getattr(node, field), is_leaf=lambda x: isinstance(x, optax.MaskedNode)
     )
-  if isinstance(node, optax.TraceState):
-    return node._replace(trace=moment(node.trace, "momentum_buffer"))
-  if isinstance(node, rules.TorchMomentumState):
-    return node._replace(
-      count=steps, buffer=moment(node.buffer, "momentum_buffer")
+
+
+def _leaf_name(path) -> str:
+  """A pytree path as a dotted name: `{"0": {"weight": w}}`'s leaf, and
+  `[{"weight": w}]`'s, is "0.weight"."""
+  parts = []
+  for key in path:
+    for attr in ("key", "idx", "name"):
+      if hasattr(key, attr):
+        parts.append(str(getattr(key, attr)))
+        break
+  return ".".join(parts)
+
+
+def _layout(optimizer, params, names, owner: str):
+  """`params`' leaves and treedef, the optimizer's `(group, tensor)` pairs in
+  param-group order, each one's leaf index and a description of it."""
+  with_paths, treedef = jax.tree_util.tree_flatten_with_path(params)
+  leaves = [leaf for _, leaf in with_paths]
+  owners = [
+    (gi, p) for gi, g in enumerate(optimizer.param_groups) for p in g["params"]
+  ]
+  if names is None:
+    if len(leaves) != len(owners):
+      raise ValueError(
+        f"{owner}: `params` has {len(leaves)} leaves but `optimizer` has "
+        f"{len(owners)} parameters (in param-group order)."
+      )
+    return (
+      leaves,
+      treedef,
+      owners,
+      list(range(len(owners))),
+      [f"leaf {i} of `params`" for i in range(len(owners))],
     )
-  if isinstance(node, AdagradFamilyState):
-    return node._replace(accumulator=moment(node.accumulator, "sum"))
-  if isinstance(node, optax.ScaleByRmsState):
-    return node._replace(nu=moment(node.nu, "square_avg"))
-  if isinstance(node, optax.ScaleByRStdDevState):
-    return node._replace(
-      mu=moment(node.mu, "grad_avg"), nu=moment(node.nu, "square_avg")
+  paths = {_leaf_name(path): j for j, (path, _) in enumerate(with_paths)}
+  pairs = names.items() if isinstance(names, Mapping) else names
+  named = {id(tensor): name for name, tensor in pairs}
+  positions, described = [], []
+  for i, (gi, p) in enumerate(owners):
+    name = named.get(id(p))
+    if name is None:
+      raise ValueError(
+        f"{owner}: the optimizer's parameter {i} (group {gi}, shape "
+        f"{tuple(p.shape)}) has no name in `names`."
+      )
+    if name not in paths:
+      raise ValueError(
+        f"{owner}: `params` has no leaf named {name!r} (the optimizer's "
+        f"parameter {i}, group {gi}); its leaves are {sorted(paths)}."
+      )
+    positions.append(paths[name])
+    described.append(f"`params` leaf {name!r}")
+  extra = sorted(n for n, j in paths.items() if j not in set(positions))
+  if extra:
+    raise ValueError(
+      f"{owner}: `params` leaves {extra} are no parameters of `optimizer` "
+      "(or have no name in `names`)."
     )
-  if isinstance(node, optax.ScaleByAdaDeltaState):
-    return node._replace(
-      e_g=moment(node.e_g, "square_avg"), e_x=moment(node.e_x, "acc_delta")
-    )
-  if isinstance(node, optax.ScaleByScheduleState):
-    return node._replace(count=steps)
-  if isinstance(node, tuple) and not hasattr(node, "_fields"):
-    return tuple(_fill(x, states, count, kind) for x in node)
-  return node
+  return leaves, treedef, owners, positions, described
 
 
 def _torch():
@@ -226,12 +315,22 @@ def from_torch(
   params: optax.Params,
   scheduler=None,
   steps_per_scheduler_step: int = 1,
+  *,
+  names=None,
 ) -> tuple[optax.GradientTransformationExtraArgs, optax.OptState]:
   """`(tx, state)` that continue a live `torch.optim` run in optax.
 
   `params`' leaves, in `jax.tree.leaves` order, are torch's parameters in
   param-group order (a different count or shape is a ValueError naming
-  both). Each param group becomes its parity preset (`torch_<name>`, chosen
+  both). Or, with `names` (`model.named_parameters()`, or a dict of name to
+  tensor), each parameter is the leaf whose path, its keys joined by ".",
+  is its name: "0.weight" is `params["0"]["weight"]` (or `params[0]
+  ["weight"]`, a list); a parameter without a name, a name without a leaf
+  and a leaf without a parameter are ValueErrors naming them. A complex
+  parameter is stepped as its real and imaginary parts, as in torch; its
+  state is real, of shape `(2, *shape)` (the parts first). Pass
+  `jnp.conj(grads)`: `jax.grad` of a real loss is the conjugate of torch's
+  gradient. Each param group becomes its parity preset (`torch_<name>`, chosen
   by the group's settings: `Adam(decoupled_weight_decay=True)` is AdamW),
   over `optax.multi_transform`; `maximize` negates the gradient first, as in
   torch. State belongs to each parameter: parameters whose step counts
@@ -275,32 +374,29 @@ def from_torch(
       )
     check_one_cycle_momentum(scheduler)
   name = type(optimizer).__name__
-  leaves, treedef = jax.tree.flatten(params)
-  owners = [
-    (gi, p) for gi, g in enumerate(optimizer.param_groups) for p in g["params"]
-  ]
-  if len(leaves) != len(owners):
-    raise ValueError(
-      f"{_OWNER}: `params` has {len(leaves)} leaves but `optimizer` has "
-      f"{len(owners)} parameters (in param-group order)."
-    )
-  for i, (leaf, (gi, p)) in enumerate(zip(leaves, owners, strict=True)):
+  leaves, treedef, owners, positions, described = _layout(
+    optimizer, params, names, _OWNER
+  )
+  for i, (gi, p) in enumerate(owners):
+    leaf, where = leaves[positions[i]], described[i]
     if tuple(jnp.shape(leaf)) != tuple(p.shape):
       raise ValueError(
-        f"{_OWNER}: leaf {i} of `params` has shape {tuple(jnp.shape(leaf))} "
-        f"but the optimizer's parameter {i} (group {gi}) has shape "
+        f"{_OWNER}: {where} has shape {tuple(jnp.shape(leaf))} but the "
+        f"optimizer's parameter {i} (group {gi}) has shape "
         f"{tuple(p.shape)}."
       )
     if p.is_complex() != jnp.iscomplexobj(leaf):
       raise ValueError(
-        f"{_OWNER}: leaf {i} of `params` has dtype {jnp.result_type(leaf)} "
-        f"but the optimizer's parameter {i} (group {gi}) has dtype "
-        f"{p.dtype}: both must be complex or both real."
+        f"{_OWNER}: {where} has dtype {jnp.result_type(leaf)} but the "
+        f"optimizer's parameter {i} (group {gi}) has dtype {p.dtype}: both "
+        "must be complex or both real."
       )
 
   presets = [_preset(name, g) for g in optimizer.param_groups]
   partitions: dict[tuple[int, int], list[int]] = {}
-  for i, (gi, p) in enumerate(owners):
+  # Members in leaf order, the order of the partitions' state leaves.
+  for i in sorted(range(len(owners)), key=positions.__getitem__):
+    gi, p = owners[i]
     count = _count(presets[gi][2], optimizer.state.get(p, {}))
     partitions.setdefault((gi, count), []).append(i)
 
@@ -308,7 +404,7 @@ def from_torch(
   for (gi, count), members in partitions.items():
     label = f"group{gi}_count{count}"
     for i in members:
-      labels[i] = label
+      labels[positions[i]] = label
     group = optimizer.param_groups[gi]
     preset, kwargs, kind = presets[gi]
     lr = float(group["lr"])
@@ -322,7 +418,7 @@ def from_torch(
     tx = preset(lr=lr, **kwargs)
     if group.get("maximize", False):
       tx = optax.chain(optax.scale(-1.0), tx)
-    transforms[label] = tx
+    transforms[label] = optax.chain(_step_counter(), tx)
 
   tx = optax.multi_transform(transforms, jax.tree.unflatten(treedef, labels))
   state = tx.init(params)
@@ -338,6 +434,71 @@ def from_torch(
       inner_state=_fill(masked.inner_state, states, count, kind)
     )
   return tx, state._replace(inner_states=inner)
+
+
+def to_torch_state_dict(
+  optimizer, state: optax.OptState, params: optax.Params, names=None
+) -> dict:
+  """The `state_dict` that continues in torch a run ported by `from_torch`.
+
+  `state`: the optax state of `from_torch(optimizer, params, names=names)`'s
+  transformation, after any number of steps; `params` and `names` as given
+  to `from_torch` (they say which leaf is which parameter). Returns
+  `optimizer.state_dict()` with its per-parameter state replaced by the
+  ported run's: `optimizer.load_state_dict(...)` it (or into a new
+  optimizer built alike), copy the parameters back, and torch takes the
+  steps optax would take next. A parameter that never stepped gets no state
+  (Adagrad's at step 0), as in torch. The param groups' hyperparameters are
+  the optimizer's: a scheduler's position is for you to set. Neither the
+  optimizer nor `state` is changed.
+  """
+  owner = "to_torch_state_dict"
+  torch = _torch()
+  if not isinstance(optimizer, torch.optim.Optimizer):
+    raise TypeError(
+      f"{owner}: `optimizer` must be a torch.optim.Optimizer, got "
+      f"{type(optimizer).__name__}."
+    )
+  leaves, _, owners, positions, _ = _layout(optimizer, params, names, owner)
+  kind = _preset(type(optimizer).__name__, optimizer.param_groups[0])[2]
+  owner_of = {j: i for i, j in enumerate(positions)}
+  scalar = torch.get_default_dtype()
+  result = {}
+  for masked in state.inner_states.values():
+    found = {}
+    _read(masked.inner_state, kind, found)
+    step = found.pop("step")
+    product = found.pop("mu_product", None)
+    if not found or (step == 0 and kind != "adagrad"):
+      continue
+    for j in range(len(leaves)):
+      entries = {k: v[j] for k, v in found.items()}
+      if any(isinstance(v, optax.MaskedNode) for v in entries.values()):
+        continue
+      i = owner_of[j]
+      gi, p = owners[i]
+      group = optimizer.param_groups[gi]
+      if group.get("momentum") == 0:  # torch keeps no buffer.
+        entries.pop("momentum_buffer", None)
+      out = {k: _to_torch(torch, v, p) for k, v in entries.items()}
+      if kind != "sgd":
+        out["step"] = torch.tensor(float(step), dtype=scalar)
+      if product is not None:
+        out["mu_product"] = torch.tensor(product, dtype=scalar)
+      if out:
+        result[i] = out
+  state_dict = optimizer.state_dict()
+  state_dict["state"] = result
+  return state_dict
+
+
+def _to_torch(torch, value: jax.Array, like):
+  """A state leaf as a torch tensor like parameter `like` (a complex one's
+  real view, parts first, back as complex)."""
+  tensor = torch.from_numpy(np.array(value, copy=True))
+  if like.is_complex():
+    tensor = torch.view_as_complex(tensor.movedim(0, -1).contiguous())
+  return tensor.to(like.dtype)
 
 
 def _continued(schedule, position: int, count0: int, every: int) -> Callable:
