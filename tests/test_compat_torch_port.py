@@ -430,9 +430,12 @@ def test_schedule_from_torch_refuses_a_non_multiplicative_chain():
 
 
 @pytest.mark.slow
-def test_the_porting_guide_example_runs():
+def test_the_porting_guide_example_runs(tmp_path):
   """docs/guide/porting.md's example (fenced ```py: the docs test has no
-  torch), run as written in a fresh process."""
+  torch), run as written in a fresh process: torch and Flax continue the
+  ported run with the same losses (it asserts a relative gap <= 1e-5), and
+  it draws the page's figure (docs/images/porting-losses.png, drawn by
+  running the example in docs/images)."""
   import pathlib
   import re
   import subprocess
@@ -441,16 +444,22 @@ def test_the_porting_guide_example_runs():
   repo = pathlib.Path(__file__).parent.parent
   page = (repo / "docs" / "guide" / "porting.md").read_text("utf-8")
   (code,) = re.findall(r"^```py\n(.*?)^```", page, re.DOTALL | re.M)
+  assert "](../images/porting-losses.png)" in page
   process = subprocess.run(
     [sys.executable, "-c", code],
-    cwd=repo,
-    env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(repo)},
+    cwd=tmp_path,
+    env={
+      "PATH": "/usr/bin:/bin",
+      "PYTHONPATH": str(repo),
+      "MPLCONFIGDIR": str(tmp_path),
+    },
     capture_output=True,
     text=True,
     timeout=300,
   )
   assert process.returncode == 0, process.stderr
-  assert "ported run matches torch" in process.stdout
+  assert "ported run matches torch: max relative gap" in process.stdout
+  assert (tmp_path / "porting-losses.png").stat().st_size > 10_000
 
 
 def _torch_step(opt, tensors, x, problem=REAL):
