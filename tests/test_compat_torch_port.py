@@ -614,3 +614,8 @@ def test_from_torch_refuses_unknown_and_missing_names():
     compat.from_torch(opt, transposed, names=names)
   with pytest.raises(ValueError, match=r"no leaf named '2\.weight'"):
     compat.to_torch_state_dict(opt, None, renamed, names=names)
+  with pytest.raises(TypeError, match="`from_torch`'s transformation"):
+    compat.to_torch_state_dict(opt, optax.adam(0.1).init(params), params)
+  plain = optax.multi_transform({"a": optax.adam(0.1)}, {"0": "a", "2": "a"})
+  with pytest.raises(TypeError, match="`from_torch`'s transformation"):
+    compat.to_torch_state_dict(opt, plain.init(params), params, names=names)

@@ -463,10 +463,20 @@ def to_torch_state_dict(
   kind = _preset(type(optimizer).__name__, optimizer.param_groups[0])[2]
   owner_of = {j: i for i, j in enumerate(positions)}
   scalar = torch.get_default_dtype()
+  if not isinstance(state, optax.MultiTransformState):
+    raise TypeError(
+      f"{owner}: `state` must be the state of `from_torch`'s "
+      f"transformation, got {type(state).__name__}."
+    )
   result = {}
   for masked in state.inner_states.values():
     found = {}
     _read(masked.inner_state, kind, found)
+    if "step" not in found:
+      raise TypeError(
+        f"{owner}: `state` must be the state of `from_torch`'s "
+        "transformation (its partitions count torch's steps)."
+      )
     step = found.pop("step")
     product = found.pop("mu_product", None)
     if not found or (step == 0 and kind != "adagrad"):
