@@ -248,6 +248,32 @@ def test_from_torch_continues_a_complex_run(case, float64_default):
 
 
 @pytest.mark.float64
+@pytest.mark.parametrize("case", COMPLEX_OPTIMIZERS)
+def test_torch_presets_step_complex_parameters_as_torch(case, float64_default):
+  """The presets alone, from a fresh start: torch's real-and-imaginary
+  rule. With optax's |g|^2 all but SGD and RAdam (whose first 5 steps,
+  rho_t <= 5, use no second moment) fail."""
+  name, kwargs = COMPLEX_OPTIMIZERS[case]
+  z = COMPLEX.init["g1"][1]
+  tensor = torch.tensor(z, requires_grad=True)
+  opt = getattr(torch.optim, name)([tensor], lr=0.05, **kwargs)
+  tx = getattr(compat, "torch_" + name.lower())(lr=0.05, **kwargs)
+  params = jnp.asarray(z)
+  state = tx.init(params)
+  loss = lambda w, lib: lib.sum(lib.log1p(_sq(w - 0.5j) * (1 + w.real**2)))
+  for k in range(5):
+    opt.zero_grad()
+    loss(tensor, torch).backward()
+    opt.step()
+    grads = jnp.conj(jax.grad(loss)(params, jnp))
+    updates, state = tx.update(grads, state, params)
+    params = optax.apply_updates(params, updates)
+    np.testing.assert_allclose(
+      params, tensor.detach().numpy(), rtol=1e-10, err_msg=f"step {k}"
+    )
+
+
+@pytest.mark.float64
 def test_nadam_float64_with_float32_default_dtype_differs_slightly():
   """torch keeps NAdam's `mu_product` in the default dtype (float32)."""
   assert torch.get_default_dtype() == torch.float32
