@@ -11,7 +11,9 @@ its keyword names and defaults, composed from optax's and this library's
 transforms:
 
 - ``torch_<name>``: ``torch.optim``'s SGD, Adam, AdamW, Adagrad, RMSprop,
-  Adadelta, Adamax, NAdam, RAdam;
+  Adadelta, Adamax, NAdam, RAdam (a complex parameter stepped as its real
+  and imaginary parts, as torch does; its state is real, of shape
+  ``(2, *shape)``);
 - ``keras_<name>``: Keras 3's SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta,
   Adamax, Nadam;
 - ``tf1_<name>``: ``tf.compat.v1.train``'s GradientDescent, Momentum,
