@@ -289,18 +289,38 @@ def pair(
     progress=False,
   )
   ok, steps, diverged = steps_to_tolerance(result, tol, settings.num_steps)
+  return record(optimizer, surface_name, settings, ok, steps, diverged)
+
+
+def record(
+  optimizer: str,
+  surface_name: str,
+  settings: Settings,
+  ok: np.ndarray,
+  steps: np.ndarray,
+  diverged: np.ndarray,
+) -> dict[str, Any]:
+  """A pair's record from `steps_to_tolerance`'s arrays. Where no rate of
+  the grid converges (every rate diverges from over half the starts:
+  `tuning.NoRateConverges`), the pair does not converge: its rate and
+  median steps are null, its success rate 0."""
   success = ok.mean(axis=1)
-  chosen = tuning.robust_rate(steps, diverged)
-  low, high = wilson_interval(int(ok[chosen].sum()), settings.num_starts)
+  try:
+    chosen = tuning.robust_rate(steps, diverged)
+  except tuning.NoRateConverges:
+    chosen = None
+  successes = 0 if chosen is None else int(ok[chosen].sum())
+  low, high = wilson_interval(successes, settings.num_starts)
   return {
     "optimizer": optimizer,
     "surface": surface_name,
-    "learning_rate": float(settings.rates[chosen]),
-    "success_rate": float(success[chosen]),
+    "converges": chosen is not None,
+    "learning_rate": None if chosen is None else float(settings.rates[chosen]),
+    "success_rate": 0.0 if chosen is None else float(success[chosen]),
     "ci_low": low,
     "ci_high": high,
     "median_steps": float(np.median(steps[chosen][ok[chosen]]))
-    if ok[chosen].any()
+    if chosen is not None and ok[chosen].any()
     else None,
     "num_starts": settings.num_starts,
     "tunability": tuning.tunability(success),
@@ -591,7 +611,7 @@ def to_html(
     cells = []
     for c in columns:
       v = r[c]
-      text = "" if v is None else (f"{v:.4g}" if isinstance(v, float) else v)
+      text = "—" if v is None else (f"{v:.4g}" if isinstance(v, float) else v)
       cells.append(f"<td>{html.escape(str(text))}</td>")
     rows.append("<tr>" + "".join(cells) + "</tr>")
   header = "".join(
@@ -646,7 +666,9 @@ empty at 0% or 100%.</dd>
 start is a seed, a run's loss is its steps to the tolerance (a failed run
 counts as the whole budget of {settings.num_steps}), and a run converges
 unless its loss becomes non-finite. So the chosen rate and its neighbours
-never diverge, and a rate at the edge of chaos is passed over.</dd>
+never diverge, and a rate at the edge of chaos is passed over. Where every
+rate diverges from over half the starts, no rate is chosen (—): the pair
+does not converge and its success rate is 0.</dd>
 <dt>Median steps</dt><dd>The median, over the starts that succeed at the
 chosen rate, of the first step whose loss is within the tolerance.</dd>
 <dt>Tunability</dt><dd>The share of the rate grid whose success rate is at

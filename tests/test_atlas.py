@@ -134,3 +134,22 @@ def test_n_dimensional_surfaces_are_in_the_atlas():
   assert record["success_rate"] == 1.0  # Adam solves a quadratic.
   record = atlas.pair("sgd", f"styblinski_tang_d{d}", settings)
   assert record["num_starts"] == 8 and 0 <= record["success_rate"] <= 1
+
+
+def test_a_pair_where_no_rate_converges_is_reported_not_converging(tmp_path):
+  # SGD on Goldstein-Price diverges from most starts at every rate of this
+  # grid (as in the full atlas): no rate to choose, no crash.
+  settings = atlas.Settings(num_rates=8, num_starts=16, num_steps=100)
+  record = atlas.pair("sgd", "goldstein_price", settings)
+  assert min(record["diverged_by_rate"]) > 0.5
+  assert record["converges"] is False and record["learning_rate"] is None
+  assert record["success_rate"] == 0.0 and record["median_steps"] is None
+  assert record["ci_low"] == 0.0 < record["ci_high"] < 1.0
+  converging = atlas.pair("adam", "booth", settings)
+  assert converging["converges"] is True
+  # The figure and the page take it.
+  from experiments import draw
+
+  draw.atlas_heatmap([record, converging], tmp_path / "atlas.png")
+  page = atlas.to_html([record, converging], settings, [])
+  assert "<td>—</td>" in page
