@@ -52,7 +52,7 @@ import optax
 import scipy.stats
 
 import optax_extras
-from experiments import tuning
+from experiments import progress, tuning
 from experiments.gallery import die_with_parent
 from optax_extras import landscapes
 from optax_extras.io import atomic_write
@@ -289,6 +289,7 @@ def pair(
     progress=False,
   )
   ok, steps, diverged = steps_to_tolerance(result, tol, settings.num_steps)
+  progress.report()
   return record(optimizer, surface_name, settings, ok, steps, diverged)
 
 
@@ -511,8 +512,6 @@ def build(
   Each pair's sweep is checkpointed in `cache` (True: `default_cache()`;
   False: no checkpoints), so that a run resumes where one stopped.
   """
-  from tqdm.auto import tqdm
-
   from experiments import draw
 
   settings = settings or (QUICK if quick else Settings())
@@ -536,26 +535,26 @@ def build(
   start = time.perf_counter()
   pairs = [(o, s) for o in optimizers for s in surface_names]
   workers = min(len(pairs), workers or os.cpu_count() or 1)
-  with tqdm(
-    total=len(pairs), desc="atlas", unit="pair", disable=not show_progress
+  with progress.Progress(
+    len(pairs),
+    "atlas",
+    "pair",
+    disable=not show_progress,
+    worker_init=die_with_parent,
   ) as bar:
     if workers == 1:
-      records = []
-      for optimizer, surface_name in pairs:
-        records.append(pair(optimizer, surface_name, settings, cache))
-        bar.update()
+      records = [pair(o, s, settings, cache) for o, s in pairs]
     else:
       # One process per core, one device each: every pair compiles once
-      # (not once per device), and the bits do not depend on devices.
+      # (not once per device), and the bits do not depend on devices. Each
+      # reports its pairs to the bar (`progress.report`) as it finishes them.
       with concurrent.futures.ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=die_with_parent,
+        initializer=bar.initializer,
+        initargs=bar.initargs,
       ) as pool:
         futures = [pool.submit(pair, o, s, settings, cache) for o, s in pairs]
-        for future in concurrent.futures.as_completed(futures):
-          future.result()
-          bar.update()
         records = [future.result() for future in futures]  # Pair order.
   draw.atlas_heatmap(records, out / "atlas.png")
   momentum_theory_figure(out / "momentum_theory.png")
