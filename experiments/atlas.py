@@ -388,16 +388,18 @@ def spectral_radius(
   """The closed-form rate on the quadratic: the largest root modulus of
   z^2 - (1 + b - a l) z + b (heavy ball, Polyak 1964) or
   z^2 - (1 + b)(1 - a l) z + b (1 - a l) (Nesterov), over l in {1, KAPPA}
-  (G. Goh, "Why Momentum Really Works", Distill 2017)."""
-  a, b = learning_rate, momentum
-  radii = []
+  (G. Goh, "Why Momentum Really Works", Distill 2017), by the quadratic
+  formula (a complex square root where the roots are complex)."""
+  a, b = float(learning_rate), float(momentum)
+  radius = 0.0
   for lam in (1.0, KAPPA):
     if nesterov:
-      polynomial = [1.0, -(1 + b) * (1 - a * lam), b * (1 - a * lam)]
+      p, q = (1 + b) * (1 - a * lam), b * (1 - a * lam)
     else:
-      polynomial = [1.0, -(1 + b - a * lam), b]
-    radii.append(np.abs(np.roots(polynomial)).max())
-  return float(max(radii))
+      p, q = 1 + b - a * lam, b
+    root = complex(p * p - 4 * q) ** 0.5
+    radius = max(radius, abs((p + root) / 2), abs((p - root) / 2))
+  return radius
 
 
 def momentum_theory_figure(path: pathlib.Path) -> pathlib.Path:
@@ -407,12 +409,10 @@ def momentum_theory_figure(path: pathlib.Path) -> pathlib.Path:
   panels = {}
   for nesterov in (False, True):
     measured, diverged = momentum_rates(nesterov)
-    theory = np.array(
-      [
-        [spectral_radius(a, b, nesterov) for b in THEORY_MOMENTA]
-        for a in THEORY_RATES
-      ]
-    )
+    # The theory as a function: drawn on a finer grid than the measured
+    # one, so that its contours are smooth (interpolating a coarse grid
+    # draws jagged ones at the radius's kinks).
+    theory = functools.partial(spectral_radius, nesterov=nesterov)
     name = "Nesterov" if nesterov else "heavy ball"
     panels[name] = (np.where(diverged, np.nan, measured), theory)
   root = math.sqrt(KAPPA)
