@@ -44,6 +44,7 @@ import multiprocessing
 import os
 import pathlib
 import time
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -293,6 +294,148 @@ def pair(
   return record(optimizer, surface_name, settings, ok, steps, diverged)
 
 
+@functools.cache
+def _shared_program(optimizer: str, surface_names: tuple[str, ...]):
+  """One jitted program for `optimizer` on every surface of `surface_names`
+  (one dimension): the surface is a runtime index (``lax.switch``), the
+  starts, the tolerance and the step count runtime arrays, so the group
+  compiles once instead of once per surface. Lanes are laid out as `sweep`
+  lays them (rate-major, one block padded to a power of two)."""
+  import jax
+  import jax.numpy as jnp
+
+  losses = [surface(name)[0] for name in surface_names]
+  make = OPTIMIZERS[optimizer]
+
+  @jax.jit
+  def lanes(index, rates, points, tol, num_steps):
+    loss = lambda params: jax.lax.switch(index, losses, params)
+    num_rates, num_starts = rates.shape[0], points.shape[0]
+    num_lanes = num_rates * num_starts
+    lane = jnp.minimum(
+      jnp.arange(1 << (num_lanes - 1).bit_length()), num_lanes - 1
+    )
+    rate, start = jnp.divmod(lane, num_starts)
+
+    def one(learning_rate, params):
+      return optax_extras.run_lane(
+        make(learning_rate), loss, params, num_steps=num_steps, tol=tol
+      )
+
+    out = jax.vmap(one)(rates[rate], points[start])
+    shape = (num_rates, num_starts)
+    return tuple(
+      x[:num_lanes].reshape(shape)
+      for x in (out.final_loss, out.tol_step, out.divergence_step)
+    )
+
+  return lanes
+
+
+def _cache_key(
+  optimizer: str, surface_name: str, group: Sequence[str], settings: Settings
+) -> str:
+  """What a cached pair's arrays depend on: the settings, the pair, the
+  group its program was shared with, and the versions that compute it."""
+  import jax
+
+  return json.dumps(
+    {
+      "settings": dataclasses.asdict(settings),
+      "optimizer": optimizer,
+      "surface": surface_name,
+      "group": list(group),
+      "versions": [
+        optax_extras.__version__,
+        jax.__version__,
+        optax.__version__,
+      ],
+    },
+    sort_keys=True,
+  )
+
+
+def _read_cached(path: pathlib.Path, key: str, shape) -> dict | None:
+  """A pair's saved arrays, if `path` holds this `key`'s, whole."""
+  try:
+    with np.load(path) as saved:  # A zip: its CRCs are checked on reading.
+      arrays = {name: saved[name] for name in saved.files}
+    if str(arrays.pop("key")) != key:
+      return None
+    if any(a.shape != shape for a in arrays.values()) or len(arrays) != 3:
+      return None
+    return arrays
+  except Exception:  # Missing, damaged, or of another format: computed.
+    return None
+
+
+def optimizer_group(
+  optimizer: str,
+  surface_names: Sequence[str],
+  settings: Settings,
+  cache: pathlib.Path | None = None,
+) -> list[dict[str, Any]]:
+  """`optimizer` on `surface_names` (one dimension): their records, in
+  order, from one compiled program (`_shared_program`), each pair reported
+  to the progress bar as it finishes.
+
+  This runs the lanes with the library's public `optax_extras.run_lane`,
+  not `optax_extras.sweep`: `sweep`'s loss is a static function of the
+  parameters (its only runtime values are the optimizer's grid, the starts,
+  a key and the step count), and its `tol` is static too, so a surface
+  cannot be a runtime value there, and each surface would compile its own
+  program (984 in the full atlas, which is compile-bound). The lanes are
+  `sweep`'s (the same layout and block); the records' chosen rate, success
+  rate, interval, median steps and tunability are those of a per-surface
+  `sweep` (`pair`) on the quick atlas; the per-rate lists may differ by a
+  start or two at some rates, since XLA compiles the switched loss apart
+  from the step and rounds a few operations differently, which chaotic
+  runs amplify.
+
+  `cache`: a folder where each pair's arrays are saved, identified by
+  `_cache_key` and checked when read, so an interrupted atlas resumes.
+  """
+  group = tuple(surface_names)
+  program = _shared_program(optimizer, group)
+  shape = (settings.num_rates, settings.num_starts)
+  records = []
+  for index, name in enumerate(group):
+    _, value, _, _ = surface(name)
+    tol = value + settings.tolerance * (1 + abs(value))
+    key = _cache_key(optimizer, name, group, settings)
+    path = None
+    if cache is not None:
+      path = cache / settings.digest() / f"{optimizer}__{name}.npz"
+    arrays = None if path is None else _read_cached(path, key, shape)
+    if arrays is None:
+      final_loss, tol_step, divergence_step = program(
+        np.int32(index),
+        settings.rates,
+        starts(name, settings),
+        np.float32(tol),  # As `sweep` compares: in the loss's float32.
+        np.int32(settings.num_steps),
+      )
+      arrays = {
+        "final_loss": np.asarray(final_loss),
+        "tol_step": np.asarray(tol_step),
+        "divergence_step": np.asarray(divergence_step),
+      }
+      if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(
+          path, lambda file, a=arrays, k=key: np.savez(file, key=k, **a)
+        )
+    result = types.SimpleNamespace(
+      final_loss=arrays["final_loss"],
+      tol_step=arrays["tol_step"],
+      diverged=arrays["divergence_step"] >= 0,
+    )
+    ok, steps, diverged = steps_to_tolerance(result, tol, settings.num_steps)
+    records.append(record(optimizer, name, settings, ok, steps, diverged))
+    progress.report()
+  return records
+
+
 def record(
   optimizer: str,
   surface_name: str,
@@ -534,7 +677,12 @@ def build(
   out.mkdir(parents=True, exist_ok=True)
   start = time.perf_counter()
   pairs = [(o, s) for o in optimizers for s in surface_names]
-  workers = min(len(pairs), workers or os.cpu_count() or 1)
+  # One program per optimizer and dimension (`optimizer_group`).
+  dimensions: dict[int, list[str]] = {}
+  for name in surface_names:
+    dimensions.setdefault(len(surface(name)[2]), []).append(name)
+  groups = [(o, tuple(g)) for o in optimizers for g in dimensions.values()]
+  workers = min(len(groups), workers or os.cpu_count() or 1)
   with progress.Progress(
     len(pairs),
     "atlas",
@@ -543,9 +691,9 @@ def build(
     worker_init=die_with_parent,
   ) as bar:
     if workers == 1:
-      records = [pair(o, s, settings, cache) for o, s in pairs]
+      done = [optimizer_group(o, g, settings, cache) for o, g in groups]
     else:
-      # One process per core, one device each: every pair compiles once
+      # One process per core, one device each: every group compiles once
       # (not once per device), and the bits do not depend on devices. Each
       # reports its pairs to the bar (`progress.report`) as it finishes them.
       with concurrent.futures.ProcessPoolExecutor(
@@ -554,8 +702,12 @@ def build(
         initializer=bar.initializer,
         initargs=bar.initargs,
       ) as pool:
-        futures = [pool.submit(pair, o, s, settings, cache) for o, s in pairs]
-        records = [future.result() for future in futures]  # Pair order.
+        futures = [
+          pool.submit(optimizer_group, o, g, settings, cache) for o, g in groups
+        ]
+        done = [future.result() for future in futures]
+  by_pair = {(r["optimizer"], r["surface"]): r for rs in done for r in rs}
+  records = [by_pair[p] for p in pairs]  # Pair order.
   draw.atlas_heatmap(records, out / "atlas.png")
   momentum_theory_figure(out / "momentum_theory.png")
   files = manifest(settings, optimizers, surface_names, quick)
