@@ -1,7 +1,9 @@
 """The optimizer atlas: every optax optimizer tuned on every surface.
 
-For each pair (optimizer, surface with a known global minimum), one
-`optax_extras.sweep` runs a log-spaced learning-rate grid × random starts in
+For each pair (optimizer, surface with a known global minimum), the lanes of
+`optax_extras.run_lane` (one program per optimizer and dimension, the
+surface a runtime index: `optimizer_group`) run a log-spaced learning-rate
+grid × random starts in
 the surface's window (a fixed seed) for a fixed budget of steps. A run
 succeeds when its final loss is within `tolerance` of the global minimum's
 value (and it never diverged).
@@ -27,9 +29,10 @@ with its title, caption and settings, and a record per pair),
 ``atlas.html`` (the figures, the terms explained, a sortable table),
 ``atlas.png`` and ``momentum_theory.png``: heavy ball's and Nesterov's
 convergence rates measured over a learning-rate × momentum grid on a
-quadratic, under the closed-form spectral radius. Each pair's sweep is
-checkpointed in a cache folder outside DIR (`default_cache`, one folder per
-settings), so an interrupted atlas resumes; a re-run gives the same numbers
+quadratic, under the closed-form spectral radius. Each pair's arrays are
+saved in a cache folder outside DIR (`default_cache`, one folder per
+settings, a file per pair, identified by its settings and checked when
+read), so an interrupted atlas resumes; a re-run gives the same numbers
 bit for bit.
 """
 
@@ -44,6 +47,7 @@ import multiprocessing
 import os
 import pathlib
 import time
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -52,7 +56,7 @@ import optax
 import scipy.stats
 
 import optax_extras
-from experiments import tuning
+from experiments import progress, tuning
 from experiments.gallery import die_with_parent
 from optax_extras import landscapes
 from optax_extras.io import atomic_write
@@ -289,18 +293,183 @@ def pair(
     progress=False,
   )
   ok, steps, diverged = steps_to_tolerance(result, tol, settings.num_steps)
+  progress.report()
+  return record(optimizer, surface_name, settings, ok, steps, diverged)
+
+
+@functools.cache
+def _shared_program(optimizer: str, surface_names: tuple[str, ...]):
+  """One jitted program for `optimizer` on every surface of `surface_names`
+  (one dimension): the surface is a runtime index (``lax.switch``), the
+  starts, the tolerance and the step count runtime arrays, so the group
+  compiles once instead of once per surface. Lanes are laid out as `sweep`
+  lays them (rate-major, one block padded to a power of two)."""
+  import jax
+  import jax.numpy as jnp
+
+  losses = [surface(name)[0] for name in surface_names]
+  make = OPTIMIZERS[optimizer]
+
+  @jax.jit
+  def lanes(index, rates, points, tol, num_steps):
+    loss = lambda params: jax.lax.switch(index, losses, params)
+    num_rates, num_starts = rates.shape[0], points.shape[0]
+    num_lanes = num_rates * num_starts
+    lane = jnp.minimum(
+      jnp.arange(1 << (num_lanes - 1).bit_length()), num_lanes - 1
+    )
+    rate, start = jnp.divmod(lane, num_starts)
+
+    def one(learning_rate, params):
+      return optax_extras.run_lane(
+        make(learning_rate), loss, params, num_steps=num_steps, tol=tol
+      )
+
+    out = jax.vmap(one)(rates[rate], points[start])
+    shape = (num_rates, num_starts)
+    return tuple(
+      x[:num_lanes].reshape(shape)
+      for x in (out.final_loss, out.tol_step, out.divergence_step)
+    )
+
+  return lanes
+
+
+def _cache_key(
+  optimizer: str, surface_name: str, group: Sequence[str], settings: Settings
+) -> str:
+  """What a cached pair's arrays depend on: the settings, the pair, the
+  group its program was shared with, and the versions that compute it."""
+  import jax
+
+  return json.dumps(
+    {
+      "settings": dataclasses.asdict(settings),
+      "optimizer": optimizer,
+      "surface": surface_name,
+      "group": list(group),
+      "versions": [
+        optax_extras.__version__,
+        jax.__version__,
+        optax.__version__,
+      ],
+    },
+    sort_keys=True,
+  )
+
+
+def _read_cached(path: pathlib.Path, key: str, shape) -> dict | None:
+  """A pair's saved arrays, if `path` holds this `key`'s, whole."""
+  try:
+    with np.load(path) as saved:  # A zip: its CRCs are checked on reading.
+      arrays = {name: saved[name] for name in saved.files}
+    if str(arrays.pop("key")) != key:
+      return None
+    if any(a.shape != shape for a in arrays.values()) or len(arrays) != 3:
+      return None
+    return arrays
+  except Exception:  # Missing, damaged, or of another format: computed.
+    return None
+
+
+def optimizer_group(
+  optimizer: str,
+  surface_names: Sequence[str],
+  settings: Settings,
+  cache: pathlib.Path | None = None,
+) -> list[dict[str, Any]]:
+  """`optimizer` on `surface_names` (one dimension): their records, in
+  order, from one compiled program (`_shared_program`), each pair reported
+  to the progress bar as it finishes.
+
+  This runs the lanes with the library's public `optax_extras.run_lane`,
+  not `optax_extras.sweep`: `sweep`'s loss is a static function of the
+  parameters (its only runtime values are the optimizer's grid, the starts,
+  a key and the step count), and its `tol` is static too, so a surface
+  cannot be a runtime value there, and each surface would compile its own
+  program (984 in the full atlas, which is compile-bound). The lanes are
+  `sweep`'s (the same layout and block), but XLA compiles the switched
+  loss apart from the step and rounds a few operations differently, which
+  chaotic runs amplify: against a per-surface `sweep` (`pair`), the quick
+  atlas's 60 records keep their chosen rate, success rate, interval, median
+  steps and tunability, and 12 differ in their per-rate lists by 1 or 2
+  starts of 64 at some rates; Adam in the full settings keeps every chosen
+  rate, and on rosenbrock succeeds from 638 starts of 1024 instead of 637
+  (median steps 364.5 instead of 365).
+
+  `cache`: a folder where each pair's arrays are saved, identified by
+  `_cache_key` and checked when read, so an interrupted atlas resumes.
+  """
+  group = tuple(surface_names)
+  program = _shared_program(optimizer, group)
+  shape = (settings.num_rates, settings.num_starts)
+  records = []
+  for index, name in enumerate(group):
+    _, value, _, _ = surface(name)
+    tol = value + settings.tolerance * (1 + abs(value))
+    key = _cache_key(optimizer, name, group, settings)
+    path = None
+    if cache is not None:
+      path = cache / settings.digest() / f"{optimizer}__{name}.npz"
+    arrays = None if path is None else _read_cached(path, key, shape)
+    if arrays is None:
+      final_loss, tol_step, divergence_step = program(
+        np.int32(index),
+        settings.rates,
+        starts(name, settings),
+        np.float32(tol),  # As `sweep` compares: in the loss's float32.
+        np.int32(settings.num_steps),
+      )
+      arrays = {
+        "final_loss": np.asarray(final_loss),
+        "tol_step": np.asarray(tol_step),
+        "divergence_step": np.asarray(divergence_step),
+      }
+      if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(
+          path, lambda file, a=arrays, k=key: np.savez(file, key=k, **a)
+        )
+    result = types.SimpleNamespace(
+      final_loss=arrays["final_loss"],
+      tol_step=arrays["tol_step"],
+      diverged=arrays["divergence_step"] >= 0,
+    )
+    ok, steps, diverged = steps_to_tolerance(result, tol, settings.num_steps)
+    records.append(record(optimizer, name, settings, ok, steps, diverged))
+    progress.report()
+  return records
+
+
+def record(
+  optimizer: str,
+  surface_name: str,
+  settings: Settings,
+  ok: np.ndarray,
+  steps: np.ndarray,
+  diverged: np.ndarray,
+) -> dict[str, Any]:
+  """A pair's record from `steps_to_tolerance`'s arrays. Where no rate of
+  the grid converges (every rate diverges from over half the starts:
+  `tuning.NoRateConverges`), the pair does not converge: its rate and
+  median steps are null, its success rate 0."""
   success = ok.mean(axis=1)
-  chosen = tuning.robust_rate(steps, diverged)
-  low, high = wilson_interval(int(ok[chosen].sum()), settings.num_starts)
+  try:
+    chosen = tuning.robust_rate(steps, diverged)
+  except tuning.NoRateConverges:
+    chosen = None
+  successes = 0 if chosen is None else int(ok[chosen].sum())
+  low, high = wilson_interval(successes, settings.num_starts)
   return {
     "optimizer": optimizer,
     "surface": surface_name,
-    "learning_rate": float(settings.rates[chosen]),
-    "success_rate": float(success[chosen]),
+    "converges": chosen is not None,
+    "learning_rate": None if chosen is None else float(settings.rates[chosen]),
+    "success_rate": 0.0 if chosen is None else float(success[chosen]),
     "ci_low": low,
     "ci_high": high,
     "median_steps": float(np.median(steps[chosen][ok[chosen]]))
-    if ok[chosen].any()
+    if chosen is not None and ok[chosen].any()
     else None,
     "num_starts": settings.num_starts,
     "tunability": tuning.tunability(success),
@@ -367,16 +536,18 @@ def spectral_radius(
   """The closed-form rate on the quadratic: the largest root modulus of
   z^2 - (1 + b - a l) z + b (heavy ball, Polyak 1964) or
   z^2 - (1 + b)(1 - a l) z + b (1 - a l) (Nesterov), over l in {1, KAPPA}
-  (G. Goh, "Why Momentum Really Works", Distill 2017)."""
-  a, b = learning_rate, momentum
-  radii = []
+  (G. Goh, "Why Momentum Really Works", Distill 2017), by the quadratic
+  formula (a complex square root where the roots are complex)."""
+  a, b = float(learning_rate), float(momentum)
+  radius = 0.0
   for lam in (1.0, KAPPA):
     if nesterov:
-      polynomial = [1.0, -(1 + b) * (1 - a * lam), b * (1 - a * lam)]
+      p, q = (1 + b) * (1 - a * lam), b * (1 - a * lam)
     else:
-      polynomial = [1.0, -(1 + b - a * lam), b]
-    radii.append(np.abs(np.roots(polynomial)).max())
-  return float(max(radii))
+      p, q = 1 + b - a * lam, b
+    root = complex(p * p - 4 * q) ** 0.5
+    radius = max(radius, abs((p + root) / 2), abs((p - root) / 2))
+  return radius
 
 
 def momentum_theory_figure(path: pathlib.Path) -> pathlib.Path:
@@ -386,12 +557,10 @@ def momentum_theory_figure(path: pathlib.Path) -> pathlib.Path:
   panels = {}
   for nesterov in (False, True):
     measured, diverged = momentum_rates(nesterov)
-    theory = np.array(
-      [
-        [spectral_radius(a, b, nesterov) for b in THEORY_MOMENTA]
-        for a in THEORY_RATES
-      ]
-    )
+    # The theory as a function: drawn on a finer grid than the measured
+    # one, so that its contours are smooth (interpolating a coarse grid
+    # draws jagged ones at the radius's kinks).
+    theory = functools.partial(spectral_radius, nesterov=nesterov)
     name = "Nesterov" if nesterov else "heavy ball"
     panels[name] = (np.where(diverged, np.nan, measured), theory)
   root = math.sqrt(KAPPA)
@@ -491,8 +660,6 @@ def build(
   Each pair's sweep is checkpointed in `cache` (True: `default_cache()`;
   False: no checkpoints), so that a run resumes where one stopped.
   """
-  from tqdm.auto import tqdm
-
   from experiments import draw
 
   settings = settings or (QUICK if quick else Settings())
@@ -515,28 +682,37 @@ def build(
   out.mkdir(parents=True, exist_ok=True)
   start = time.perf_counter()
   pairs = [(o, s) for o in optimizers for s in surface_names]
-  workers = min(len(pairs), workers or os.cpu_count() or 1)
-  with tqdm(
-    total=len(pairs), desc="atlas", unit="pair", disable=not show_progress
+  # One program per optimizer and dimension (`optimizer_group`).
+  dimensions: dict[int, list[str]] = {}
+  for name in surface_names:
+    dimensions.setdefault(len(surface(name)[2]), []).append(name)
+  groups = [(o, tuple(g)) for o in optimizers for g in dimensions.values()]
+  workers = min(len(groups), workers or os.cpu_count() or 1)
+  with progress.Progress(
+    len(pairs),
+    "atlas",
+    "pair",
+    disable=not show_progress,
+    worker_init=die_with_parent,
   ) as bar:
     if workers == 1:
-      records = []
-      for optimizer, surface_name in pairs:
-        records.append(pair(optimizer, surface_name, settings, cache))
-        bar.update()
+      done = [optimizer_group(o, g, settings, cache) for o, g in groups]
     else:
-      # One process per core, one device each: every pair compiles once
-      # (not once per device), and the bits do not depend on devices.
+      # One process per core, one device each: every group compiles once
+      # (not once per device), and the bits do not depend on devices. Each
+      # reports its pairs to the bar (`progress.report`) as it finishes them.
       with concurrent.futures.ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=die_with_parent,
+        initializer=bar.initializer,
+        initargs=bar.initargs,
       ) as pool:
-        futures = [pool.submit(pair, o, s, settings, cache) for o, s in pairs]
-        for future in concurrent.futures.as_completed(futures):
-          future.result()
-          bar.update()
-        records = [future.result() for future in futures]  # Pair order.
+        futures = [
+          pool.submit(optimizer_group, o, g, settings, cache) for o, g in groups
+        ]
+        done = [future.result() for future in futures]
+  by_pair = {(r["optimizer"], r["surface"]): r for rs in done for r in rs}
+  records = [by_pair[p] for p in pairs]  # Pair order.
   draw.atlas_heatmap(records, out / "atlas.png")
   momentum_theory_figure(out / "momentum_theory.png")
   files = manifest(settings, optimizers, surface_names, quick)
@@ -591,7 +767,7 @@ def to_html(
     cells = []
     for c in columns:
       v = r[c]
-      text = "" if v is None else (f"{v:.4g}" if isinstance(v, float) else v)
+      text = "—" if v is None else (f"{v:.4g}" if isinstance(v, float) else v)
       cells.append(f"<td>{html.escape(str(text))}</td>")
     rows.append("<tr>" + "".join(cells) + "</tr>")
   header = "".join(
@@ -646,7 +822,9 @@ empty at 0% or 100%.</dd>
 start is a seed, a run's loss is its steps to the tolerance (a failed run
 counts as the whole budget of {settings.num_steps}), and a run converges
 unless its loss becomes non-finite. So the chosen rate and its neighbours
-never diverge, and a rate at the edge of chaos is passed over.</dd>
+never diverge, and a rate at the edge of chaos is passed over. Where every
+rate diverges from over half the starts, no rate is chosen (—): the pair
+does not converge and its success rate is 0.</dd>
 <dt>Median steps</dt><dd>The median, over the starts that succeed at the
 chosen rate, of the first step whose loss is within the tolerance.</dd>
 <dt>Tunability</dt><dd>The share of the rate grid whose success rate is at

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from experiments import tuning
+from experiments import progress, tuning
 from experiments.catalogue import (
   BasinFigure,
   FanFigure,
@@ -197,6 +197,7 @@ def basins(figure: BasinFigure, every: int) -> dict[str, np.ndarray]:
     )
     label = np.where(distance.min(-1) < 0.1, distance.argmin(-1), -1)
     labels.append(np.where(result.diverged, -2, label))
+    progress.report()  # A sweep done: the gallery's unit of progress.
   return {
     "labels": np.stack(labels).astype(np.int8),
     "xs": xs,
@@ -262,6 +263,7 @@ def tuned(figure: TunedFigure, every: int) -> dict[str, np.ndarray]:
     chosen = tuning.robust_rate(final, result.diverged[:, 1:])
     best.append(rates[chosen])
     trajectories.append(result.trajectories[chosen, 0])
+    progress.report()  # A sweep done: the gallery's unit of progress.
   return {
     "learning_rates": rates,
     "mean_final_loss": np.stack(losses),

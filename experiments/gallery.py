@@ -11,9 +11,8 @@ import pathlib
 import threading
 
 import numpy as np
-from tqdm import tqdm
 
-from experiments import compute, draw
+from experiments import compute, draw, progress
 from experiments.catalogue import (
   BEYOND_FIGURES,
   PATH_FIGURES,
@@ -608,11 +607,26 @@ def die_with_parent() -> None:
   threading.Thread(target=wait_then_exit, daemon=True).start()
 
 
+def units(key: str) -> int:
+  """A job's units of progress: its sweeps (one per optimizer of a basin map
+  or a tuned comparison; one for a path figure, a heatmap or a fan), and one
+  for a signal family (no sweep) and for the training comparison."""
+  kind, _, name = key.partition("/")
+  if kind == "beyond" and isinstance(
+    _BEYOND_FIGURES[name], (BasinFigure, TunedFigure)
+  ):
+    return len(_BEYOND_FIGURES[name].optimizers)
+  return 1
+
+
 def _compute_and_save(key: str, quick: bool, out: str) -> None:
-  """A worker's task: compute a job's arrays and save them atomically."""
-  compute.cached(
-    data_path(pathlib.Path(out), key, quick), lambda: compute_arrays(key, quick)
-  )
+  """A worker's task: compute a job's arrays and save them atomically,
+  reporting its `units` to the progress bar as it goes."""
+  with progress.job(units(key)):
+    compute.cached(
+      data_path(pathlib.Path(out), key, quick),
+      lambda: compute_arrays(key, quick),
+    )
 
 
 # Job-key prefixes by how long their jobs take, longest first: workers take
@@ -655,29 +669,37 @@ def build(
   workers = min(len(missing), workers or os.cpu_count() or 1)
   futures = {}
   pool = None
+  # The bar counts sweeps (`units`), reported by the workers as they go.
+  bar = progress.Progress(
+    sum(units(k) for k in keys),
+    "gallery",
+    "sweep",
+    worker_init=die_with_parent,
+  )
   if workers > 1:
     pool = concurrent.futures.ProcessPoolExecutor(
       workers,
       mp_context=multiprocessing.get_context("spawn"),
-      initializer=die_with_parent,
+      initializer=bar.initializer,
+      initargs=bar.initargs,
     )
     for key in sorted(missing, key=_expected_rank):  # Longest first.
       futures[pool.submit(_compute_and_save, key, quick, str(out))] = key
   drawn = {}
 
   def draw(key):
-    arrays = compute.cached(
-      data_path(out, key, quick), lambda: compute_arrays(key, quick)
-    )
+    with progress.job(0 if key in computing else units(key)):
+      arrays = compute.cached(
+        data_path(out, key, quick), lambda: compute_arrays(key, quick)
+      )
     drawn[key] = [
       dataclasses.replace(entry, key=key)
       for entry in draw_entries(key, arrays, out, quick=quick)
     ]
-    bar.update()
 
+  computing = set(missing) if pool is not None else set()
   try:
-    with tqdm(total=len(keys), desc="gallery", unit="family") as bar:
-      computing = set(futures.values())
+    with bar:
       for key in keys:  # Saved, or computed here without workers.
         if key not in computing:
           draw(key)

@@ -21,6 +21,11 @@ RULE = (
 )
 
 
+class NoRateConverges(ValueError):
+  """No rate of the grid converges on over half the seeds (every median is
+  a divergence): there is no rate to choose."""
+
+
 def robust_rate(loss: np.ndarray, diverged: np.ndarray | None = None) -> int:
   """The index of the rate that `RULE` picks.
 
@@ -28,7 +33,8 @@ def robust_rate(loss: np.ndarray, diverged: np.ndarray | None = None) -> int:
   converges when its loss is finite and `diverged[rate, seed]` (if given) is
   false. Rates are in grid order. Where no rate has stable neighbours, the
   best median among the stable rates wins, then the best finite median; a
-  grid where nothing converges raises `ValueError`.
+  grid where no rate converges on over half the seeds raises
+  `NoRateConverges` (a `ValueError`).
   """
   loss = np.asarray(loss, np.float64)
   if loss.ndim == 1:
@@ -45,7 +51,7 @@ def robust_rate(loss: np.ndarray, diverged: np.ndarray | None = None) -> int:
   for candidates in (inside, stable, np.isfinite(median)):
     if candidates.any():
       return int(np.argmin(np.where(candidates, median, np.inf)))
-  raise ValueError("no rate of the grid converges on any seed")
+  raise NoRateConverges("no rate of the grid converges on any seed")
 
 
 def tunability(score: np.ndarray) -> float:

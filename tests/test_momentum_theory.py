@@ -77,3 +77,21 @@ def test_the_atlas_closed_form_is_the_reference(nesterov):
       assert atlas.spectral_radius(a, b, nesterov) == pytest.approx(
         references.momentum_rate(a, b, (1.0, KAPPA), nesterov=nesterov)
       )
+
+
+def test_the_figure_draws_the_closed_form_itself(monkeypatch, tmp_path):
+  # The theory goes to the figure as a function (drawn on a finer grid:
+  # smooth contours), not as an array on the measured grid.
+  from experiments import draw
+
+  seen = {}
+  monkeypatch.setattr(
+    draw, "momentum_theory", lambda panels, *rest: seen.update(panels)
+  )
+  atlas.momentum_theory_figure(tmp_path / "unused.png")
+  assert set(seen) == {"heavy ball", "Nesterov"}
+  for name, (_, theory) in seen.items():
+    assert callable(theory)
+    assert theory(0.1, 0.5) == atlas.spectral_radius(
+      0.1, 0.5, name == "Nesterov"
+    )

@@ -34,8 +34,11 @@ def test_fallbacks_and_ties():
   # no rate stable on every seed: the best finite median
   loss = np.array([[1.0, np.nan, 1.0], [np.nan, 2.0, 2.0]])
   assert tuning.robust_rate(loss) == 0
-  with pytest.raises(ValueError, match="converges"):
+  with pytest.raises(tuning.NoRateConverges, match="converges"):
     tuning.robust_rate(np.full((3, 2), np.nan))
+  # Every rate diverges on over half the seeds: every median diverged.
+  with pytest.raises(tuning.NoRateConverges):
+    tuning.robust_rate(np.ones((3, 3)), np.array([[1, 1, 0]] * 3))
   with pytest.raises(ValueError, match="rate, seed"):
     tuning.robust_rate(np.ones((2, 2, 2)))
 
