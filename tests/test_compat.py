@@ -7,6 +7,7 @@ written from their published source (tests/references.py), defaults
 included, on the goldens' two problems.
 """
 
+import functools
 import pathlib
 import re
 
@@ -61,8 +62,10 @@ LEGACY_CASES = [
 ]
 
 
+@functools.cache
 def _flat_grad_fn(problem):
-  """The problem's gradient on flat float64 vectors, for the references."""
+  """The problem's gradient on flat float64 vectors, for the references
+  (compiled once per problem)."""
   data = PROBLEMS[problem]
   params = cases.initial_params(problem, data)
   shapes = [params[k].shape for k in cases.PARAM_KEYS[problem]]
@@ -86,6 +89,19 @@ def _flat_grad_fn(problem):
   return grad_fn, cases.flatten(params, problem)
 
 
+@functools.cache
+def _reference(case: int, problem):
+  """LEGACY_CASES[case]'s float64 reference at the snapshots, shared by
+  both dtypes' tests."""
+  name, kwargs = LEGACY_CASES[case]
+  grad_fn, w0 = _flat_grad_fn(problem)
+  expected = references.tf1_lasagne_iterates(
+    name, grad_fn, w0, cases.NUM_STEPS, **kwargs
+  )[np.asarray(cases.SNAPSHOTS) - 1]
+  expected.flags.writeable = False
+  return expected
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("problem", cases.PROBLEMS)
 @pytest.mark.parametrize(
@@ -94,10 +110,7 @@ def _flat_grad_fn(problem):
   ids=[f"{n}-{i}" for i, (n, _) in enumerate(LEGACY_CASES)],
 )
 def test_tf1_and_lasagne_follow_their_source(name, kwargs, problem, dtype):
-  grad_fn, w0 = _flat_grad_fn(problem)
-  expected = references.tf1_lasagne_iterates(
-    name, grad_fn, w0, cases.NUM_STEPS, **kwargs
-  )[np.asarray(cases.SNAPSHOTS) - 1]
+  expected = _reference(LEGACY_CASES.index((name, kwargs)), problem)
   with jax.enable_x64(dtype == "float64"):
     ours = frameworks.run_compat(
       getattr(compat, name)(**kwargs), problem, PROBLEMS[problem], dtype

@@ -18,12 +18,14 @@ from PIL import Image
 
 from experiments import __main__ as cli
 from experiments import catalogue, compute, gallery
-from experiments.catalogue import PATH_FIGURES, SIGNAL_METHODS
+from experiments.catalogue import BEYOND_FIGURES, PATH_FIGURES, SIGNAL_METHODS
 
 # The users' default: the gallery asks for float64 where it needs it.
 pytestmark = pytest.mark.float32
 
 ROOT = pathlib.Path(__file__).parent.parent
+PATHS_BY_KEY = {f"paths/{f.name}": f for f in PATH_FIGURES}
+BEYOND_BY_KEY = {f"beyond/{f.name}": f for f in BEYOND_FIGURES}
 
 
 def _frames_of_mp4(path: pathlib.Path) -> int:
@@ -48,10 +50,35 @@ def _frames_of_mp4(path: pathlib.Path) -> int:
   return int(counted.stdout)
 
 
+# One family of each kind of figure (signal plots, an animated path, a
+# coordinates path, each figure beyond the sources, the training example):
+# the whole quick gallery draws the same kinds ~5 times as long.
+QUICK_FAMILIES = [
+  "signals/smoothed_nesterov",
+  "paths/seed003/quad",
+  "paths/seed002/coordinates_lr_0.1",
+  "beyond/basins/himmelblau",
+  "beyond/heatmaps/adam_lr_b1",
+  "beyond/tuned/hills_and_canyon",
+  "beyond/fans/adam_learning_rate",
+  "training",
+]
+
+
 def test_quick_gallery_pictures_are_real_and_indexed(tmp_path):
-  entries = gallery.build(tmp_path, quick=True)
-  pictures = len(SIGNAL_METHODS) * 6 + len(PATH_FIGURES)
-  animations = sum(not f.view.coordinates for f in PATH_FIGURES)
+  kinds = {key.split("/")[0] for key in gallery.job_keys()}
+  assert {key.split("/")[0] for key in QUICK_FAMILIES} == kinds
+  beyond = {type(f) for f in BEYOND_FIGURES}
+  assert {
+    type(BEYOND_BY_KEY[k]) for k in QUICK_FAMILIES if k in BEYOND_BY_KEY
+  } == beyond
+  paths = [PATHS_BY_KEY[k] for k in QUICK_FAMILIES if k in PATHS_BY_KEY]
+  assert {f.view.coordinates for f in paths} == {True, False}
+  entries = gallery.build(tmp_path, quick=True, only=QUICK_FAMILIES, workers=2)
+  assert {entry.key for entry in entries} == set(QUICK_FAMILIES)
+  signal_methods = sum(key.startswith("signals/") for key in QUICK_FAMILIES)
+  pictures = signal_methods * 6 + len(paths) + len(beyond) + 2
+  animations = sum(not f.view.coordinates for f in paths)
   assert len(entries) >= pictures + animations
   for entry in entries:
     if entry.path.endswith(".mp4"):  # Written only when ffmpeg exists.
@@ -67,6 +94,7 @@ def test_quick_gallery_pictures_are_real_and_indexed(tmp_path):
       assert width > 240 and height > 160, (entry.path, width, height)
     else:
       assert width >= 600, f"{entry.path}: {width} px wide"
+  gallery.write_index(entries, tmp_path, quick=True)
   _assert_manifest_lists_every_file(tmp_path, quick=True)
 
   index = (tmp_path / "index.html").read_text(encoding="utf-8")

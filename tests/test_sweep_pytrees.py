@@ -53,20 +53,35 @@ def keyed_model_loss(params, key):
   return model_loss(params, key)
 
 
-def loop(make, loss, start, num_steps, lane=None):
-  """One lane with optax, as a user writes it: the reference."""
-  optimizer = make()
-  params, state = start, make().init(start)
-  key_at = (
-    (lambda t: None)
-    if lane is None
-    else (lambda t: jax.random.fold_in(jax.random.fold_in(KEY, lane), t))
+def loop(factory, rate, loss, start, num_steps, lane=None):
+  """One lane with optax, as a user writes it: the reference. Steps one by
+  one (a fori_loop), compiled once per factory, loss and step count: the
+  rate, the start and the lane are arguments."""
+  return _compiled_loop(factory, loss, num_steps, lane is not None)(
+    rate, start, lane
   )
-  grad = jax.grad(lambda p, k: loss(p) if k is None else loss(p, k))
-  for t in range(num_steps):
-    updates, state = optimizer.update(grad(params, key_at(t)), state, params)
-    params = optax.apply_updates(params, updates)
-  return params
+
+
+@functools.cache
+def _compiled_loop(factory, loss, num_steps, keyed):
+  @jax.jit
+  def run(rate, start, lane):
+    optimizer = factory(rate)
+    grad = jax.grad(lambda p, k: loss(p, k) if keyed else loss(p))
+
+    def step(t, carry):
+      params, state = carry
+      key = (
+        jax.random.fold_in(jax.random.fold_in(KEY, lane), t) if keyed else None
+      )
+      updates, state = optimizer.update(grad(params, key), state, params)
+      return optax.apply_updates(params, updates), state
+
+    return jax.lax.fori_loop(
+      0, num_steps, step, (start, optimizer.init(start))
+    )[0]
+
+  return run
 
 
 def tree_close(actual, expected, rtol=1e-10):
@@ -95,9 +110,7 @@ def test_pytree_starts_equal_a_per_lane_optax_loop():
   assert result.final_loss.shape == (3, 2)
   for i, rate in enumerate(RATES):
     for seed in range(2):
-      expected = loop(
-        lambda r=rate: optax.adam(r), model_loss, lane_of(starts, seed), 20
-      )
+      expected = loop(optax.adam, rate, model_loss, lane_of(starts, seed), 20)
       tree_close(lane_of(result.final_params, i, seed), expected)
       np.testing.assert_allclose(
         result.final_loss[i, seed], model_loss(expected), rtol=1e-10
@@ -123,9 +136,7 @@ def test_vector_starts_equal_a_per_lane_loop(dim):
   for i, rate in enumerate(RATES[:2] / 100):
     for j in range(2):
       for k in range(2):
-        expected = loop(
-          lambda r=rate: optax.sgd(r), loss, jnp.asarray(starts[j, k]), 15
-        )
+        expected = loop(optax.sgd, rate, loss, jnp.asarray(starts[j, k]), 15)
         np.testing.assert_allclose(
           result.final_params[i, j, k], expected, rtol=1e-10
         )
@@ -171,14 +182,10 @@ def test_per_leaf_rules_see_the_vector_the_user_gave(name, surface):
     starts=starts,
     num_steps=12,
   )
+  on_vector = lambda p: booth.fn(p[0], p[1])
   for i, rate in enumerate(rates):
     for j, start in enumerate(starts):
-      expected = loop(
-        lambda r=rate: PER_LEAF[name](r),
-        lambda p: booth.fn(p[0], p[1]),
-        jnp.asarray(start),
-        12,
-      )
+      expected = loop(PER_LEAF[name], rate, on_vector, jnp.asarray(start), 12)
       np.testing.assert_allclose(
         result.final_params[i, j], expected, rtol=1e-10
       )
@@ -198,7 +205,8 @@ def test_keyed_losses_equal_a_loop_with_the_documented_keys():
     for seed in range(3):
       lane = i * 3 + seed  # Configuration-major.
       expected = loop(
-        lambda r=rate: optax.sgd(r),
+        optax.sgd,
+        rate,
         keyed_model_loss,
         lane_of(starts, seed),
         10,

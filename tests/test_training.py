@@ -252,21 +252,30 @@ def test_train_many_equals_a_loop_over_its_models(name):
   starts = training.initial_params(seeds)
   loss = functools.partial(training.minibatch_loss, data=DATA, batch_size=128)
   key = jax.random.key(training.many.SWEEP_KEY)
+
+  @jax.jit  # Compiled once for the four models (rate and lane traced).
+  def reference(params, rate, lane):
+    """The optax loop, one step at a time (fori_loop, not the sweep's
+    vmapped scan)."""
+    tx = training.make_optimizer(training.OPTIMIZERS[name], rate, steps)
+
+    def step(t, carry):
+      params, state = carry
+      k = jax.random.fold_in(jax.random.fold_in(key, lane), t)
+      grad_fn = lambda p: jax.grad(loss)(p, k)
+      updates, state = tx.update(
+        grad_fn(params), state, params, grad_fn=grad_fn
+      )
+      return optax.apply_updates(params, updates), state
+
+    return jax.lax.fori_loop(0, steps, step, (params, tx.init(params)))[0]
+
   for j, rate in enumerate(rates):
     for i in range(len(seeds)):
       lane = j * len(seeds) + i  # Rates are the grid, seeds the starts.
-      params = jax.tree.map(lambda a, i=i: a[i], starts)
-      tx = training.make_optimizer(
-        training.OPTIMIZERS[name], np.float32(rate), steps
+      params = reference(
+        jax.tree.map(lambda a, i=i: a[i], starts), np.float32(rate), lane
       )
-      state = tx.init(params)
-      for t in range(steps):
-        k = jax.random.fold_in(jax.random.fold_in(key, lane), t)
-        grad_fn = lambda p, k=k: jax.grad(loss)(p, k)
-        updates, state = tx.update(
-          grad_fn(params), state, params, grad_fn=grad_fn
-        )
-        params = optax.apply_updates(params, updates)
       expected = training.metrics(params, data=DATA)
       for field in training.History._fields:
         np.testing.assert_allclose(

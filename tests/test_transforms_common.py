@@ -94,6 +94,15 @@ def test_inject_hyperparams_equals_plain(name):
   assert_close(injected, plain, 1e-12)
 
 
+@functools.cache
+def _loop_run(name, value, dtype):
+  """8 steps of `name` at one swept `value`, a Python number: the loop the
+  vmapped sweep must equal, run once for the inject and direct tests (in
+  `dtype`, the precision of the test that asks)."""
+  swept = CASES[name][2][0]
+  return descend(make(name, **{swept: value}), loss, params_of(dtype), 8)
+
+
 @pytest.mark.parametrize("via_inject", [True, False], ids=["inject", "direct"])
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.float64
@@ -110,7 +119,7 @@ def test_vmap_over_a_hyperparameter_equals_a_loop(name, via_inject):
 
   vmapped = run(jnp.asarray(values))
   for i, value in enumerate(values):
-    expected = descend(make(name, **{swept: value}), loss, params, 8)
+    expected = _loop_run(name, value, str(params["w"].dtype))
     assert_close(jax.tree.map(lambda x, i=i: x[i], vmapped), expected, 1e-12)
 
 

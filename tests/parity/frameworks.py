@@ -4,6 +4,7 @@ Each runner returns the parameters, flattened, at `cases.SNAPSHOTS`, in the
 dtype of the run. PyTorch and Keras are imported only when called.
 """
 
+import functools
 import os
 
 import jax
@@ -28,21 +29,31 @@ def versions() -> dict[str, str]:
   }
 
 
+@functools.cache
+def _compiled_grad(problem: str):
+  """The loss's gradient, jitted once per problem: the data are arguments,
+  not constants, so each dtype compiles once for every case and test."""
+  return jax.jit(
+    jax.grad(lambda p, arrays: cases.loss(problem, arrays, p, jnp))
+  )
+
+
 def _jax_grad(problem: str, data: dict, dtype: str):
   """The loss's gradient by JAX, as NumPy arrays of `dtype`.
 
   Every runner uses it, so the frameworks differ in their update rules
   only, not in how their autodiff rounds.
   """
-  arrays = {k: np.asarray(v, dtype) for k, v in data.items()}
-  grad = jax.jit(jax.grad(lambda p: cases.loss(problem, arrays, p, jnp)))
+  grad = _compiled_grad(problem)
+  with jax.enable_x64(dtype == "float64"):
+    arrays = {k: jnp.asarray(np.asarray(v, dtype)) for k, v in data.items()}
 
   def numpy_grad(params):
     with jax.enable_x64(dtype == "float64"):
       return {
         k: np.asarray(g, dtype)
         for k, g in grad(
-          {k: jnp.asarray(v, dtype) for k, v in params.items()}
+          {k: jnp.asarray(v, dtype) for k, v in params.items()}, arrays
         ).items()
       }
 
@@ -132,17 +143,21 @@ def run_keras(name: str, kwargs: dict, problem: str, data: dict, dtype: str):
       keys = cases.PARAM_KEYS[problem]
       variables = [keras.Variable(arrays[k], dtype=dtype, name=k) for k in keys]
       optimizer = getattr(keras.optimizers, classes[name])(**kwargs)
-      grad = jax.jit(jax.grad(lambda p: cases.loss(problem, arrays, p, jnp)))
+      optimizer.build(variables)
+      grad = _compiled_grad(problem)
+      # Keras's own update (`apply`, run in a stateless scope), compiled once
+      # for the 100 steps instead of run op by op.
+      apply = jax.jit(optimizer.stateless_apply)
+      values = [v.value for v in variables]
+      state = [v.value for v in optimizer.variables]
       snapshots = []
       for step in range(1, cases.NUM_STEPS + 1):
-        params = {k: v.value for k, v in zip(keys, variables)}
-        grads = grad(params)
-        optimizer.apply([grads[k] for k in keys], variables)
+        grads = grad(dict(zip(keys, values)), arrays)
+        values, state = apply(state, [grads[k] for k in keys], values)
         if step in cases.SNAPSHOTS:
           snapshots.append(
             cases.flatten(
-              {k: np.asarray(v.value) for k, v in zip(keys, variables)},
-              problem,
+              {k: np.asarray(v) for k, v in zip(keys, values)}, problem
             )
           )
       return np.stack(snapshots)
