@@ -74,7 +74,20 @@ def families() -> list[tuple[str, str, list[tuple[str, str]]]]:
       [("training", "a Flax MLP on the digits, with every optimizer")],
     ),
     ("atlas", "python -m experiments atlas", []),
+    ("models", "python -m experiments models", []),
   ]
+
+
+# What `list` names besides the families: the commands that make no single
+# figure, each with its one-line call.
+OTHER_COMMANDS = [
+  ("every figure, with index.html", "python -m experiments gallery"),
+  ("the training figures and tables", "python -m experiments training"),
+  ("the benchmarks", "python -m experiments benchmark"),
+  ("the explorer", "python -m experiments explore"),
+  ("one figure", "python -m experiments figure NAME"),
+  ("this list", "python -m experiments list"),
+]
 
 
 def figure_keys(name: str) -> list[str] | None:
@@ -264,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
       print(f"{family}: {make}")
       for name, title in members:
         print(f"  {name:40s} {title}")
-    print("one figure: python -m experiments figure NAME")
+    for what, call in OTHER_COMMANDS:
+      print(f"{what}: {call}")
     return 0
   if args.command == "explore":
     from experiments.explore import server

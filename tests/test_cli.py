@@ -162,8 +162,13 @@ def test_list_names_every_family_with_its_command(capsys):
     "fans: python -m experiments figure fans",
     "training: python -m experiments figure training",
     "atlas: python -m experiments atlas",
+    "models: python -m experiments models",
   ]
-  assert heads[:-1] == wanted
+  assert heads[: len(wanted)] == wanted
+  # Every command of the parser is named with its call.
+  calls = {line.split(": ")[1].split()[3] for line in heads}
+  subparsers = cli._parser()._subparsers._group_actions[0]
+  assert calls == set(subparsers.choices)
   # Every figure listed is one that `figure` draws, and every job is listed.
   names = [line.split()[0] for line in lines if line.startswith("  ")]
   keys = [key for name in names for key in cli.figure_keys(name)]
