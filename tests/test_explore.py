@@ -22,7 +22,7 @@ import pytest
 
 import optax_extras
 from experiments import __main__ as cli
-from experiments.explore import api, server, snippets
+from experiments.explore import api, bench, server, snippets
 from experiments.explore import optimizers as registry
 from optax_extras import landscapes
 
@@ -1117,3 +1117,16 @@ def test_host_check_only_on_loopback():
   assert server._is_loopback("localhost")
   assert not server._is_loopback("0.0.0.0")
   assert not server._is_loopback("evil.example")
+
+
+def test_the_benchmark_rows_say_whether_their_target_is_met():
+  seconds = [0.001 * k for k in range(1, 101)]  # 1 ms to 100 ms.
+  row = bench._row(
+    "paths", 8, seconds, "p95 ≤ 90 ms", lambda p50, p95: p95 <= 90
+  )
+  assert row[3:6] == ("50.5", "95.0", "100.0") and row[-1] == "no"
+  row = bench._row(
+    "paths", 8, seconds, "p50 ≤ 60 ms", lambda p50, p95: p50 <= 60
+  )
+  assert row[-1] == "yes"
+  assert bench._row("paths", 1, seconds, "")[-1] == ""
