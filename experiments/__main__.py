@@ -10,7 +10,7 @@ from typing import NoReturn
 
 import jax
 
-from experiments import benchmarks, gallery
+from experiments import benchmarks, catalogue, gallery
 from experiments.catalogue import BEYOND_FIGURES, PATH_FIGURES, SIGNAL_METHODS
 
 
@@ -105,6 +105,18 @@ def figure_keys(name: str) -> list[str] | None:
   return None
 
 
+def _renamed(name: str) -> str:
+  """A figure name given on the command line, old names accepted (with a
+  note)."""
+  current = catalogue.current_name(name)
+  if current != name:
+    print(
+      f"python -m experiments: {name!r} is now called {current!r}",
+      file=sys.stderr,
+    )
+  return current
+
+
 class _Formatter(argparse.HelpFormatter):
   """Adds "(default: ...)" to an argument's help where it has one to say
   (not None, False or [])."""
@@ -126,7 +138,8 @@ def _parser() -> argparse.ArgumentParser:
   formatter = _Formatter
   parser = argparse.ArgumentParser(
     prog="python -m experiments",
-    description="Reproduce the seeds' figures and go beyond them.",
+    description="Redraw the figures of three documents on optimizers (the "
+    "README's Sources) and go beyond them.",
     formatter_class=formatter,
   )
   commands = parser.add_subparsers(dest="command", required=True)
@@ -166,6 +179,7 @@ def _parser() -> argparse.ArgumentParser:
   path.add_argument(
     "figure",
     nargs="?",
+    type=_renamed,
     choices=[f.name for f in PATH_FIGURES],
     metavar="FIGURE",
     help="one figure, as `list` names it without paths/ (default: all)",
@@ -178,6 +192,7 @@ def _parser() -> argparse.ArgumentParser:
   figure.add_argument(
     "name",
     metavar="NAME",
+    type=_renamed,
     help="a figure or a family as `list` names them (e.g. basins, "
     "basins/himmelblau, tuned, training)",
   )

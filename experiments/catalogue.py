@@ -346,7 +346,7 @@ def _seed002_figures() -> tuple[PathFigure, ...]:
   saddle_view = View(bounds=((-2.0, 2.0), (-2.0, 2.0)))
   figures = [
     PathFigure(
-      name="seed002/momentum_vs_nag",
+      name="dl_notes/momentum_vs_nag",
       section="C. The DL Notes post: NumPy rules",
       title="two minimums: momentum vs NAG",
       landscape="two_minimums",
@@ -362,7 +362,7 @@ def _seed002_figures() -> tuple[PathFigure, ...]:
       ),
     ),
     PathFigure(
-      name="seed002/saddle",
+      name="dl_notes/saddle",
       section="C. The DL Notes post: NumPy rules",
       title="saddle x² - y²: crossing a vanishing gradient",
       landscape="saddle",
@@ -379,7 +379,7 @@ def _seed002_figures() -> tuple[PathFigure, ...]:
   for rate in (0.01, 0.1, 0.3):
     figures.append(
       PathFigure(
-        name=f"seed002/coordinates_lr_{rate}",
+        name=f"dl_notes/coordinates_lr_{rate}",
         section="C. The DL Notes post: NumPy rules",
         title=f"saddle: x and y against iteration, lr {rate}",
         landscape="saddle",
@@ -430,7 +430,7 @@ def _seed003_figures() -> tuple[PathFigure, ...]:
   }
   return (
     PathFigure(
-      "seed003/quad",
+      "tf1_notebook/quad",
       section,
       "quad x² + 4y²: GD vs momentum",
       "quad",
@@ -452,7 +452,7 @@ def _seed003_figures() -> tuple[PathFigure, ...]:
       + _TF1_NOTE,
     ),
     PathFigure(
-      "seed003/booth",
+      "tf1_notebook/booth",
       section,
       "booth: six TF1 optimizers",
       "booth",
@@ -471,7 +471,7 @@ def _seed003_figures() -> tuple[PathFigure, ...]:
       + _TF1_NOTE,
     ),
     PathFigure(
-      "seed003/hyperbolic_saddle",
+      "tf1_notebook/hyperbolic_saddle",
       section,
       "hyperbolic saddle y² - x²: six TF1 optimizers",
       "hyperbolic_saddle",
@@ -489,7 +489,7 @@ def _seed003_figures() -> tuple[PathFigure, ...]:
       + _TF1_NOTE,
     ),
     PathFigure(
-      "seed003/beale",
+      "tf1_notebook/beale",
       section,
       "beale: six TF1 optimizers",
       "beale",
@@ -518,6 +518,20 @@ def _seed003_figures() -> tuple[PathFigure, ...]:
       "RMSProp 0.15; Adam 1; start (1.5, 2), 200 steps. " + _TF1_NOTE,
     ),
   )
+
+
+# The path figures' old names (the project's seed numbers), still accepted
+# by the command line.
+OLD_PREFIXES = {"seed002/": "dl_notes/", "seed003/": "tf1_notebook/"}
+
+
+def current_name(name: str) -> str:
+  """A figure's name, with an old prefix (`OLD_PREFIXES`) replaced."""
+  for old, new in OLD_PREFIXES.items():
+    for prefix in (old, f"paths/{old}"):
+      if name.startswith(prefix):
+        return name.replace(old, new, 1)
+  return name
 
 
 PATH_FIGURES = _seed000_figures() + _seed002_figures() + _seed003_figures()

@@ -22,7 +22,7 @@ from optax_extras.compat import (  # noqa: F401 (the seeds' optimizers)
   tf1_rmsprop,
 )
 
-# --- The DL Notes post (seed 002): NumPy from scratch ----------------------
+# --- The DL Notes post: NumPy from scratch --------------------------------
 
 
 def seed002_momentum(learning_rate: float, momentum: float = 0.95):

@@ -254,3 +254,17 @@ def test_benchmark_out_is_a_deprecated_spelling_of_file(
   assert cli.main(["benchmark", "--out", str(tmp_path / "B.md")]) == 0
   assert paths == [tmp_path / "B.md"]
   assert "--out is deprecated; use --file" in capsys.readouterr().err
+
+
+def test_old_figure_names_are_still_accepted(tmp_path, monkeypatch, capsys):
+  calls = []
+  monkeypatch.setattr(
+    gallery,
+    "build",
+    lambda out, quick, only: calls.append(only) or [],
+  )
+  cli.main(["paths", "seed003/beale", "--out", str(tmp_path)])
+  cli.main(["figure", "paths/seed002/saddle", "--out", str(tmp_path)])
+  assert calls == [["paths/tf1_notebook/beale"], ["paths/dl_notes/saddle"]]
+  err = capsys.readouterr().err
+  assert "'seed003/beale' is now called 'tf1_notebook/beale'" in err

@@ -100,6 +100,52 @@ def test_api_reference_lists_every_public_name(prefix, module):
   assert not missing, f"docs/api/*.md lack ::: entries for {missing}"
 
 
+def _texts_users_read():
+  """(where, text): the README and docs, the landscapes' sources, every
+  figure's title and caption, the command line's help, the public API's
+  docstrings."""
+  import dataclasses
+  import inspect
+
+  from experiments import __main__ as cli
+  from experiments import catalogue
+
+  for path in [REPO / "README.md", *PAGES]:
+    yield path.name, path.read_text("utf-8")
+  for name in landscapes.names():
+    yield f"landscape {name}", landscapes.get(name).source
+  figures = (
+    catalogue.SIGNAL_METHODS + catalogue.PATH_FIGURES + catalogue.BEYOND_FIGURES
+  )
+  for figure in figures:
+    for field in dataclasses.fields(figure):
+      value = getattr(figure, field.name)
+      if isinstance(value, str):
+        yield f"figure {figure.name}.{field.name}", value
+  parser = cli._parser()
+  yield "--help", parser.format_help()
+  for name, sub in parser._subparsers._group_actions[0].choices.items():
+    yield f"{name} --help", sub.format_help()
+  modules = [(optax_extras, ""), (landscapes, "landscapes."), (signals, "")]
+  for module, prefix in modules:
+    yield module.__name__, inspect.getdoc(module) or ""
+    for name in module.__all__:
+      yield prefix + name, inspect.getdoc(getattr(module, name)) or ""
+
+
+def test_what_users_read_names_the_sources_not_seeds():
+  """The documents this project started from are named by what they are
+  (the README's Sources), never by the project's internal seed numbers."""
+  texts = list(_texts_users_read())
+  assert len(texts) > 200
+  found = [
+    (where, match.group())
+    for where, text in texts
+    for match in re.finditer(r"\bseeds? ?\d{3}\b", text, re.I)
+  ]
+  assert not found
+
+
 def test_api_reference_lists_only_public_names():
   public = set(optax_extras.__all__)
   public |= {f"landscapes.{name}" for name in landscapes.__all__}

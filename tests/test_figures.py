@@ -84,9 +84,9 @@ def test_signal_figure(drawn):
 @pytest.mark.parametrize(
   "name",
   [
-    "seed002/momentum_vs_nag",  # Stars on the map.
-    "seed003/booth",  # A 3-D panel.
-    "seed002/coordinates_lr_0.1",  # Coordinates against iteration.
+    "dl_notes/momentum_vs_nag",  # Stars on the map.
+    "tf1_notebook/booth",  # A 3-D panel.
+    "dl_notes/coordinates_lr_0.1",  # Coordinates against iteration.
   ],
 )
 def test_path_figure_and_animation_frame(drawn, name):

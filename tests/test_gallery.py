@@ -55,8 +55,8 @@ def _frames_of_mp4(path: pathlib.Path) -> int:
 # the whole quick gallery draws the same kinds ~5 times as long.
 QUICK_FAMILIES = [
   "signals/smoothed_nesterov",
-  "paths/seed003/quad",
-  "paths/seed002/coordinates_lr_0.1",
+  "paths/tf1_notebook/quad",
+  "paths/dl_notes/coordinates_lr_0.1",
   "beyond/basins/himmelblau",
   "beyond/heatmaps/adam_lr_b1",
   "beyond/tuned/hills_and_canyon",
@@ -282,15 +282,15 @@ def _front_page_entries(out: pathlib.Path) -> list[gallery.Entry]:
   entries += [
     gallery.Entry(
       "D. The TF1 notebook: TF1 rules",
-      picture("paths/seed003/beale.png"),
+      picture("paths/tf1_notebook/beale.png"),
       "beale. GD 1e-3; start (1.5, 2), 200 steps.",
-      "paths/seed003/beale",
+      "paths/tf1_notebook/beale",
     ),
     gallery.Entry(
       "D. The TF1 notebook: TF1 rules",
-      picture("paths/seed003/beale.gif"),
+      picture("paths/tf1_notebook/beale.gif"),
       "beale: animation (gif).",
-      "paths/seed003/beale",
+      "paths/tf1_notebook/beale",
     ),
   ]
   for key, caption in (
@@ -357,11 +357,11 @@ def test_front_page_leads_with_what_only_the_engine_shows(tmp_path):
   assert multiples.count("<img") == 6
   # Each figure: its saved data and the command that redraws it.
   assert "python -m experiments signals adam" in page
-  assert "python -m experiments paths seed003/beale" in page
+  assert "python -m experiments paths tf1_notebook/beale" in page
   assert "data/beyond/basins/himmelblau_quick.npz" in page
   assert "python -m experiments figure basins/himmelblau --quick" in page
   # The animation plays inline, and the page points to the explorer.
-  assert "src='paths/seed003/beale.gif'" in page
+  assert "src='paths/tf1_notebook/beale.gif'" in page
   assert "python -m experiments explore" in page
   # The sources that the captions name, cited in full.
   for name, citation in catalogue.SOURCES:

@@ -65,12 +65,12 @@ def test_seed000_nesterov_with_large_momentum_wanders_further(surface):
 
 
 def test_seed002_nag_oscillates_less_around_a_local_minimum():
-  paths = final_points("seed002/momentum_vs_nag")
+  paths = final_points("dl_notes/momentum_vs_nag")
   assert oscillation(paths["NAG"]) < 0.1 * oscillation(paths["momentum"])
 
 
 def test_seed003_booth_nag_arrives_sooner_and_adaptive_methods_barely_move():
-  name = "seed003/booth"
+  name = "tf1_notebook/booth"
   paths = final_points(name)
   arrival = {
     k: first_step_within(distance_to_global_minimum(name, p), 0.1)
@@ -88,7 +88,7 @@ def test_seed003_saddle_adam_leaves_at_once_adagrad_slows_down():
   # With TF1's starts (Adagrad's accumulator 0.1, RMSProp's mean square 1)
   # only Adam leaves "at once"; Adagrad and RMSProp leave about when the
   # momentum methods do, and all before plain gradient descent.
-  paths = final_points("seed003/hyperbolic_saddle")
+  paths = final_points("tf1_notebook/hyperbolic_saddle")
   leave = {
     k: first_step_within(-np.abs(p[:, 0]), -0.5) for k, p in paths.items()
   }
@@ -101,7 +101,7 @@ def test_seed003_saddle_adam_leaves_at_once_adagrad_slows_down():
 
 
 def test_seed003_beale_adam_and_rmsprop_lead_adagrad_lags_momentum_stalls():
-  name = "seed003/beale"
+  name = "tf1_notebook/beale"
   paths = final_points(name)
   ends = {k: distance_to_global_minimum(name, p[-1]) for k, p in paths.items()}
   assert max(ends["Adam"], ends["RMSProp"]) < ends["Adagrad"]
@@ -120,14 +120,14 @@ def test_seed002_adaptive_methods_break_the_symmetry_first():
   # at 0.1, where Momentum and NAG outperform AdaDelta".
   small = {
     k: symmetry_break(p)
-    for k, p in final_points("seed002/coordinates_lr_0.01").items()
+    for k, p in final_points("dl_notes/coordinates_lr_0.01").items()
   }
   assert max(small["Adam"], small["RMSProp"]) < min(
     small["SGD"], small["momentum"]
   )
   at_0_1 = {
     k: symmetry_break(p)
-    for k, p in final_points("seed002/coordinates_lr_0.1").items()
+    for k, p in final_points("dl_notes/coordinates_lr_0.1").items()
   }
   assert max(at_0_1[k] for k in ("Adagrad", "RMSProp", "Adam")) < min(
     at_0_1[k] for k in ("SGD", "momentum", "NAG")
@@ -136,7 +136,7 @@ def test_seed002_adaptive_methods_break_the_symmetry_first():
 
 
 def test_seed002_rmsprop_oscillates_around_x_0_where_adam_settles():
-  paths = final_points("seed002/coordinates_lr_0.3")
+  paths = final_points("dl_notes/coordinates_lr_0.3")
   flips = {
     k: np.sum(np.diff(np.sign(p[20:, 0])) != 0) for k, p in paths.items()
   }

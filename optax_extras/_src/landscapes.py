@@ -101,7 +101,7 @@ class Landscape:
     return tuple(minimum for minimum in self.minima if minimum.is_global)
 
 
-# --- Seed 000: the article "Neural network optimization methods" ----------
+# --- The Habr article "Neural network optimization methods" ---------------
 
 
 def _wobbly(x, y):
@@ -158,7 +158,7 @@ def _two_minimums(x, y):
   )
 
 
-# --- Seeds 002 (an article) and 003 (a TensorFlow 1 notebook) -----------------
+# --- The DL Notes post and the TF1 notebook (README: Sources) ---------------
 
 
 def _saddle(x, y):
@@ -286,9 +286,13 @@ def _levi_n13(x, y):
 # the six-hump camel's and Styblinski-Tang's were checked against Newton's
 # method in 50-digit decimal arithmetic and are the correctly rounded floats.
 
-_SEED_000 = "seed 000: the article 'Neural network optimization methods'"
-_SEED_000_START = (-2.8, -2.5)
-_SEED_000_BOUNDS = ((-3.0, 3.0), (-3.0, 3.0))
+_HABR = (
+  "the Habr article 'Neural network optimization methods' (Theano and "
+  "Lasagne code)"
+)
+_HABR_START = (-2.8, -2.5)
+_HABR_BOUNDS = ((-3.0, 3.0), (-3.0, 3.0))
+_TF1 = "the TF1 notebook: a Jupyter notebook of TensorFlow 1 optimizer paths"
 _VLSE = "Surjanovic & Bingham, Virtual Library of Simulation Experiments"
 
 
@@ -297,20 +301,20 @@ def _local(location: tuple[float, float], value: float) -> Minimum:
 
 
 _BUILTIN: tuple[Landscape, ...] = (
-  # Seed 000.
+  # The Habr article.
   Landscape(
     "wobbly",
     _wobbly,
-    _SEED_000_START,
-    _SEED_000_BOUNDS,
+    _HABR_START,
+    _HABR_BOUNDS,
     (Minimum((-0.17242094376299916, -0.9063018409018629), 0.9155064452470827),),
-    _SEED_000,
+    _HABR,
   ),
   Landscape(
     "basins_and_walls",
     _basins_and_walls,
-    _SEED_000_START,
-    _SEED_000_BOUNDS,
+    _HABR_START,
+    _HABR_BOUNDS,
     (
       Minimum((0.0, 0.0), 0.0),
       _local((-0.76145653227215, 0.0), 0.2990512496110009),
@@ -320,29 +324,29 @@ _BUILTIN: tuple[Landscape, ...] = (
       _local((-2.28036728849271, 0.0), 2.6892469928858116),
       _local((2.28036728849271, 0.0), 2.6892469928858116),
     ),
-    _SEED_000,
+    _HABR,
   ),
   Landscape(
     "ripple",
     _ripple,
-    _SEED_000_START,
-    _SEED_000_BOUNDS,
+    _HABR_START,
+    _HABR_BOUNDS,
     (Minimum((0.0, 0.0), 0.0),),
-    _SEED_000 + " (defined there, not drawn)",
+    _HABR + " (defined there, not drawn)",
   ),
   Landscape(
     "giant_plateau",
     _giant_plateau,
-    _SEED_000_START,
-    _SEED_000_BOUNDS,
+    _HABR_START,
+    _HABR_BOUNDS,
     (Minimum((0.0, 0.0), 0.0),),
-    _SEED_000,
+    _HABR,
   ),
   Landscape(
     "hills_and_canyon",
     _hills_and_canyon,
-    _SEED_000_START,
-    _SEED_000_BOUNDS,
+    _HABR_START,
+    _HABR_BOUNDS,
     (
       Minimum(
         (-0.040419446910662384, 0.07197372849804833), 0.08971671292158583
@@ -350,13 +354,13 @@ _BUILTIN: tuple[Landscape, ...] = (
       _local((1.9291459356955831, -1.9214576920479252), 2.9542752011752342),
       _local((-2.0341939933736306, -1.0818787630063285), 6.644054939208323),
     ),
-    _SEED_000,
+    _HABR,
   ),
   Landscape(
     "two_minimums",
     _two_minimums,
-    _SEED_000_START,
-    _SEED_000_BOUNDS,
+    _HABR_START,
+    _HABR_BOUNDS,
     # The far Gaussian pulls each minimum slightly off its centre.
     (
       Minimum(
@@ -364,9 +368,9 @@ _BUILTIN: tuple[Landscape, ...] = (
       ),
       _local((-2.499944070180304, -2.499944070180304), 3.4999888169140183),
     ),
-    _SEED_000 + ' ("Bad_init")',
+    _HABR + ' ("Bad_init")',
   ),
-  # Seed 002: its start and window are not in the text; these are our choice.
+  # The DL Notes post: its start and window are not in the text; our choice.
   # (Its "local and global minimum" surface has no formula there.)
   Landscape(
     "saddle",
@@ -374,16 +378,17 @@ _BUILTIN: tuple[Landscape, ...] = (
     (-1.5, 1e-3),
     ((-2.0, 2.0), (-2.0, 2.0)),
     (),
-    "seed 002: an article implementing the main optimizers in NumPy",
+    "the DL Notes post 'DL Notes: Advanced Gradient Descent' (makerluis.com, "
+    "2023; NumPy code)",
   ),
-  # Seed 003; the window is the notebook's default (-4.5, 4.5) unless it set one.
+  # The TF1 notebook; the window is its default (-4.5, 4.5) unless it set one.
   Landscape(
     "quad",
     _quad,
     (-4.0, 4.0),
     ((-4.5, 4.5), (-4.5, 4.5)),
     (Minimum((0.0, 0.0), 0.0),),
-    "seed 003: a TensorFlow 1 notebook of optimizer paths",
+    _TF1,
   ),
   Landscape(
     "booth",
@@ -391,7 +396,7 @@ _BUILTIN: tuple[Landscape, ...] = (
     (1.0, -2.0),
     ((-3.0, 6.0), (-3.0, 6.0)),
     (Minimum((1.0, 3.0), 0.0),),
-    "seed 003: a TensorFlow 1 notebook of optimizer paths; " + _VLSE,
+    _TF1 + "; " + _VLSE,
   ),
   Landscape(
     "hyperbolic_saddle",
@@ -399,7 +404,7 @@ _BUILTIN: tuple[Landscape, ...] = (
     (0.0001, 3.0),
     ((-4.0, 4.0), (-4.0, 4.0)),
     (),
-    "seed 003: a TensorFlow 1 notebook of optimizer paths",
+    _TF1,
   ),
   Landscape(
     "beale",
@@ -407,7 +412,7 @@ _BUILTIN: tuple[Landscape, ...] = (
     (1.5, 2.0),
     ((-4.5, 4.5), (-4.5, 4.5)),
     (Minimum((3.0, 0.5), 0.0),),
-    "seed 003: a TensorFlow 1 notebook of optimizer paths; " + _VLSE,
+    _TF1 + "; " + _VLSE,
   ),
   # Classic benchmarks: bounds are the usual domain, or a plotting window
   # where the usual domain is too large to see anything (noted).

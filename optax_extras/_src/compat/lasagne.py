@@ -3,7 +3,8 @@
 Lasagne (on Theano) cannot be installed here; each rule is written from its
 published source, `lasagne/updates.py` (Lasagne 0.1), and tested against
 float64 references written from the same source (tests/references.py).
-Seed 000 draws its figures with `nesterov_momentum`, `rmsprop`, `adadelta`,
+The Habr article "Neural network optimization methods", whose figures the
+gallery redraws, uses `nesterov_momentum`, `rmsprop`, `adadelta`,
 `adagrad` and `adam`.
 """
 
