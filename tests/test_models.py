@@ -189,3 +189,36 @@ def test_the_page_reads_an_interval_through_zero_as_no_evidence():
   assert "includes 0" in page._reading({**c, "ci_low": -0.3, "ci_high": 1.0})
   assert "agree" in page._reading({**c, "ci_low": 0.1, "ci_high": 1.0})
   assert "too few" in page._reading({**c, "rho": None, "ci_low": None})
+
+
+@pytest.mark.float64
+@pytest.mark.parametrize(
+  "in_features,out_features,width,stride,length",
+  [(1, 4, 5, 1, 40), (3, 4, 5, 2, 40), (3, 2, 5, 2, 20), (2, 3, 4, 3, 11)],
+)
+def test_the_patch_convolution_equals_nnx_conv(
+  in_features, out_features, width, stride, length
+):
+  from flax import nnx
+
+  f64 = np.float64
+  ref = nnx.Conv(
+    in_features, out_features, (width,), strides=(stride,),
+    param_dtype=f64, rngs=nnx.Rngs(0),
+  )  # fmt: skip
+  mine = workloads.PatchConv1D(
+    in_features, out_features, width, stride, param_dtype=f64,
+    rngs=nnx.Rngs(0),
+  )  # fmt: skip
+  # The same initial values for the same rngs...
+  np.testing.assert_array_equal(mine.kernel[...], ref.kernel[...])
+  np.testing.assert_array_equal(mine.bias[...], ref.bias[...])
+  rng = np.random.default_rng(0)
+  bias = rng.normal(size=out_features)
+  ref.bias[...] = bias
+  mine.bias[...] = bias
+  x = rng.normal(size=(3, length, in_features))
+  # ...and the same outputs, in float64.
+  assert mine(x).dtype == f64
+  np.testing.assert_allclose(mine(x), ref(x), rtol=1e-12, atol=1e-12)
+  assert mine(x).shape == (3, -(-length // stride), out_features)
