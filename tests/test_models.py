@@ -21,6 +21,44 @@ def test_steps_to_target_censors_runs_that_miss_it_or_diverge():
   np.testing.assert_array_equal(steps, [20.0, np.nan, np.nan])
 
 
+def test_steps_to_target_where_lower_is_better():
+  curve = np.array([[2.0, 1.0, 0.5, 0.4], [2.0, 1.5, 1.2, np.nan]])
+  steps = protocol.steps_to_target(
+    curve, np.array([False, False]), 0.5, every=10, higher_is_better=False
+  )
+  np.testing.assert_array_equal(steps, [20.0, np.nan])
+
+
+DIABETES = workloads.WORKLOADS["diabetes_mlp"]
+
+
+def test_a_regression_is_scored_lower_is_better():
+  w = DIABETES
+  assert w.metric == "val_mse" and not w.higher_is_better
+  # the trivial predictor: the training mean, MSE ~1 on a standardised
+  # target
+  assert 0.7 < w.baseline < 1.5
+  settings = protocol.Settings(num_rates=3, num_seeds=2)
+  loss = np.array([[0.9, 0.9], [0.5, 0.6], [0.45, 0.55]])
+  curve = np.stack([loss + 0.3, loss], -1)  # reaches 0.6 at the end or not
+  record = protocol.summarize(
+    "sgd", w, settings, val_loss=loss, values=loss, curve=curve,
+    diverged=np.zeros((3, 2), bool), every=7, budget=14,
+  )  # fmt: skip
+  assert record["metric"] == "val_mse" and not record["higher_is_better"]
+  assert record["chosen_index"] == 2  # the lowest median loss
+  np.testing.assert_array_equal(record["steps_to_target_by_seed"], [7, 7])
+  assert record["censored"] == 0 and record["median_steps_to_target"] == 7
+  # improvement over the baseline: rate 0 improves by <= 0.1 at most, the
+  # others by >= 0.3: tunability 2/3 (with the baseline near 1)
+  assert record["tunability"] == pytest.approx(2 / 3)
+  # lower is better, so the ranking score is the negated MSE
+  other = {**record, "optimizer": "adam", "val_metric": 0.3}
+  got = page.scores([record, other], "diabetes_mlp")
+  assert got == {"sgd": -record["val_metric"], "adam": -0.3}
+  assert "adam" in page._winner([other, record], ".3f")
+
+
 def test_summary_uses_the_shared_rule_and_counts_censored_runs(monkeypatch):
   calls = []
   rule = tuning.robust_rate
@@ -36,7 +74,7 @@ def test_summary_uses_the_shared_rule_and_counts_censored_runs(monkeypatch):
   curve = np.repeat(accuracy[..., None], 2, -1)  # reached at step 0
   curve[1, 0] = 0.5  # rate 1, seed 0: never reaches 0.95 (none do there)
   record = protocol.summarize(
-    "sgd", DIGITS, settings, val_loss=loss, accuracy=accuracy, curve=curve,
+    "sgd", DIGITS, settings, val_loss=loss, values=accuracy, curve=curve,
     diverged=diverged, every=5, budget=10,
   )  # fmt: skip
   assert len(calls) == 1
@@ -44,7 +82,7 @@ def test_summary_uses_the_shared_rule_and_counts_censored_runs(monkeypatch):
   assert record["chosen_index"] == 1 == rule(loss, diverged)
   assert record["censored"] == 3 and record["median_steps_to_target"] is None
   # the seeds agree at the chosen rate: an interval of zero width
-  assert record["val_accuracy"] == pytest.approx(0.8)
+  assert record["val_metric"] == pytest.approx(0.8)
   assert record["ci_low"] == pytest.approx(0.8) == record["ci_high"]
   # tunability: the share of rates whose median accuracy above chance is at
   # least half the best's (0.87): rates 1 to 4
