@@ -1,3 +1,4 @@
+import html
 import json
 
 import numpy as np
@@ -184,6 +185,19 @@ def test_the_page_states_the_protocol_it_ran(built):
   (correlation,) = document["correlations"]
   assert correlation["a"] == "atlas" and correlation["n"] == 2
   assert document["atlas"]["sha256"]
+  # the correlation is the named bootstrap's, over the scores the page shows
+  atlas = protocol.atlas_scores(json.loads((out / "atlas.json").read_text()))
+  want = protocol.correlate(
+    atlas, page.scores(document["records"], "digits_mlp")
+  )
+  assert {k: correlation[k] for k in want} == want
+  assert document["bootstrap"] == protocol.BOOTSTRAP
+  assert html.escape(protocol.BOOTSTRAP) in text
+  # per workload: the winner, the spread, what was not measured
+  assert "Winner:" in text and "spread of the tuned scores" in text
+  assert "What was not measured" in text
+  assert "Workloads not run: mnist1d_cnn, diabetes_mlp" in text
+  assert "Optimizers not run" in text and "rmsprop" in text
 
 
 @pytest.mark.slow

@@ -2,14 +2,17 @@
 rankings against the atlas's, a page (models.html), its figures, and a
 manifest of SHA-256 hashes that `load` checks.
 
-Cost (measured on a 2-core machine shared with other jobs, load 8-18, so
-CPU seconds are the comparable figure): quick mode, 5 sweeps of 12 rates x
-5 seeds x 300 steps of the digits MLP, took 106 CPU-seconds (7.2 minutes of
-wall time under that load): about 20 CPU-seconds a sweep, mostly its
-compilation. Full mode is (optimizers x workloads) sweeps, each a
-compilation plus lanes x steps; it was not timed here, and the MNIST-1D
-CNN's steps cost far more than the MLP's (2 lanes x 1,500 steps had not
-finished after 14 CPU-minutes), so full mode does not fit 30 minutes yet."""
+Cost (measured on 2 cores, quiet: load average under 1; see
+docs/guide/models.md): quick mode, 5 sweeps of 12 rates x 5 seeds x 300
+steps of the digits MLP, took 22 s of wall time (34 CPU-seconds), about
+3.7 s a sweep, mostly its compilation. Full mode is (optimizers x
+workloads) sweeps, each a compilation (seconds) plus lanes x steps at the
+workload's cost per lane-step; one Adam sweep of 80 lanes x 600 steps took
+4.6 s (digits), 4.2 s (diabetes) and 61.6 s (the MNIST-1D CNN, about 1.3
+ms a lane-step since its convolutions are `PatchConv1D`; with `nnx.Conv`, 2
+lanes x 1,500 steps had not finished after 14 CPU-minutes). With 41
+optimizers that is about 48 minutes: full mode does not fit 30 minutes,
+the CNN being most of it."""
 
 from __future__ import annotations
 
@@ -252,6 +255,23 @@ def _ranks(document, source, optimizers) -> np.ndarray:
   return scipy.stats.rankdata([-found[o] for o in optimizers])
 
 
+def _left_out(document: dict[str, Any]) -> str:
+  """List items naming the workloads and optimizers this run left out (a
+  quick run's subset), or nothing."""
+  ran = {r["optimizer"] for r in document["records"]}
+  items = []
+  skipped = [w for w in WORKLOADS if w not in document["workloads"]]
+  if skipped:
+    items.append(f"Workloads not run: {', '.join(skipped)}.")
+  missing = [o for o in OPTIMIZERS if o not in ran]
+  if missing:
+    items.append(
+      f"Optimizers not run ({len(missing)} of {len(OPTIMIZERS)}): "
+      f"{', '.join(missing)}."
+    )
+  return "".join(f"<li>{html.escape(item)}</li>" for item in items)
+
+
 def _finite(x, default: float) -> float:
   """`x`, or `default` where it is None or NaN."""
   return default if x is None or not np.isfinite(x) else float(x)
@@ -405,7 +425,8 @@ def to_html(document: dict[str, Any]) -> str:
   parts.append(
     '<p><img src="models_rank.png" alt="ranks"> <img src="models_rate.png" '
     'alt="validation metric against rate" style="max-width:100%"></p>'
-    "<h2>What was not measured</h2><ul><li>Hyperparameters other than the "
+    "<h2>What was not measured</h2><ul>"
+    f"{_left_out(document)}<li>Hyperparameters other than the "
     "learning rate (momentum, betas, weight decay, schedules): defaults "
     "only.</li><li>Test sets: the validation split both tunes and scores "
     "the rate, so the tuned scores are optimistic.</li><li>Wall-clock "

@@ -6,16 +6,18 @@
   by the `mnist1d` package's ``make_dataset`` with its default arguments
   (4,000 + 1,000 examples of 40 points; never its download path).
   Published test accuracies: logistic regression ~32%, MLP ~68%, CNN ~94%.
-  Target 92% in 600 steps of batch 100, measured: the protocol's Adam
-  sweep at 1,500 steps tuned lr 0.01 (94.6% [92.7, 96.5] over 5 seeds);
-  at that rate the seeds' median passes 92% at step 300, every seed by
-  step 400.
+  Target 90% in 600 steps of batch 100, measured: the protocol's Adam
+  sweep (16 rates x 5 seeds) at 600 steps tunes lr 0.0046, its seeds
+  ending at 90.3-93.5% (92.6% [91.0, 94.2]); at that rate the seeds'
+  median passes 90% at step 340, every seed by step 440. (At 1,500 steps
+  it tunes lr 0.01 and ends at 94.6% [92.7, 96.5], near the published
+  CNN's ~94%.)
 - ``diabetes_mlp``: a regression, an MLP (10 -> 32 -> 1) on scikit-learn's
   diabetes data (442 patients, 10 standardised features, a disease
   progression score), split 80/20 (353 + 89, seed 0), the target
   standardised with the training split's mean and deviation; the metric is
   the validation mean squared error (lower is better; predicting the
-  training mean scores about 1). Target 0.6 in 600 steps of batch 32,
+  training mean scores 0.84). Target 0.6 in 600 steps of batch 32,
   measured: the protocol's Adam sweep tuned lr 4.6e-4, ending at 0.548
   [0.538, 0.557] over 5 seeds, the median seed reaching 0.6 at step 400.
 
@@ -287,11 +289,8 @@ WORKLOADS: dict[str, Workload] = {
     title="1-D CNN on MNIST-1D (mnist1d.make_dataset, default arguments)",
     model=CNN1D,
     load=load_mnist1d,
-    # Measured (Dec 2026): the protocol's Adam sweep (16 rates 1e-4..10 x 5
-    # seeds, 1,500 steps) tunes lr 0.01 and ends at 94.6% [92.7, 96.5];
-    # at that rate the median of 5 seeds passes 92% at step 300 and every
-    # seed by step 400, and plateaus at 93-95% from step 600.
-    target=0.92,
+    # Measured (Dec 2026), see the module docstring.
+    target=0.90,
     budget=600,
     batch_size=100,
     split="4,000 train / 1,000 validation (the generator's own 80/20)",
