@@ -274,3 +274,15 @@ def test_the_patch_convolution_equals_nnx_conv(
   assert mine(x).dtype == f64
   np.testing.assert_allclose(mine(x), ref(x), rtol=1e-12, atol=1e-12)
   assert mine(x).shape == (3, -(-length // stride), out_features)
+
+
+def test_a_missed_many_models_target_names_its_speed_up():
+  from experiments import benchmarks
+
+  table = benchmarks.Table(
+    "Many models at once",
+    ("optimizer", "loop s", "speed-up (1st)", "speed-up (again)", "met"),
+    [("adam", "30", "4.2×", "100×", "no"), ("sgd", "30", "7×", "99×", "yes")],
+  )
+  (row,) = benchmarks.missed([table]).rows
+  assert row[1] == "adam" and "speed-up (1st) 4.2×" in row[2]
