@@ -302,3 +302,12 @@ def test_a_missed_many_models_target_names_its_speed_up():
   )
   (row,) = benchmarks.missed([table]).rows
   assert row[1] == "adam" and "speed-up (1st) 4.2×" in row[2]
+
+
+def test_a_rate_where_every_seed_diverged_has_no_median_and_no_warning():
+  import warnings
+
+  values = np.array([[0.5, np.nan], [np.nan, np.nan]])
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    np.testing.assert_array_equal(protocol.nanmedian(values), [0.5, np.nan])

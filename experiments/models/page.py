@@ -200,8 +200,7 @@ def _rate_figure(document, path, plt) -> None:
   for ax, name in zip(axes[0], names):
     for r in (r for r in document["records"] if r["workload"] == name):
       acc = np.asarray(r["val_metric_by_rate_seed"], np.float64)
-      with np.errstate(all="ignore"):
-        median = np.nanmedian(acc, axis=1)
+      median = protocol.nanmedian(acc)
       (line,) = ax.semilogx(rates, median, label=r["optimizer"])
       ax.plot(
         r["learning_rate"],

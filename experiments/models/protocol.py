@@ -18,6 +18,7 @@ correlation and a percentile bootstrap over optimizers.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -138,6 +139,14 @@ def steps_to_target(
   return np.where(reached.any(-1) & ~diverged, first, np.nan)
 
 
+def nanmedian(values: np.ndarray) -> np.ndarray:
+  """The median over seeds (the last axis) of the finite values; NaN, with
+  no warning, where a rate has none (every seed diverged)."""
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore", RuntimeWarning)
+    return np.nanmedian(np.asarray(values, np.float64), axis=-1)
+
+
 def t_interval(values: np.ndarray) -> tuple[float, float, float]:
   """Mean and `INTERVAL` of the finite values (NaNs where fewer than 2)."""
   values = np.asarray(values, np.float64)
@@ -182,8 +191,7 @@ def summarize(
   # finite only when more than half the seeds reach the target.
   median_steps = np.median(np.where(np.isnan(steps), np.inf, steps))
   mean, low, high = t_interval(values[chosen])
-  with np.errstate(all="ignore"):
-    median = np.nanmedian(np.where(diverged, np.nan, values), axis=1)
+  median = nanmedian(np.where(diverged, np.nan, values))
   gain = median - workload.baseline
   if not workload.higher_is_better:
     gain = -gain
