@@ -7,12 +7,12 @@ docs/guide/models.md): quick mode, 5 sweeps of 12 rates x 5 seeds x 300
 steps of the digits MLP, took 22 s of wall time (34 CPU-seconds), about
 3.7 s a sweep, mostly its compilation. Full mode is (optimizers x
 workloads) sweeps, each a compilation (seconds) plus lanes x steps at the
-workload's cost per lane-step; one Adam sweep of 80 lanes x 600 steps took
-4.6 s (digits), 4.2 s (diabetes) and 61.6 s (the MNIST-1D CNN, about 1.3
-ms a lane-step since its convolutions are `PatchConv1D`; with `nnx.Conv`, 2
-lanes x 1,500 steps had not finished after 14 CPU-minutes). With 41
-optimizers that is about 48 minutes: full mode does not fit 30 minutes,
-the CNN being most of it."""
+workload's cost per lane-step. Measured: all 41 optimizers on the digits,
+118 s; on the diabetes data, 59 s; one Adam sweep of the MNIST-1D CNN (80
+lanes x 600 steps, about 1.3 ms a lane-step since its convolutions are
+`PatchConv1D`; with `nnx.Conv`, 2 lanes x 1,500 steps had not finished
+after 14 CPU-minutes), 61.6 s, so 41 of them about 42 minutes. Full mode,
+about 45 minutes, does not fit 30, the CNN being most of it."""
 
 from __future__ import annotations
 
