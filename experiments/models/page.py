@@ -11,8 +11,9 @@ workload's cost per lane-step. Measured: all 41 optimizers on the digits,
 118 s; on the diabetes data, 59 s; one Adam sweep of the MNIST-1D CNN (80
 lanes x 600 steps, about 1.3 ms a lane-step since its convolutions are
 `PatchConv1D`; with `nnx.Conv`, 2 lanes x 1,500 steps had not finished
-after 14 CPU-minutes), 61.6 s, so 41 of them about 42 minutes. Full mode,
-about 45 minutes, does not fit 30, the CNN being most of it."""
+after 14 CPU-minutes), 61.6 s (the 5 quick optimizers' sweeps: 65 s
+each), so 41 of them 42-45 minutes. Full mode, 45-48 minutes, does not
+fit 30, the CNN being most of it."""
 
 from __future__ import annotations
 
