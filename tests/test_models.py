@@ -1,3 +1,4 @@
+import html
 import json
 
 import numpy as np
@@ -21,6 +22,44 @@ def test_steps_to_target_censors_runs_that_miss_it_or_diverge():
   np.testing.assert_array_equal(steps, [20.0, np.nan, np.nan])
 
 
+def test_steps_to_target_where_lower_is_better():
+  curve = np.array([[2.0, 1.0, 0.5, 0.4], [2.0, 1.5, 1.2, np.nan]])
+  steps = protocol.steps_to_target(
+    curve, np.array([False, False]), 0.5, every=10, higher_is_better=False
+  )
+  np.testing.assert_array_equal(steps, [20.0, np.nan])
+
+
+DIABETES = workloads.WORKLOADS["diabetes_mlp"]
+
+
+def test_a_regression_is_scored_lower_is_better():
+  w = DIABETES
+  assert w.metric == "val_mse" and not w.higher_is_better
+  # the trivial predictor: the training mean, MSE ~1 on a standardised
+  # target
+  assert 0.7 < w.baseline < 1.5
+  settings = protocol.Settings(num_rates=3, num_seeds=2)
+  loss = np.array([[0.9, 0.9], [0.5, 0.6], [0.45, 0.55]])
+  curve = np.stack([loss + 0.3, loss], -1)  # reaches 0.6 at the end or not
+  record = protocol.summarize(
+    "sgd", w, settings, val_loss=loss, values=loss, curve=curve,
+    diverged=np.zeros((3, 2), bool), every=7, budget=14,
+  )  # fmt: skip
+  assert record["metric"] == "val_mse" and not record["higher_is_better"]
+  assert record["chosen_index"] == 2  # the lowest median loss
+  np.testing.assert_array_equal(record["steps_to_target_by_seed"], [7, 7])
+  assert record["censored"] == 0 and record["median_steps_to_target"] == 7
+  # improvement over the baseline: rate 0 improves by <= 0.1 at most, the
+  # others by >= 0.3: tunability 2/3 (with the baseline near 1)
+  assert record["tunability"] == pytest.approx(2 / 3)
+  # lower is better, so the ranking score is the negated MSE
+  other = {**record, "optimizer": "adam", "val_metric": 0.3}
+  got = page.scores([record, other], "diabetes_mlp")
+  assert got == {"sgd": -record["val_metric"], "adam": -0.3}
+  assert "adam" in page._winner([other, record], ".3f")
+
+
 def test_summary_uses_the_shared_rule_and_counts_censored_runs(monkeypatch):
   calls = []
   rule = tuning.robust_rate
@@ -36,7 +75,7 @@ def test_summary_uses_the_shared_rule_and_counts_censored_runs(monkeypatch):
   curve = np.repeat(accuracy[..., None], 2, -1)  # reached at step 0
   curve[1, 0] = 0.5  # rate 1, seed 0: never reaches 0.95 (none do there)
   record = protocol.summarize(
-    "sgd", DIGITS, settings, val_loss=loss, accuracy=accuracy, curve=curve,
+    "sgd", DIGITS, settings, val_loss=loss, values=accuracy, curve=curve,
     diverged=diverged, every=5, budget=10,
   )  # fmt: skip
   assert len(calls) == 1
@@ -44,7 +83,7 @@ def test_summary_uses_the_shared_rule_and_counts_censored_runs(monkeypatch):
   assert record["chosen_index"] == 1 == rule(loss, diverged)
   assert record["censored"] == 3 and record["median_steps_to_target"] is None
   # the seeds agree at the chosen rate: an interval of zero width
-  assert record["val_accuracy"] == pytest.approx(0.8)
+  assert record["val_metric"] == pytest.approx(0.8)
   assert record["ci_low"] == pytest.approx(0.8) == record["ci_high"]
   # tunability: the share of rates whose median accuracy above chance is at
   # least half the best's (0.87): rates 1 to 4
@@ -119,7 +158,8 @@ def built(tmp_path_factory):
     budget=4,
   )  # fmt: skip
   document = page.build(
-    out, optimizers=("sgd", "adam"), workload_names=("digits_mlp",),
+    out, optimizers=("sgd", "adam"),
+    workload_names=("digits_mlp", "diabetes_mlp"),
     settings=settings, atlas=atlas, show_progress=False,
   )  # fmt: skip
   return out, document, settings
@@ -140,12 +180,40 @@ def test_the_page_states_the_protocol_it_ran(built):
     loss = _nan(record["val_loss_by_rate_seed"])
     assert loss.shape == (3, 2)
     assert record["chosen_index"] == tuning.robust_rate(loss)
-    # 4 steps cannot reach 95%: every run is censored, and said so
-    assert record["censored"] == 2 and record["median_steps_to_target"] is None
+    # censored runs counted: those with no step to target
+    steps = record["steps_to_target_by_seed"]
+    assert record["censored"] == sum(x is None for x in steps)
+    if record["workload"] == "digits_mlp":
+      # 4 steps cannot reach 95%: every run is censored, and said so
+      assert record["censored"] == 2
+      assert record["median_steps_to_target"] is None
   assert "&gt; 4" in text and "2/2" in text
-  (correlation,) = document["correlations"]
-  assert correlation["a"] == "atlas" and correlation["n"] == 2
+  # the regression is stated lower is better, its target with ≤
+  assert "validation MSE (standardised target) ≤ 0.600" in text
+  assert "lower is better" in text
+  # atlas vs each workload, then the two workloads
+  pairs = [(c["a"], c["b"]) for c in document["correlations"]]
+  assert pairs == [
+    ("atlas", "digits_mlp"),
+    ("atlas", "diabetes_mlp"),
+    ("digits_mlp", "diabetes_mlp"),
+  ]
+  correlation = document["correlations"][0]
+  assert correlation["n"] == 2
   assert document["atlas"]["sha256"]
+  # the correlation is the named bootstrap's, over the scores the page shows
+  atlas = protocol.atlas_scores(json.loads((out / "atlas.json").read_text()))
+  want = protocol.correlate(
+    atlas, page.scores(document["records"], "digits_mlp")
+  )
+  assert {k: correlation[k] for k in want} == want
+  assert document["bootstrap"] == protocol.BOOTSTRAP
+  assert html.escape(protocol.BOOTSTRAP) in text
+  # per workload: the winner, the spread, what was not measured
+  assert "Winner:" in text and "spread of the tuned scores" in text
+  assert "What was not measured" in text
+  assert "Workloads not run: mnist1d_cnn." in text
+  assert "Optimizers not run" in text and "rmsprop" in text
 
 
 @pytest.mark.slow
@@ -189,3 +257,57 @@ def test_the_page_reads_an_interval_through_zero_as_no_evidence():
   assert "includes 0" in page._reading({**c, "ci_low": -0.3, "ci_high": 1.0})
   assert "agree" in page._reading({**c, "ci_low": 0.1, "ci_high": 1.0})
   assert "too few" in page._reading({**c, "rho": None, "ci_low": None})
+
+
+@pytest.mark.float64
+@pytest.mark.parametrize(
+  "in_features,out_features,width,stride,length",
+  [(1, 4, 5, 1, 40), (3, 4, 5, 2, 40), (3, 2, 5, 2, 20), (2, 3, 4, 3, 11)],
+)
+def test_the_patch_convolution_equals_nnx_conv(
+  in_features, out_features, width, stride, length
+):
+  from flax import nnx
+
+  f64 = np.float64
+  ref = nnx.Conv(
+    in_features, out_features, (width,), strides=(stride,),
+    param_dtype=f64, rngs=nnx.Rngs(0),
+  )  # fmt: skip
+  mine = workloads.PatchConv1D(
+    in_features, out_features, width, stride, param_dtype=f64,
+    rngs=nnx.Rngs(0),
+  )  # fmt: skip
+  # The same initial values for the same rngs...
+  np.testing.assert_array_equal(mine.kernel[...], ref.kernel[...])
+  np.testing.assert_array_equal(mine.bias[...], ref.bias[...])
+  rng = np.random.default_rng(0)
+  bias = rng.normal(size=out_features)
+  ref.bias[...] = bias
+  mine.bias[...] = bias
+  x = rng.normal(size=(3, length, in_features))
+  # ...and the same outputs, in float64.
+  assert mine(x).dtype == f64
+  np.testing.assert_allclose(mine(x), ref(x), rtol=1e-12, atol=1e-12)
+  assert mine(x).shape == (3, -(-length // stride), out_features)
+
+
+def test_a_missed_many_models_target_names_its_speed_up():
+  from experiments import benchmarks
+
+  table = benchmarks.Table(
+    "Many models at once",
+    ("optimizer", "loop s", "speed-up (1st)", "speed-up (again)", "met"),
+    [("adam", "30", "4.2×", "100×", "no"), ("sgd", "30", "7×", "99×", "yes")],
+  )
+  (row,) = benchmarks.missed([table]).rows
+  assert row[1] == "adam" and "speed-up (1st) 4.2×" in row[2]
+
+
+def test_a_rate_where_every_seed_diverged_has_no_median_and_no_warning():
+  import warnings
+
+  values = np.array([[0.5, np.nan], [np.nan, np.nan]])
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    np.testing.assert_array_equal(protocol.nanmedian(values), [0.5, np.nan])

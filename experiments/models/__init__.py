@@ -1,7 +1,8 @@
 """Does the atlas predict training? Every optimizer tuned on real models.
 
 `workloads`: real models on real data (the digits MLP, a 1-D CNN on
-MNIST-1D), each with its target, budget and split. `protocol`: per
+MNIST-1D, a regression MLP on the diabetes data), each with its metric,
+target, budget and split. `protocol`: per
 optimizer and workload, a learning-rate grid x seeds as lanes of one
 `optax_extras.sweep`, the rate picked by `experiments.tuning.robust_rate`,
 steps to target with censored runs counted, a t interval over seeds, and

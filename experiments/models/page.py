@@ -2,14 +2,18 @@
 rankings against the atlas's, a page (models.html), its figures, and a
 manifest of SHA-256 hashes that `load` checks.
 
-Cost (measured on a 2-core machine shared with other jobs, load 8-18, so
-CPU seconds are the comparable figure): quick mode, 5 sweeps of 12 rates x
-5 seeds x 300 steps of the digits MLP, took 106 CPU-seconds (7.2 minutes of
-wall time under that load): about 20 CPU-seconds a sweep, mostly its
-compilation. Full mode is (optimizers x workloads) sweeps, each a
-compilation plus lanes x steps; it was not timed here, and the MNIST-1D
-CNN's steps cost far more than the MLP's (2 lanes x 1,500 steps had not
-finished after 14 CPU-minutes), so full mode does not fit 30 minutes yet."""
+Cost (measured on 2 cores, quiet: load average under 1; see
+docs/guide/models.md): quick mode, 5 sweeps of 12 rates x 5 seeds x 300
+steps of the digits MLP, took 22 s of wall time (34 CPU-seconds), about
+3.7 s a sweep, mostly its compilation. Full mode is (optimizers x
+workloads) sweeps, each a compilation (seconds) plus lanes x steps at the
+workload's cost per lane-step. Measured: all 41 optimizers on the digits,
+118 s; on the diabetes data, 59 s; one Adam sweep of the MNIST-1D CNN (80
+lanes x 600 steps, about 1.3 ms a lane-step since its convolutions are
+`PatchConv1D`; with `nnx.Conv`, 2 lanes x 1,500 steps had not finished
+after 14 CPU-minutes), 61.6 s (the 5 quick optimizers' sweeps: 65 s
+each), so 41 of them 42-45 minutes. Full mode, 45-48 minutes, does not
+fit 30, the CNN being most of it."""
 
 from __future__ import annotations
 
@@ -89,6 +93,11 @@ def build(
     "workloads": {
       w.name: {
         "title": w.title,
+        "kind": w.kind,
+        "metric": w.metric,
+        "metric_title": w.metric_title,
+        "higher_is_better": w.higher_is_better,
+        "baseline": w.baseline,
         "target": w.target,
         "budget": settings.budget or w.budget,
         "batch_size": w.batch_size,
@@ -115,10 +124,13 @@ def build(
 
 
 def scores(records: list[dict[str, Any]], workload: str) -> dict[str, float]:
-  """Each optimizer's score on `workload`: its mean final validation
-  accuracy at the tuned rate."""
+  """Each optimizer's score on `workload`, higher is better: its mean final
+  validation metric at the tuned rate (negated where lower is better, as a
+  regression's mean squared error)."""
   return {
-    r["optimizer"]: r["val_accuracy"]
+    r["optimizer"]: r["val_metric"]
+    if r["higher_is_better"]
+    else -r["val_metric"]
     for r in records
     if r["workload"] == workload
   }
@@ -179,7 +191,7 @@ def load(out: pathlib.Path) -> dict[str, Any]:
 
 
 def _rate_figure(document, path, plt) -> None:
-  """Median final validation accuracy against the rate, one panel per
+  """Median final validation metric against the rate, one panel per
   workload, the tuned rate marked."""
   names = list(document["workloads"])
   rates = np.asarray(document["settings"]["rates"])
@@ -188,9 +200,8 @@ def _rate_figure(document, path, plt) -> None:
   )
   for ax, name in zip(axes[0], names):
     for r in (r for r in document["records"] if r["workload"] == name):
-      acc = np.asarray(r["val_accuracy_by_rate_seed"], np.float64)
-      with np.errstate(all="ignore"):
-        median = np.nanmedian(acc, axis=1)
+      acc = np.asarray(r["val_metric_by_rate_seed"], np.float64)
+      median = protocol.nanmedian(acc)
       (line,) = ax.semilogx(rates, median, label=r["optimizer"])
       ax.plot(
         r["learning_rate"],
@@ -198,9 +209,13 @@ def _rate_figure(document, path, plt) -> None:
         "o",
         color=line.get_color(),
       )
-    ax.axhline(document["workloads"][name]["target"], color="k", ls=":")
-    ax.set(title=name, xlabel="learning rate", ylabel="validation accuracy")
-    ax.set_ylim(0, 1)
+    w = document["workloads"][name]
+    ax.axhline(w["target"], color="k", ls=":")
+    ax.set(title=name, xlabel="learning rate", ylabel=w["metric_title"])
+    if w["higher_is_better"]:
+      ax.set_ylim(0, 1)
+    else:  # An MSE: from 0 to twice the trivial predictor's.
+      ax.set_ylim(0, 2 * w["baseline"])
   axes[0][-1].legend(fontsize=6, ncol=2)
   fig.tight_layout()
   fig.savefig(path, dpi=90)
@@ -238,6 +253,56 @@ def _ranks(document, source, optimizers) -> np.ndarray:
   else:
     found = scores(document["records"], source)
   return scipy.stats.rankdata([-found[o] for o in optimizers])
+
+
+def _left_out(document: dict[str, Any]) -> str:
+  """List items naming the workloads and optimizers this run left out (a
+  quick run's subset), or nothing."""
+  ran = {r["optimizer"] for r in document["records"]}
+  items = []
+  skipped = [w for w in WORKLOADS if w not in document["workloads"]]
+  if skipped:
+    items.append(f"Workloads not run: {', '.join(skipped)}.")
+  missing = [o for o in OPTIMIZERS if o not in ran]
+  if missing:
+    items.append(
+      f"Optimizers not run ({len(missing)} of {len(OPTIMIZERS)}): "
+      f"{', '.join(missing)}."
+    )
+  return "".join(f"<li>{html.escape(item)}</li>" for item in items)
+
+
+def _finite(x, default: float) -> float:
+  """`x`, or `default` where it is None or NaN."""
+  return default if x is None or not np.isfinite(x) else float(x)
+
+
+def _winner(rows: list[dict[str, Any]], spec: str) -> str:
+  """The winner (`rows` best first) and the spread of the tuned scores
+  against the widest 95% interval over seeds, in a sentence."""
+  best = rows[0]
+  values = [
+    r["val_metric"]
+    for r in rows
+    if r["val_metric"] is not None and np.isfinite(r["val_metric"])
+  ]
+  if not values:
+    return "<b>No winner:</b> no optimizer trained at any rate."
+  widths = [
+    r["ci_high"] - r["ci_low"]
+    for r in rows
+    if r["ci_high"] is not None
+    and r["ci_low"] is not None
+    and np.isfinite(r["ci_high"] - r["ci_low"])
+  ]
+  spread = max(values) - min(values)
+  separated = "wider than" if widths and spread > max(widths) else "within"
+  return (
+    f"<b>Winner:</b> {best['optimizer']} at lr {best['learning_rate']:.3g}, "
+    f"{best['val_metric']:{spec}}; spread of the tuned scores "
+    f"{min(values):{spec}}–{max(values):{spec}} ({spread:{spec}}), "
+    f"{separated} the widest 95% interval over seeds."
+  )
 
 
 def _fmt(x, spec=".3f") -> str:
@@ -281,48 +346,42 @@ def to_html(document: dict[str, Any]) -> str:
     f"{', '.join(map(str, s['seeds']))}), the other hyperparameters at "
     f"their defaults. The tuned rate is {html.escape(document['rule'])} "
     "(<code>experiments.tuning.robust_rate</code> on the final validation "
-    "loss). Steps to target: the median over seeds of the first recorded "
-    "step whose validation accuracy reaches the target; runs that never "
-    "reach it (or diverge) are censored, counted, and make the median "
-    "'&gt; budget' when they are half or more. Accuracy: mean over seeds, "
+    "loss). Each workload names its metric: validation accuracy (higher "
+    "is better) or, for a regression, validation mean squared error (lower "
+    "is better). Steps to target: the median over seeds of the first "
+    "recorded step whose metric reaches the target (at or above it; at or "
+    "below it where lower is better); runs that never reach it (or "
+    "diverge) are censored, counted, and make the median '&gt; budget' "
+    "when they are half or more. Final metric: mean over seeds, "
     f"{html.escape(document['interval'])}. Tunability: the share of the "
-    "rate grid whose median accuracy above chance (10%) is at least half "
-    "the best's. Correlations: Spearman's ρ between optimizers' scores "
-    "(atlas: mean success rate over its surfaces; workload: mean final "
-    f"validation accuracy at the tuned rate), {html.escape(document['bootstrap'])}.</p>",
+    "rate grid whose median improvement over the trivial predictor "
+    "(accuracy above chance; MSE below that of predicting the training "
+    "mean) is at least half the best's. Correlations: Spearman's ρ between "
+    "optimizers' scores (atlas: mean success rate over its surfaces; "
+    "workload: mean final metric at the tuned rate, negated where lower is "
+    f"better), {html.escape(document['bootstrap'])}.</p>",
   ]
   for name, w in document["workloads"].items():
+    sign = 1 if w["higher_is_better"] else -1
     rows = sorted(
       (r for r in document["records"] if r["workload"] == name),
-      key=lambda r: -np.nan_to_num(r["val_accuracy"], nan=-1),
+      key=lambda r: -sign * _finite(r["val_metric"], -sign * np.inf),
     )
+    spec = ".1%" if w["higher_is_better"] else ".3f"
+    better = "higher" if w["higher_is_better"] else "lower"
     parts.append(
-      f"<h2>{html.escape(name)}: {html.escape(w['title'])}</h2><p>Target "
-      f"{w['target']:.0%} validation accuracy; budget {w['budget']} steps of "
-      f"batch {w['batch_size']}; split {html.escape(w['split'])}.</p>"
+      f"<h2>{html.escape(name)}: {html.escape(w['title'])}</h2><p>Target: "
+      f"{html.escape(w['metric_title'])} {'≥' if sign > 0 else '≤'} "
+      f"{w['target']:{spec}} ({better} is better; the trivial predictor "
+      f"scores {w['baseline']:{spec}}); budget {w['budget']} steps of batch "
+      f"{w['batch_size']}; split {html.escape(w['split'])}.</p>"
     )
     if rows:
-      best = rows[0]
-      accs = [r["val_accuracy"] for r in rows if r["val_accuracy"] is not None]
-      widths = [
-        r["ci_high"] - r["ci_low"]
-        for r in rows
-        if r["ci_high"] is not None and r["ci_low"] is not None
-      ]
-      separated = (
-        "wider than"
-        if widths and max(accs) - min(accs) > max(widths)
-        else "within"
-      )
-      parts.append(
-        f"<p><b>Winner:</b> {best['optimizer']} at lr "
-        f"{best['learning_rate']:.3g}, {best['val_accuracy']:.1%}; spread "
-        f"of the tuned accuracies {min(accs):.1%}–{max(accs):.1%}, "
-        f"{separated} the widest 95% interval over seeds.</p>"
-      )
+      parts.append(f"<p>{_winner(rows, spec)}</p>")
     parts.append(
-      "<table><tr><th>optimizer<th>tuned lr<th>val acc [95% CI]<th>steps "
-      "to target<th>censored<th>diverged runs<th>tunability</tr>"
+      f"<table><tr><th>optimizer<th>tuned lr<th>{html.escape(w['metric'])}"
+      " [95% CI]<th>steps to target<th>censored<th>diverged runs<th>"
+      "tunability</tr>"
     )
     for r in rows:
       steps = (
@@ -332,7 +391,7 @@ def to_html(document: dict[str, Any]) -> str:
       )
       parts.append(
         f"<tr><td style=text-align:left>{r['optimizer']}<td>"
-        f"{r['learning_rate']:.3g}<td>{_fmt(r['val_accuracy'])} "
+        f"{r['learning_rate']:.3g}<td>{_fmt(r['val_metric'])} "
         f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]<td>{steps}<td>"
         f"{r['censored']}/{r['num_seeds']}<td>{r['diverged']}<td>"
         f"{r['tunability']:.2f}</tr>"
@@ -365,13 +424,15 @@ def to_html(document: dict[str, Any]) -> str:
     parts.extend(f"<p>{_reading(c)}</p>" for c in document["correlations"])
   parts.append(
     '<p><img src="models_rank.png" alt="ranks"> <img src="models_rate.png" '
-    'alt="accuracy against rate" style="max-width:100%"></p>'
-    "<h2>What was not measured</h2><ul><li>Hyperparameters other than the "
+    'alt="validation metric against rate" style="max-width:100%"></p>'
+    "<h2>What was not measured</h2><ul>"
+    f"{_left_out(document)}<li>Hyperparameters other than the "
     "learning rate (momentum, betas, weight decay, schedules): defaults "
     "only.</li><li>Test sets: the validation split both tunes and scores "
-    "the rate, so the tuned accuracies are optimistic.</li><li>Wall-clock "
-    "time to target: steps only.</li><li>Larger models and data: two small "
-    "workloads, so a ρ over a few optimizers has a wide interval.</li></ul>"
+    "the rate, so the tuned scores are optimistic.</li><li>Wall-clock "
+    "time to target: steps only.</li><li>Larger models and data: three "
+    "small workloads, so a ρ over a few optimizers has a wide interval."
+    "</li></ul>"
     f"<p>{len(document['records'])} sweeps in {document['seconds']} s. "
     '<a href="models.json">models.json</a></p>'
   )

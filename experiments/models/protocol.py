@@ -5,17 +5,20 @@ rates (the optimizer's other hyperparameters at their defaults, as in the
 atlas's `experiments.atlas.OPTIMIZERS`) x seeds, every model a lane. The
 rate is `experiments.tuning.robust_rate` on the final validation loss
 (diverged runs excluded). Reported at that rate: the steps to the
-workload's target validation accuracy (first record at or above it; runs
-that never reach it within the budget, or diverge, are censored and
-counted), the final validation accuracy's mean with a Student-t 95%
+workload's target of its validation metric (accuracy: the first record at
+or above it; a regression's mean squared error, lower is better: at or
+below it; runs that never reach it within the budget, or diverge, are
+censored and counted), the final metric's mean with a Student-t 95%
 interval over seeds, and the tunability (`tuning.tunability` of the median
-accuracy above chance per rate). Rankings are compared with Spearman's
-rank correlation and a percentile bootstrap over optimizers.
+improvement over the trivial predictor per rate: accuracy above chance, or
+MSE below the training mean's). Rankings are compared with Spearman's rank
+correlation and a percentile bootstrap over optimizers.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -102,14 +105,14 @@ def run(
   )
   diverged = np.asarray(result.diverged)  # [rates, seeds]
   val_loss = np.asarray(result.metrics["val_loss"], np.float64)
-  accuracy = np.asarray(result.metrics["val_accuracy"], np.float64)
-  curve = np.asarray(result.trajectory_metrics["val_accuracy"], np.float64)
+  values = np.asarray(result.metrics[workload.metric], np.float64)
+  curve = np.asarray(result.trajectory_metrics[workload.metric], np.float64)
   return summarize(
     optimizer,
     workload,
     settings,
     val_loss=np.where(diverged, np.nan, val_loss),
-    accuracy=np.where(diverged, np.nan, accuracy),
+    values=np.where(diverged, np.nan, values),
     curve=curve,
     diverged=diverged,
     every=every,
@@ -118,14 +121,30 @@ def run(
 
 
 def steps_to_target(
-  curve: np.ndarray, diverged: np.ndarray, target: float, every: int
+  curve: np.ndarray,
+  diverged: np.ndarray,
+  target: float,
+  every: int,
+  higher_is_better: bool = True,
 ) -> np.ndarray:
-  """Per run, the first recorded step whose accuracy is >= `target`
-  (`curve[..., k]` is step ``k * every``); NaN (censored) where no record
-  reaches it or the run diverged."""
-  reached = np.nan_to_num(curve, nan=-np.inf) >= target
+  """Per run, the first recorded step whose metric reaches `target` (>= it,
+  or <= it where lower is better; `curve[..., k]` is step ``k * every``);
+  NaN (censored) where no record reaches it or the run diverged."""
+  curve = np.asarray(curve, np.float64)
+  with np.errstate(invalid="ignore"):
+    reached = np.isfinite(curve) & (
+      curve >= target if higher_is_better else curve <= target
+    )
   first = np.argmax(reached, axis=-1).astype(np.float64) * every
   return np.where(reached.any(-1) & ~diverged, first, np.nan)
+
+
+def nanmedian(values: np.ndarray) -> np.ndarray:
+  """The median over seeds (the last axis) of the finite values; NaN, with
+  no warning, where a rate has none (every seed diverged)."""
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore", RuntimeWarning)
+    return np.nanmedian(np.asarray(values, np.float64), axis=-1)
 
 
 def t_interval(values: np.ndarray) -> tuple[float, float, float]:
@@ -150,32 +169,38 @@ def summarize(
   settings: Settings,
   *,
   val_loss: np.ndarray,
-  accuracy: np.ndarray,
+  values: np.ndarray,
   curve: np.ndarray,
   diverged: np.ndarray,
   every: int,
   budget: int,
 ) -> dict[str, Any]:
-  """The record of one sweep's arrays (`[rates, seeds]`, `curve` with a
+  """The record of one sweep's arrays (`[rates, seeds]`: the final
+  validation loss and `workload.metric`; `curve`, the metric, with a
   trailing record axis)."""
   chosen = tuning.robust_rate(val_loss, diverged)
   steps = steps_to_target(
-    curve[chosen], diverged[chosen], workload.target, every
+    curve[chosen],
+    diverged[chosen],
+    workload.target,
+    every,
+    workload.higher_is_better,
   )
   censored = int(np.isnan(steps).sum())
   # Median time to target with censored runs as infinite (AlgoPerf-style):
   # finite only when more than half the seeds reach the target.
   median_steps = np.median(np.where(np.isnan(steps), np.inf, steps))
-  mean, low, high = t_interval(accuracy[chosen])
-  with np.errstate(all="ignore"):
-    median_accuracy = np.nanmedian(np.where(diverged, np.nan, accuracy), axis=1)
-  chance = 1.0 / 10
-  above_chance = np.clip(
-    np.nan_to_num(median_accuracy, nan=0.0) - chance, 0, None
-  )
+  mean, low, high = t_interval(values[chosen])
+  median = nanmedian(np.where(diverged, np.nan, values))
+  gain = median - workload.baseline
+  if not workload.higher_is_better:
+    gain = -gain
+  improvement = np.clip(np.nan_to_num(gain, nan=0.0), 0, None)
   return {
     "optimizer": optimizer,
     "workload": workload.name,
+    "metric": workload.metric,
+    "higher_is_better": workload.higher_is_better,
     "learning_rate": float(settings.rates[chosen]),
     "chosen_index": chosen,
     "median_steps_to_target": None
@@ -183,15 +208,15 @@ def summarize(
     else float(median_steps),
     "censored": censored,
     "num_seeds": int(val_loss.shape[1]),
-    "val_accuracy": mean,
+    "val_metric": mean,
     "ci_low": low,
     "ci_high": high,
-    "tunability": tuning.tunability(above_chance),
+    "tunability": tuning.tunability(improvement),
     "diverged": int(diverged.sum()),
     "budget": budget,
     "record_every": every,
     "val_loss_by_rate_seed": _json(val_loss),
-    "val_accuracy_by_rate_seed": _json(accuracy),
+    "val_metric_by_rate_seed": _json(values),
     "steps_to_target_by_seed": _json(steps),
   }
 
