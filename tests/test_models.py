@@ -98,6 +98,15 @@ def test_t_interval_is_students():
   )
   assert mean == pytest.approx(values.mean())
   assert (low, high) == pytest.approx(want)
+  # An accuracy's interval stays within [0, 1] (this one would reach 1.08).
+  near_one = np.array([0.8, 1.0, 1.0, 0.85, 1.0])
+  assert protocol.t_interval(near_one)[2] > 1
+  mean, low, high = protocol.t_interval(near_one, (0.0, 1.0))
+  assert high == 1.0 and low == pytest.approx(
+    scipy.stats.t.interval(
+      0.95, 4, loc=near_one.mean(), scale=scipy.stats.sem(near_one)
+    )[0]
+  )
 
 
 def test_spearman_interval_is_the_named_bootstrap(monkeypatch):

@@ -132,7 +132,7 @@ def scores(records: list[dict[str, Any]], workload: str) -> dict[str, float]:
     if r["higher_is_better"]
     else -r["val_metric"]
     for r in records
-    if r["workload"] == workload
+    if r["workload"] == workload and r["val_metric"] is not None
   }
 
 
@@ -163,7 +163,7 @@ def write(out: pathlib.Path, document: dict[str, Any]) -> None:
 
   atomic_write(
     out / "models.json",
-    lambda f: f.write(json.dumps(document, indent=1).encode()),
+    lambda f: f.write(json.dumps(document, indent=1, allow_nan=False).encode()),
   )
   _rate_figure(document, out / "models_rate.png", plt)
   _rank_figure(document, out / "models_rank.png", plt)
@@ -173,7 +173,7 @@ def write(out: pathlib.Path, document: dict[str, Any]) -> None:
   manifest = {name: _sha256(out / name) for name in FILES}
   atomic_write(
     out / "manifest.json",
-    lambda f: f.write(json.dumps(manifest, indent=1).encode()),
+    lambda f: f.write(json.dumps(manifest, indent=1, allow_nan=False).encode()),
   )
 
 

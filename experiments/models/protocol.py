@@ -147,8 +147,11 @@ def nanmedian(values: np.ndarray) -> np.ndarray:
     return np.nanmedian(np.asarray(values, np.float64), axis=-1)
 
 
-def t_interval(values: np.ndarray) -> tuple[float, float, float]:
-  """Mean and `INTERVAL` of the finite values (NaNs where fewer than 2)."""
+def t_interval(
+  values: np.ndarray, bounds: tuple[float, float] = (-np.inf, np.inf)
+) -> tuple[float, float, float]:
+  """Mean and `INTERVAL` of the finite values (NaNs where fewer than 2),
+  the interval clipped to the metric's `bounds` (an accuracy's [0, 1])."""
   values = np.asarray(values, np.float64)
   values = values[np.isfinite(values)]
   if len(values) < 2:
@@ -160,7 +163,8 @@ def t_interval(values: np.ndarray) -> tuple[float, float, float]:
     * values.std(ddof=1)
     / np.sqrt(len(values))
   )
-  return mean, mean - half, mean + half
+  low, high = np.clip([mean - half, mean + half], *bounds)
+  return mean, float(low), float(high)
 
 
 def summarize(
@@ -190,7 +194,8 @@ def summarize(
   # Median time to target with censored runs as infinite (AlgoPerf-style):
   # finite only when more than half the seeds reach the target.
   median_steps = np.median(np.where(np.isnan(steps), np.inf, steps))
-  mean, low, high = t_interval(values[chosen])
+  bounds = (0.0, 1.0) if workload.kind == "classification" else (0.0, np.inf)
+  mean, low, high = t_interval(values[chosen], bounds)
   median = nanmedian(np.where(diverged, np.nan, values))
   gain = median - workload.baseline
   if not workload.higher_is_better:
@@ -208,9 +213,9 @@ def summarize(
     else float(median_steps),
     "censored": censored,
     "num_seeds": int(val_loss.shape[1]),
-    "val_metric": mean,
-    "ci_low": low,
-    "ci_high": high,
+    "val_metric": _finite(mean),
+    "ci_low": _finite(low),
+    "ci_high": _finite(high),
     "tunability": tuning.tunability(improvement),
     "diverged": int(diverged.sum()),
     "budget": budget,
@@ -219,6 +224,11 @@ def summarize(
     "val_metric_by_rate_seed": _json(values),
     "steps_to_target_by_seed": _json(steps),
   }
+
+
+def _finite(value: float) -> float | None:
+  """NaN as None, so the JSON is strict."""
+  return float(value) if np.isfinite(value) else None
 
 
 def _json(array: np.ndarray) -> list:
