@@ -197,9 +197,7 @@ def summarize(
   bounds = (0.0, 1.0) if workload.kind == "classification" else (0.0, np.inf)
   mean, low, high = t_interval(values[chosen], bounds)
   median = nanmedian(np.where(diverged, np.nan, values))
-  gain = median - workload.baseline
-  if not workload.higher_is_better:
-    gain = -gain
+  gain = workload.score(median) - workload.score(workload.baseline)
   improvement = np.clip(np.nan_to_num(gain, nan=0.0), 0, None)
   return {
     "optimizer": optimizer,
