@@ -240,16 +240,10 @@ def _read(node: Any, kind: str, found: dict) -> None:
     )
 
 
-def _leaf_name(path) -> str:
-  """A pytree path as a dotted name: `{"0": {"weight": w}}`'s leaf, and
-  `[{"weight": w}]`'s, is "0.weight"."""
-  parts = []
-  for key in path:
-    for attr in ("key", "idx", "name"):
-      if hasattr(key, attr):
-        parts.append(str(getattr(key, attr)))
-        break
-  return ".".join(parts)
+def _dotted(path) -> str:
+  """A pytree path as a dotted name: "0.weight" for `{"0": {"weight": w}}`
+  and for `[{"weight": w}]`."""
+  return jax.tree_util.keystr(path, simple=True, separator=".")
 
 
 def _layout(optimizer, params, names, owner: str):
@@ -273,7 +267,7 @@ def _layout(optimizer, params, names, owner: str):
       list(range(len(owners))),
       [f"leaf {i} of `params`" for i in range(len(owners))],
     )
-  paths = {_leaf_name(path): j for j, (path, _) in enumerate(with_paths)}
+  paths = {_dotted(path): j for j, (path, _) in enumerate(with_paths)}
   pairs = names.items() if isinstance(names, Mapping) else names
   named = {id(tensor): name for name, tensor in pairs}
   positions, described = [], []
