@@ -148,6 +148,16 @@ def test_mnist1d_is_generated_locally_with_its_default_split():
   np.testing.assert_array_equal(np.random.get_state()[1], state)
 
 
+def test_each_run_frees_its_program():
+  """A full mode runs ~120 sweeps of distinct programs in one process, so
+  each frees its program (test_sweep checks that this bounds memory)."""
+  from optax_extras._src.sweep import program
+
+  settings = protocol.Settings(num_rates=2, num_seeds=1, budget=2)
+  protocol.run("sgd", DIGITS, settings)
+  assert program.program._cache_size() == 0
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
   out = tmp_path_factory.mktemp("models")

@@ -103,6 +103,8 @@ def run(
     record_every=every,
     progress=False,
   )
+  # Used once: a full mode's ~120 programs would exhaust the memory maps.
+  optax_extras.sweep.clear_cache()
   diverged = np.asarray(result.diverged)  # [rates, seeds]
   val_loss = np.asarray(result.metrics["val_loss"], np.float64)
   values = np.asarray(result.metrics[workload.metric], np.float64)

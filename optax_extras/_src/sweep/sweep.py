@@ -14,7 +14,9 @@ What a reader needs, in eight concepts:
 4. *jit's cache*: the functions are static arguments of one ``jax.jit``;
    the same function objects and shapes reuse the program, and captured
    values are read when it is traced (JAX's usual rule). Grid values,
-   starts, the key and the step count are runtime arguments.
+   starts, the key and the step count are runtime arguments. Programs stay
+   in the cache, as any jitted function's do, until `sweep.clear_cache()`
+   frees them (a loop over many optimizers needs it: see there).
 5. The *settings* identify the computation: the fingerprint of the lowered
    program (constants included), the grid, the starts, the key, the steps.
 6. A *checkpoint folder* holds the settings and verified files of lane
@@ -183,6 +185,21 @@ def sweep(
   processes.agree(None, plan.settings, identity)
   leaves = _run(plan, checkpoint_dir, progress)
   return _assemble(plan, leaves)
+
+
+def clear_cache() -> None:
+  """Frees every compiled sweep program (jit's cache of the program); the
+  next sweep compiles again.
+
+  Call it between sweeps of different optimizers or losses in one process:
+  each program keeps its machine code mapped, a few hundred memory maps a
+  model, and Linux allows a process 65,530 (``vm.max_map_count``), so a loop
+  over ~100 model sweeps otherwise fails in XLA's compiler ("Cannot allocate
+  memory")."""
+  programs.program.clear_cache()
+
+
+sweep.clear_cache = clear_cache
 
 
 def _plan(
