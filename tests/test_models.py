@@ -236,6 +236,29 @@ def test_the_page_states_the_protocol_it_ran(built):
 
 
 @pytest.mark.slow
+def test_quick_mode_runs_end_to_end(tmp_path):
+  """`python -m experiments models --quick`, as a user runs it, without an
+  atlas: the named subset, the quick grid, and a tuned Adam at target."""
+  from experiments import __main__ as cli
+
+  out = tmp_path / "models"
+  argv = ["models", "--quick", "--out", str(out)]
+  assert cli.main([*argv, "--atlas", str(tmp_path / "none.json")]) == 0
+  document = page.load(out)
+  assert list(document["workloads"]) == list(page.QUICK_WORKLOADS)
+  ran = [r["optimizer"] for r in document["records"]]
+  assert ran == list(page.QUICK_OPTIMIZERS)
+  assert document["settings"]["rates"] == pytest.approx(page.QUICK.rates)
+  assert document["settings"]["seeds"] == list(page.QUICK.seeds)
+  adam = document["records"][ran.index("adam")]
+  assert adam["val_metric"] >= DIGITS.target, adam
+  assert adam["censored"] < adam["num_seeds"] / 2
+  text = (out / "models.html").read_text()
+  assert "No atlas results were given" in text
+  assert "Workloads not run: mnist1d_cnn, diabetes_mlp." in text
+
+
+@pytest.mark.slow
 def test_a_changed_file_is_refused_when_read(built):
   out, _, _ = built
   path = out / "models_rank.png"
@@ -267,7 +290,9 @@ def test_the_command_passes_its_arguments(tmp_path, monkeypatch):
   ]
   assert cli.main(argv) == 0
   assert calls == [(tmp_path / "m", {"quick": True, "atlas": atlas})]
-  assert page.QUICK.num_rates >= 12 and page.QUICK.num_seeds >= 5
+  # The issue's grid, at least 12 rates x 5 seeds, in both modes.
+  for settings in (page.QUICK, protocol.Settings()):
+    assert settings.num_rates >= 12 and settings.num_seeds >= 5
   assert len(page.QUICK_OPTIMIZERS) == 5
 
 

@@ -49,11 +49,11 @@ class Settings:
   run (the resolution of steps to target); `budget` overrides the
   workload's."""
 
-  num_rates: int = 16
+  num_rates: int = 12
   min_rate: float = 1e-4
   max_rate: float = 10.0
   num_seeds: int = 5
-  num_records: int = 30
+  num_records: int = 20
   budget: int | None = None
 
   def __post_init__(self):
