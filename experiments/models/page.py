@@ -2,18 +2,14 @@
 rankings against the atlas's, a page (models.html), its figures, and a
 manifest of SHA-256 hashes that `load` checks.
 
-Cost (measured on 2 cores, quiet: load average under 1; see
-docs/guide/models.md): quick mode, 5 sweeps of 12 rates x 5 seeds x 300
-steps of the digits MLP, took 22 s of wall time (34 CPU-seconds), about
-3.7 s a sweep, mostly its compilation. Full mode is (optimizers x
-workloads) sweeps, each a compilation (seconds) plus lanes x steps at the
-workload's cost per lane-step. Measured: all 41 optimizers on the digits,
-118 s; on the diabetes data, 59 s; one Adam sweep of the MNIST-1D CNN (80
-lanes x 600 steps, about 1.3 ms a lane-step since its convolutions are
-`PatchConv1D`; with `nnx.Conv`, 2 lanes x 1,500 steps had not finished
-after 14 CPU-minutes), 61.6 s (the 5 quick optimizers' sweeps: 65 s
-each), so 41 of them 42-45 minutes. Full mode, 45-48 minutes, does not
-fit 30, the CNN being most of it."""
+Cost (measured on 2 cores; see docs/guide/models.md): quick mode, 5
+sweeps of 12 rates x 5 seeds x 300 steps of the digits MLP, 22 s of wall
+time, mostly compilation. Full mode, 41 optimizers x 3 workloads = 123
+sweeps of 12 rates x 5 seeds x 600 steps, each a compilation (about 2 s)
+plus lanes x steps at the workload's cost per lane-step: 17.4 minutes in
+one process (digits 186 s, the MNIST-1D CNN 782 s, diabetes 71 s; 1,901
+CPU-seconds, 1.5 GB resident at most). Each sweep frees its program
+(`protocol.run`), else ~80 sweeps exhaust the process's memory maps."""
 
 from __future__ import annotations
 
