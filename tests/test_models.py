@@ -259,6 +259,18 @@ def test_quick_mode_runs_end_to_end(tmp_path):
 
 
 @pytest.mark.slow
+def test_the_figures_are_readable(built):
+  from experiments.draw import plt
+  from tests.figure_rules import assert_readable
+
+  _, document, _ = built
+  for draw in (page.tuned_figure, page.rank_figure):
+    fig = draw(document, plt)
+    assert_readable(fig, min_width_px=800, dpi=page.DPI)
+    plt.close(fig)
+
+
+@pytest.mark.slow
 def test_a_changed_file_is_refused_when_read(built):
   out, _, _ = built
   path = out / "models_rank.png"

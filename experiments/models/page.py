@@ -32,7 +32,8 @@ from optax_extras.io import atomic_write
 QUICK_OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "nesterov_lookahead")
 QUICK_WORKLOADS = ("digits_mlp",)
 QUICK = protocol.Settings(num_rates=12, min_rate=1e-4, max_rate=3.0, budget=300)
-FILES = ("models.json", "models.html", "models_rate.png", "models_rank.png")
+FILES = ("models.json", "models.html", "models_tuned.png", "models_rank.png")
+DPI = 100
 
 
 def _sha256(path: pathlib.Path) -> str:
@@ -161,8 +162,13 @@ def write(out: pathlib.Path, document: dict[str, Any]) -> None:
     out / "models.json",
     lambda f: f.write(json.dumps(document, indent=1, allow_nan=False).encode()),
   )
-  _rate_figure(document, out / "models_rate.png", plt)
-  _rank_figure(document, out / "models_rank.png", plt)
+  for name, draw in (
+    ("models_tuned.png", tuned_figure),
+    ("models_rank.png", rank_figure),
+  ):
+    fig = draw(document, plt)
+    fig.savefig(out / name, dpi=DPI)
+    plt.close(fig)
   atomic_write(
     out / "models.html", lambda f: f.write(to_html(document).encode())
   )
@@ -186,57 +192,90 @@ def load(out: pathlib.Path) -> dict[str, Any]:
   return json.loads((out / "models.json").read_text())
 
 
-def _rate_figure(document, path, plt) -> None:
-  """Median final validation metric against the rate, one panel per
-  workload, the tuned rate marked."""
+def tuned_figure(document, plt):
+  """Each optimizer's final metric at its tuned rate with its 95% interval
+  over seeds, best at the top, one panel per workload, the target dotted;
+  a filled marker where the median seed reaches the target within the
+  budget, an open one where it does not."""
   names = list(document["workloads"])
-  rates = np.asarray(document["settings"]["rates"])
+  count = len({r["optimizer"] for r in document["records"]})
   fig, axes = plt.subplots(
-    1, len(names), figsize=(6 * len(names), 4), squeeze=False
+    1,
+    len(names),
+    figsize=(max(9, 4.5 * len(names)), 1.5 + 0.17 * count),
+    squeeze=False,
   )
   for ax, name in zip(axes[0], names):
-    for r in (r for r in document["records"] if r["workload"] == name):
-      acc = np.asarray(r["val_metric_by_rate_seed"], np.float64)
-      median = protocol.nanmedian(acc)
-      (line,) = ax.semilogx(rates, median, label=r["optimizer"])
-      ax.plot(
-        r["learning_rate"],
-        median[r["chosen_index"]],
-        "o",
-        color=line.get_color(),
-      )
     w = document["workloads"][name]
-    ax.axhline(w["target"], color="k", ls=":")
-    ax.set(title=name, xlabel="learning rate", ylabel=w["metric_title"])
-    if w["higher_is_better"]:
-      ax.set_ylim(0, 1)
-    else:  # An MSE: from 0 to twice the trivial predictor's.
-      ax.set_ylim(0, 2 * w["baseline"])
-  axes[0][-1].legend(fontsize=6, ncol=2)
-  fig.tight_layout()
-  fig.savefig(path, dpi=90)
-  plt.close(fig)
+    sign = 1 if w["higher_is_better"] else -1
+    rows = sorted(
+      (r for r in document["records"] if r["workload"] == name),
+      key=lambda r: -sign * _finite(r["val_metric"], -sign * np.inf),
+    )  # As the table: best first, no value last.
+    y = np.arange(len(rows))[::-1]
+    value = np.array([_finite(r["val_metric"], np.nan) for r in rows])
+    low = np.array([_finite(r["ci_low"], np.nan) for r in rows])
+    high = np.array([_finite(r["ci_high"], np.nan) for r in rows])
+    reached = np.array([r["median_steps_to_target"] is not None for r in rows])
+    ax.hlines(y, low, high, color="0.6", label="95% interval over seeds")
+    for mask, label, face in (
+      (reached, "median seed reaches the target", "C0"),
+      (~reached, "median seed does not", "white"),
+    ):
+      ax.plot(
+        value[mask], y[mask], "o", mfc=face, mec="C0", ms=4,
+        label=label, ls="none",
+      )  # fmt: skip
+    ax.axvline(w["target"], color="k", ls=":", label="target")
+    ax.set_yticks(y, [r["optimizer"] for r in rows], fontsize=7)
+    better = "higher" if w["higher_is_better"] else "lower"
+    ax.set(
+      title=f"{name}\n{w['budget']} steps, {better} is better",
+      xlabel=w["metric_title"],
+      ylabel="optimizer",
+    )
+  handles, labels = axes[0][0].get_legend_handles_labels()
+  fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
+  fig.suptitle("Each optimizer at its tuned rate: the final metric")
+  fig.tight_layout(rect=(0, 0.04, 1, 1))
+  return fig
 
 
-def _rank_figure(document, path, plt) -> None:
-  """Ranks on the atlas (or the first workload) against each workload's."""
-  fig, ax = plt.subplots(figsize=(5, 5))
-  for c in document["correlations"]:
+def rank_figure(document, plt):
+  """One panel per compared pair: each optimizer's rank on the first
+  against its rank on the second (1 = best), the diagonal where they
+  agree, Spearman's rho and its interval in the title; the three
+  optimizers whose ranks differ most are named."""
+  pairs = document["correlations"]
+  columns = min(3, max(1, len(pairs)))
+  rows = max(1, -(-len(pairs) // columns))
+  fig, axes = plt.subplots(
+    rows, columns, figsize=(3.6 * columns + 0.6, 3.6 * rows), squeeze=False
+  )
+  for ax in axes.flat[len(pairs) :]:
+    ax.remove()
+  if not pairs:
+    fig.suptitle("Rankings compared: none (fewer than two rankings)")
+    return fig
+  for ax, c in zip(axes.flat, pairs):
     a = _ranks(document, c["a"], c["optimizers"])
     b = _ranks(document, c["b"], c["optimizers"])
-    ax.plot(a, b, "o", label=f"{c['a']} vs {c['b']}")
-    for name, x, y in zip(c["optimizers"], a, b):
-      ax.annotate(name, (x, y), fontsize=6)
-  if document["correlations"]:
-    ax.legend(fontsize=7)
-  else:
-    ax.text(
-      0.5, 0.5, "no ranking to compare", ha="center", transform=ax.transAxes
+    n = len(c["optimizers"])
+    ax.plot([1, n], [1, n], color="0.7", ls="--", label="equal ranks")
+    ax.plot(a, b, "o", ms=3.5, label="an optimizer")
+    for i in np.argsort(-np.abs(a - b), kind="stable")[:3]:
+      ax.annotate(c["optimizers"][i], (a[i], b[i]), fontsize=7)
+    ax.set(
+      title=f"{c['a']} vs {c['b']}\nρ = {_fmt(c['rho'], '.2f')} "
+      f"[{_fmt(c['ci_low'], '.2f')}, {_fmt(c['ci_high'], '.2f')}]",
+      xlabel=f"rank on {c['a']} (1 = best)",
+      ylabel=f"rank on {c['b']}",
+      aspect="equal",
     )
-  ax.set(xlabel="rank (1 = best) on the first", ylabel="rank on the second")
+  axes.flat[0].legend(fontsize=7, loc="lower right")
+  fig.suptitle("Rankings compared, Spearman's ρ [bootstrap 95% interval]")
   fig.tight_layout()
-  fig.savefig(path, dpi=90)
-  plt.close(fig)
+  return fig
 
 
 def _ranks(document, source, optimizers) -> np.ndarray:
@@ -419,8 +458,9 @@ def to_html(document: dict[str, Any]) -> str:
     parts.append("</table>")
     parts.extend(f"<p>{_reading(c)}</p>" for c in document["correlations"])
   parts.append(
-    '<p><img src="models_rank.png" alt="ranks"> <img src="models_rate.png" '
-    'alt="validation metric against rate" style="max-width:100%"></p>'
+    '<p><img src="models_tuned.png" alt="tuned final metric per optimizer" '
+    'style="max-width:100%"> <img src="models_rank.png" alt="ranks compared" '
+    'style="max-width:100%"></p>'
     "<h2>What was not measured</h2><ul>"
     f"{_left_out(document)}<li>Hyperparameters other than the "
     "learning rate (momentum, betas, weight decay, schedules): defaults "
