@@ -125,12 +125,25 @@ def scores(records: list[dict[str, Any]], workload: str) -> dict[str, float]:
   validation metric at the tuned rate (negated where lower is better, as a
   regression's mean squared error)."""
   return {
-    r["optimizer"]: r["val_metric"]
-    if r["higher_is_better"]
-    else -r["val_metric"]
+    r["optimizer"]: _score(r)
     for r in records
     if r["workload"] == workload and r["val_metric"] is not None
   }
+
+
+def _score(record: dict[str, Any]) -> float:
+  """A record's final metric, higher is better (`Workload.score`'s rule);
+  -inf where it has none."""
+  if record["val_metric"] is None:
+    return -np.inf
+  sign = 1 if record["higher_is_better"] else -1
+  return sign * record["val_metric"]
+
+
+def _best_first(document: dict[str, Any], workload: str) -> list:
+  """The records of `workload`, best final metric first, none last."""
+  rows = [r for r in document["records"] if r["workload"] == workload]
+  return sorted(rows, key=_score, reverse=True)
 
 
 def correlations(
@@ -207,11 +220,7 @@ def tuned_figure(document, plt):
   )
   for ax, name in zip(axes[0], names):
     w = document["workloads"][name]
-    sign = 1 if w["higher_is_better"] else -1
-    rows = sorted(
-      (r for r in document["records"] if r["workload"] == name),
-      key=lambda r: -sign * _finite(r["val_metric"], -sign * np.inf),
-    )  # As the table: best first, no value last.
+    rows = _best_first(document, name)
     y = np.arange(len(rows))[::-1]
     value = np.array([_finite(r["val_metric"], np.nan) for r in rows])
     low = np.array([_finite(r["ci_low"], np.nan) for r in rows])
@@ -316,19 +325,14 @@ def _winner(rows: list[dict[str, Any]], spec: str) -> str:
   """The winner (`rows` best first) and the spread of the tuned scores
   against the widest 95% interval over seeds, in a sentence."""
   best = rows[0]
-  values = [
-    r["val_metric"]
-    for r in rows
-    if r["val_metric"] is not None and np.isfinite(r["val_metric"])
-  ]
+  # Saved values are finite or None (`protocol.summarize`).
+  values = [r["val_metric"] for r in rows if r["val_metric"] is not None]
   if not values:
     return "<b>No winner:</b> no optimizer trained at any rate."
   widths = [
     r["ci_high"] - r["ci_low"]
     for r in rows
-    if r["ci_high"] is not None
-    and r["ci_low"] is not None
-    and np.isfinite(r["ci_high"] - r["ci_low"])
+    if r["ci_high"] is not None and r["ci_low"] is not None
   ]
   spread = max(values) - min(values)
   separated = "wider than" if widths and spread > max(widths) else "within"
@@ -397,16 +401,12 @@ def to_html(document: dict[str, Any]) -> str:
     f"better), {html.escape(document['bootstrap'])}.</p>",
   ]
   for name, w in document["workloads"].items():
-    sign = 1 if w["higher_is_better"] else -1
-    rows = sorted(
-      (r for r in document["records"] if r["workload"] == name),
-      key=lambda r: -sign * _finite(r["val_metric"], -sign * np.inf),
-    )
+    rows = _best_first(document, name)
     spec = ".1%" if w["higher_is_better"] else ".3f"
     better = "higher" if w["higher_is_better"] else "lower"
     parts.append(
       f"<h2>{html.escape(name)}: {html.escape(w['title'])}</h2><p>Target: "
-      f"{html.escape(w['metric_title'])} {'≥' if sign > 0 else '≤'} "
+      f"{html.escape(w['metric_title'])} {'≥' if w['higher_is_better'] else '≤'} "
       f"{w['target']:{spec}} ({better} is better; the trivial predictor "
       f"scores {w['baseline']:{spec}}); budget {w['budget']} steps of batch "
       f"{w['batch_size']}; split {html.escape(w['split'])}.</p>"
